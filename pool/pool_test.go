@@ -1,0 +1,768 @@
+package pool_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/pool/pooltest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var errFlaky = errors.New("flaky")
+
+// noWait retries at once: tests that are not about backoff need no delays.
+func noWait() backoff.BackOff { return &backoff.ZeroBackOff{} }
+
+// run builds a pool over f, submits keys, closes the queue and runs it,
+// returning the results by key. It fails t on duplicate results.
+func run(t *testing.T, ctx context.Context, f *pooltest.Factory, cfg pool.Config[*pooltest.Page], keys ...string) (map[string]pool.Result, error) {
+	t.Helper()
+	results := make(map[string]pool.Result)
+	cfg.Factory = f
+	cfg.Logger = testLogger(t)
+	if cfg.NewBackOff == nil {
+		cfg.NewBackOff = noWait
+	}
+	cfg.OnResult = func(r pool.Result) {
+		if _, dup := results[r.Key]; dup {
+			t.Errorf("second result for %q", r.Key)
+		}
+		results[r.Key] = r
+	}
+	p, err := pool.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := p.Submit(f.Task(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.CloseQueue()
+	err = p.Run(ctx)
+	f.Check(t)
+	return results, err
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func keys(n int) []string {
+	ks := make([]string, n)
+	for i := range ks {
+		ks[i] = fmt.Sprintf("k%04d", i)
+	}
+	return ks
+}
+
+func TestRunsEveryTaskOnReusedPages(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{Script: func(string, int) pooltest.Step {
+		return pooltest.Step{Latency: time.Millisecond}
+	}}
+	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 4}, keys(200)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 200 {
+		t.Fatalf("got %d results, want 200", len(res))
+	}
+	for k, r := range res {
+		if r.Err != nil || r.Attempts != 1 || r.Worker == 0 {
+			t.Errorf("%s: %+v", k, r)
+		}
+	}
+	if made, _, _, _ := f.Counts(); made != 4 {
+		t.Errorf("made %d pages, want 4 (one per worker, reused)", made)
+	}
+	for _, pg := range f.Pages() {
+		if pg.Tasks() < 10 {
+			t.Errorf("page %d ran only %d tasks: load not spread", pg.ID, pg.Tasks())
+		}
+	}
+}
+
+func TestSubmitErrors(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{}
+	p, err := pool.New(pool.Config[*pooltest.Page]{Factory: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Submit(f.Task("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Submit(f.Task("a")); !errors.Is(err, pool.ErrDuplicateKey) {
+		t.Errorf("duplicate key: got %v, want ErrDuplicateKey", err)
+	}
+	if err := p.Submit(pool.Task[*pooltest.Page]{Key: "no-run"}); err == nil {
+		t.Error("task without Run accepted")
+	}
+	p.CloseQueue()
+	if err := p.Submit(f.Task("b")); !errors.Is(err, pool.ErrClosed) {
+		t.Errorf("after CloseQueue: got %v, want ErrClosed", err)
+	}
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(t.Context()); err == nil {
+		t.Error("second Run accepted")
+	}
+	f.Check(t)
+}
+
+func TestSubmitAfterRunReturnedIsClosed(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{}
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := p.Submit(f.Task("late")); !errors.Is(err, pool.ErrClosed) {
+		t.Errorf("got %v, want ErrClosed", err)
+	}
+	f.Check(t)
+}
+
+func TestConfigValidation(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{}
+	for name, cfg := range map[string]pool.Config[*pooltest.Page]{
+		"no factory":        {},
+		"negative workers":  {Factory: f, Workers: -1},
+		"stuck under limit": {Factory: f, AttemptTimeout: time.Minute, StuckAfter: time.Second},
+	} {
+		if _, err := pool.New(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := pool.New(pool.Config[*pooltest.Page]{Factory: f}); err != nil {
+		t.Errorf("zero config: %v", err)
+	}
+}
+
+func TestSubmitWhileRunning(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{}
+	var got []string
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 2,
+		OnResult: func(r pool.Result) { got = append(got, r.Key) }})
+	done := make(chan error)
+	go func() { done <- p.Run(t.Context()) }()
+	for _, k := range keys(50) {
+		if err := p.Submit(f.Task(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.CloseQueue()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 50 {
+		t.Errorf("got %d results, want 50", len(got))
+	}
+	f.Check(t)
+}
+
+func TestAttemptTimeout(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{Script: func(string, int) pooltest.Step { return pooltest.Step{Latency: time.Hour} }}
+	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{
+		Workers: 1, AttemptTimeout: 20 * time.Millisecond, MaxAttempts: 2,
+	}, "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res["slow"]
+	if !errors.Is(r.Err, context.DeadlineExceeded) || r.Attempts != 2 {
+		t.Errorf("got %+v, want DeadlineExceeded after 2 attempts", r)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	failFirst := func(n int) func(string, int) pooltest.Step {
+		return func(_ string, call int) pooltest.Step {
+			if call <= n {
+				return pooltest.Step{Err: errFlaky}
+			}
+			return pooltest.Step{}
+		}
+	}
+	for _, tc := range []struct {
+		name         string
+		script       func(string, int) pooltest.Step
+		cfg          pool.Config[*pooltest.Page]
+		wantErr      error
+		wantAttempts int
+	}{
+		{"succeeds on third", failFirst(2), pool.Config[*pooltest.Page]{}, nil, 3},
+		{"gives up after three", failFirst(3), pool.Config[*pooltest.Page]{}, errFlaky, 3},
+		{"MaxAttempts 1", failFirst(1), pool.Config[*pooltest.Page]{MaxAttempts: 1}, errFlaky, 1},
+		{"permanent", func(string, int) pooltest.Step { return pooltest.Step{Err: errFlaky, Permanent: true} },
+			pool.Config[*pooltest.Page]{}, errFlaky, 1},
+		{"not retryable", failFirst(1), pool.Config[*pooltest.Page]{Retryable: func(err error) bool { return !errors.Is(err, errFlaky) }},
+			errFlaky, 1},
+		{"backoff says stop", failFirst(1), pool.Config[*pooltest.Page]{NewBackOff: func() backoff.BackOff { return &backoff.StopBackOff{} }},
+			errFlaky, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := &pooltest.Factory{Script: tc.script}
+			res, err := run(t, t.Context(), f, tc.cfg, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := res["k"]
+			if !errors.Is(r.Err, tc.wantErr) || (tc.wantErr == nil) != (r.Err == nil) || r.Attempts != tc.wantAttempts {
+				t.Errorf("got err=%v attempts=%d, want err=%v attempts=%d", r.Err, r.Attempts, tc.wantErr, tc.wantAttempts)
+			}
+			if r.Err != nil && !strings.Contains(r.Err.Error(), `task "k": giving up after`) {
+				t.Errorf("error %q does not name the task and attempts", r.Err)
+			}
+		})
+	}
+}
+
+// gate is a page script whose calls block until released, announcing each start.
+type gate struct {
+	started chan string
+	release chan struct{}
+}
+
+func newGate() *gate { return &gate{started: make(chan string, 1000), release: make(chan struct{})} }
+
+func (g *gate) task(key string, fn func() error) pool.Task[*pooltest.Page] {
+	return pool.Task[*pooltest.Page]{Key: key, Run: func(ctx context.Context, _ *pooltest.Page) error {
+		g.started <- key
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if fn != nil {
+			return fn()
+		}
+		return nil
+	}}
+}
+
+func TestWaitingRetryDoesNotHoldWorker(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
+		if key == "flaky" {
+			return pooltest.Step{Err: errFlaky}
+		}
+		return pooltest.Step{}
+	}}
+	results := make(chan pool.Result, 2)
+	p, _ := pool.New(pool.Config[*pooltest.Page]{
+		Factory: f, Workers: 1, GracePeriod: time.Millisecond,
+		NewBackOff: func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) },
+		OnResult:   func(r pool.Result) { results <- r },
+	})
+	p.Submit(f.Task("flaky"))
+	p.Submit(f.Task("other"))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+
+	// "other" finishes on the only worker while "flaky" waits an hour.
+	if r := <-results; r.Key != "other" || r.Err != nil {
+		t.Fatalf("first result %+v, want other ok", r)
+	}
+	if s := p.Stats(); s.Waiting != 1 || s.Retries != 1 {
+		t.Errorf("stats: waiting=%d retries=%d, want 1 and 1", s.Waiting, s.Retries)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run: %v, want context.Canceled", err)
+	}
+	if r := <-results; r.Key != "flaky" || !errors.Is(r.Err, pool.ErrStopped) || !errors.Is(r.Err, context.Canceled) || r.Attempts != 1 {
+		t.Errorf("waiting task's result %+v, want ErrStopped (canceled) after 1 attempt", r)
+	}
+	f.Check(t)
+}
+
+func TestResetAndRecycle(t *testing.T) {
+	t.Parallel()
+	failOnce := func(key string, call int) pooltest.Step {
+		if key == "a" && call == 1 {
+			return pooltest.Step{Err: errFlaky}
+		}
+		return pooltest.Step{}
+	}
+	t.Run("reset keeps the page", func(t *testing.T) {
+		t.Parallel()
+		f := &pooltest.Factory{Script: failOnce}
+		res, _ := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 1}, "a")
+		made, _, _, resets := f.Counts()
+		if res["a"].Err != nil || made != 1 || resets != 1 {
+			t.Errorf("err=%v made=%d resets=%d, want nil, 1 page, 1 reset", res["a"].Err, made, resets)
+		}
+	})
+	t.Run("failed reset replaces the page", func(t *testing.T) {
+		t.Parallel()
+		f := &pooltest.Factory{Script: failOnce, ResetErr: func(*pooltest.Page) error { return pooltest.ErrInjected }}
+		res, _ := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 1}, "a", "b")
+		made, _, _, _ := f.Counts()
+		if res["a"].Err != nil || res["b"].Err != nil || made != 2 {
+			t.Errorf("a=%v b=%v made=%d, want both ok on 2 pages", res["a"].Err, res["b"].Err, made)
+		}
+	})
+	t.Run("RecycleAfter", func(t *testing.T) {
+		t.Parallel()
+		f := &pooltest.Factory{}
+		res, _ := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 1, RecycleAfter: 5}, keys(20)...)
+		made, _, _, _ := f.Counts()
+		if len(res) != 20 || made != 4 {
+			t.Errorf("results=%d pages=%d, want 20 results on 4 pages of 5 tasks", len(res), made)
+		}
+		for _, pg := range f.Pages() {
+			if pg.Tasks() != 5 {
+				t.Errorf("page %d ran %d tasks, want 5", pg.ID, pg.Tasks())
+			}
+		}
+	})
+}
+
+// countingBackOff counts how often the pool asks it for a delay.
+type countingBackOff struct{ n atomic.Int32 }
+
+func (b *countingBackOff) NextBackOff() time.Duration { b.n.Add(1); return time.Millisecond }
+func (b *countingBackOff) Reset()                     {}
+
+func TestFactoryFailures(t *testing.T) {
+	t.Parallel()
+	t.Run("keeps failing: backs off, then Run fails", func(t *testing.T) {
+		t.Parallel()
+		f := &pooltest.Factory{NewErr: func(int) error { return pooltest.ErrInjected }}
+		b := &countingBackOff{}
+		res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{
+			Workers: 1, PageAttempts: 4, NewBackOff: func() backoff.BackOff { return b },
+		}, "a")
+		if !errors.Is(err, pooltest.ErrInjected) || !strings.Contains(err.Error(), "could not make a page (4 attempt(s))") {
+			t.Errorf("Run: %v", err)
+		}
+		if _, _, news, _ := f.Counts(); news != 4 || b.n.Load() != 4 {
+			t.Errorf("New called %d times with %d backoffs, want 4 and 4", news, b.n.Load())
+		}
+		if !errors.Is(res["a"].Err, pool.ErrStopped) {
+			t.Errorf("task result %v, want ErrStopped", res["a"].Err)
+		}
+	})
+	t.Run("recovers", func(t *testing.T) {
+		t.Parallel()
+		f := &pooltest.Factory{NewErr: func(n int) error {
+			if n <= 2 {
+				return pooltest.ErrInjected
+			}
+			return nil
+		}}
+		res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 1}, "a")
+		if err != nil || res["a"].Err != nil {
+			t.Errorf("Run: %v, task: %v", err, res["a"].Err)
+		}
+	})
+	t.Run("permanent stops at once", func(t *testing.T) {
+		t.Parallel()
+		f := &pooltest.Factory{NewErr: func(int) error { return backoff.Permanent(pooltest.ErrInjected) }}
+		_, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 3}, "a")
+		if !errors.Is(err, pooltest.ErrInjected) {
+			t.Errorf("Run: %v", err)
+		}
+		if _, _, news, _ := f.Counts(); news > 3 {
+			t.Errorf("New called %d times, want at most one per worker", news)
+		}
+	})
+}
+
+func TestWatchdogRescuesHungAttempt(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
+		if key == "hang" && call == 1 {
+			return pooltest.Step{Hang: true} // ignores its context until the page is closed
+		}
+		return pooltest.Step{Latency: time.Millisecond}
+	}}
+	const workers = 2
+	var maxLive atomic.Int32
+	var p *pool.PagePool[*pooltest.Page]
+	cfg := pool.Config[*pooltest.Page]{
+		Workers: workers, AttemptTimeout: 20 * time.Millisecond, StuckAfter: 60 * time.Millisecond,
+		WatchdogInterval: 5 * time.Millisecond,
+		OnAttempt: func(pool.Attempt) {
+			if n := int32(len(p.Stats().Workers)); n > maxLive.Load() {
+				maxLive.Store(n)
+			}
+		},
+	}
+	cfg.Factory, cfg.NewBackOff, cfg.Logger = f, noWait, testLogger(t)
+	results := map[string]pool.Result{}
+	cfg.OnResult = func(r pool.Result) { results[r.Key] = r }
+	p, _ = pool.New(cfg)
+	p.Submit(f.Task("hang"))
+	for _, k := range keys(20) {
+		p.Submit(f.Task(k))
+	}
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r := results["hang"]
+	if r.Err != nil || r.Attempts != 2 {
+		t.Errorf("hung task: %+v, want success on attempt 2", r)
+	}
+	s := p.Stats()
+	if s.Rescued != 1 || s.Done != 21 {
+		t.Errorf("stats %+v, want 1 rescue, 21 done", s)
+	}
+	if f.Pages()[0].Closed() == false {
+		t.Error("the hung attempt's page was not closed")
+	}
+	if made, _, _, _ := f.Counts(); made != workers+1 {
+		t.Errorf("made %d pages, want %d (one replacement)", made, workers+1)
+	}
+	if maxLive.Load() > workers {
+		t.Errorf("saw %d live workers, want at most %d", maxLive.Load(), workers)
+	}
+	f.Check(t)
+}
+
+func TestLateReturnOfRescuedAttemptIsIgnored(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{}
+	var calls atomic.Int32
+	task := pool.Task[*pooltest.Page]{Key: "late", Run: func(ctx context.Context, pg *pooltest.Page) error {
+		if calls.Add(1) == 1 {
+			for !pg.Closed() { // ignore ctx; "succeed" only after the watchdog gave up on us
+				time.Sleep(time.Millisecond)
+			}
+			return nil
+		}
+		return backoff.Permanent(errFlaky)
+	}}
+	var results []pool.Result
+	p, _ := pool.New(pool.Config[*pooltest.Page]{
+		Factory: f, Workers: 1, NewBackOff: noWait, Logger: testLogger(t),
+		AttemptTimeout: 10 * time.Millisecond, StuckAfter: 30 * time.Millisecond, WatchdogInterval: 5 * time.Millisecond,
+		OnResult: func(r pool.Result) { results = append(results, r) },
+	})
+	p.Submit(task)
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || !errors.Is(results[0].Err, errFlaky) || results[0].Attempts != 2 {
+		t.Errorf("results %+v, want one failure (errFlaky, 2 attempts): the late success must not count", results)
+	}
+	f.Check(t)
+}
+
+func TestPanicIsAFailedAttempt(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
+		if key == "always" || call == 1 {
+			return pooltest.Step{Panic: "boom"}
+		}
+		return pooltest.Step{}
+	}}
+	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 1}, "once", "always", "after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res["once"]; r.Err != nil || r.Attempts != 2 {
+		t.Errorf("once: %+v", r)
+	}
+	var pe *pool.PanicError
+	if r := res["always"]; !errors.As(r.Err, &pe) || pe.Value != "boom" || !strings.Contains(string(pe.Stack), "pooltest.(*Page).Do") {
+		t.Errorf("always: %v, want a PanicError with the stack", r.Err)
+	}
+	if r := res["after"]; r.Err != nil && r.Attempts > 2 {
+		t.Errorf("worker did not go on after panics: %+v", r)
+	}
+}
+
+func TestRequeueIsNotCharged(t *testing.T) {
+	t.Parallel()
+	loggedOut := errors.New("logged out")
+	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
+		if call <= 2 || key == "always" {
+			return pooltest.Step{Err: pool.Requeue(loggedOut)}
+		}
+		return pooltest.Step{}
+	}}
+	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 2, MaxRequeues: 2}, "twice", "always")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res["twice"]; r.Err != nil || r.Attempts != 1 || r.Requeues != 2 {
+		t.Errorf("twice: %+v, want success with 1 attempt, 2 requeues", r)
+	}
+	if r := res["always"]; !errors.Is(r.Err, loggedOut) || r.Attempts != 3 || r.Requeues != 2 {
+		t.Errorf("always: %+v, want failure after 2 requeues and 3 charged attempts", r)
+	}
+	if _, _, _, resets := f.Counts(); resets != 3 {
+		t.Errorf("%d resets, want 3: only charged failures reset the page", resets)
+	}
+}
+
+func TestAbortStopsThePool(t *testing.T) {
+	t.Parallel()
+	badCreds := errors.New("credentials refused")
+	g := newGate()
+	f := &pooltest.Factory{}
+	results := map[string]pool.Result{}
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 1,
+		OnResult: func(r pool.Result) { results[r.Key] = r }})
+	p.Submit(pool.Task[*pooltest.Page]{Key: "abort", Run: func(context.Context, *pooltest.Page) error { return pool.Abort(badCreds) }})
+	p.Submit(g.task("never", nil))
+	err := p.Run(t.Context())
+	if !errors.Is(err, badCreds) || !pool.IsAbort(err) {
+		t.Errorf("Run: %v, want the abort cause", err)
+	}
+	if !errors.Is(results["abort"].Err, badCreds) || !errors.Is(results["never"].Err, pool.ErrStopped) {
+		t.Errorf("results: %+v", results)
+	}
+	f.Check(t)
+}
+
+// TestExactlyOnceUnderLoad: 1,000 tasks, 64 workers, pseudo-random failures.
+// Each key gets exactly one Result, and it is the one its script implies.
+func TestExactlyOnceUnderLoad(t *testing.T) {
+	t.Parallel()
+	fails := func(key string, call int) bool {
+		h := fnv.New32a()
+		fmt.Fprintf(h, "%s/%d", key, call)
+		return h.Sum32()%3 == 0
+	}
+	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
+		if fails(key, call) {
+			return pooltest.Step{Err: errFlaky}
+		}
+		return pooltest.Step{}
+	}}
+	var unlocked int // written by OnResult without a lock: -race checks it's one goroutine
+	cfg := pool.Config[*pooltest.Page]{Workers: 64, OnAttempt: func(pool.Attempt) { unlocked++ }}
+	ks := keys(1000)
+	res, err := run(t, t.Context(), f, cfg, ks...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != len(ks) {
+		t.Fatalf("%d results, want %d", len(res), len(ks))
+	}
+	attempts := 0
+	for _, k := range ks {
+		want := 3
+		for c := 1; c <= 3; c++ {
+			if !fails(k, c) {
+				want = c
+				break
+			}
+		}
+		r := res[k]
+		attempts += r.Attempts
+		if r.Attempts != want || (r.Err == nil) == fails(k, want) {
+			t.Errorf("%s: %+v, want %d attempt(s)", k, r, want)
+		}
+	}
+	if unlocked != attempts {
+		t.Errorf("OnAttempt called %d times, want %d", unlocked, attempts)
+	}
+}
+
+func TestShutdownMidRun(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{Script: func(string, int) pooltest.Step { return pooltest.Step{Latency: 2 * time.Millisecond} }}
+	ctx, cancel := context.WithCancel(t.Context())
+	var n int
+	cfg := pool.Config[*pooltest.Page]{Workers: 8}
+	cfg.OnAttempt = func(pool.Attempt) {
+		if n++; n == 20 {
+			cancel()
+		}
+	}
+	res, err := run(t, ctx, f, cfg, keys(500)...)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v, want context.Canceled", err)
+	}
+	var done, stopped int
+	for _, r := range res {
+		switch {
+		case r.Err == nil:
+			done++
+		case errors.Is(r.Err, pool.ErrStopped):
+			stopped++
+		default:
+			t.Errorf("%s: %v", r.Key, r.Err)
+		}
+	}
+	if len(res) != 500 || done < 20 || stopped == 0 {
+		t.Errorf("results=%d done=%d stopped=%d", len(res), done, stopped)
+	}
+	// f.Check (in run) has verified every page is closed; goleak checks goroutines.
+}
+
+func TestShutdownClosesPagesOfAttemptsIgnoringContext(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{Script: func(string, int) pooltest.Step { return pooltest.Step{Hang: true} }}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var started atomic.Int32
+	cfg := pool.Config[*pooltest.Page]{Workers: 4, GracePeriod: 20 * time.Millisecond}
+	cfg.Factory, cfg.NewBackOff, cfg.Logger = f, noWait, testLogger(t)
+	results := map[string]pool.Result{}
+	cfg.OnResult = func(r pool.Result) { results[r.Key] = r }
+	p, _ := pool.New(cfg)
+	for _, k := range keys(10) {
+		k := k
+		p.Submit(pool.Task[*pooltest.Page]{Key: k, Run: func(ctx context.Context, pg *pooltest.Page) error {
+			if started.Add(1) == 4 {
+				cancel()
+			}
+			return pg.Do(ctx, k)
+		}})
+	}
+	p.CloseQueue()
+	if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(results) != 10 {
+		t.Errorf("%d results, want 10", len(results))
+	}
+	for k, r := range results {
+		if !errors.Is(r.Err, pool.ErrStopped) {
+			t.Errorf("%s: %v, want ErrStopped", k, r.Err)
+		}
+	}
+	f.Check(t)
+}
+
+func TestSetWorkers(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	f := &pooltest.Factory{}
+	var running, maxAfterShrink atomic.Int32
+	var shrunk atomic.Bool
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 2, Logger: testLogger(t)})
+	for _, k := range keys(30) {
+		gated := g.task(k, nil)
+		p.Submit(pool.Task[*pooltest.Page]{Key: k, Run: func(ctx context.Context, pg *pooltest.Page) error {
+			if shrunk.Load() { // started after the shrink: count how many run at once
+				if n := running.Add(1); n > maxAfterShrink.Load() {
+					maxAfterShrink.Store(n)
+				}
+				defer running.Add(-1)
+			}
+			return gated.Run(ctx, pg)
+		}})
+	}
+	p.CloseQueue()
+	done := make(chan error)
+	go func() { done <- p.Run(t.Context()) }()
+	<-g.started
+	<-g.started
+	p.SetWorkers(6)
+	for range 4 {
+		<-g.started // four more workers started tasks: six run at once
+	}
+	if s := p.Stats(); s.Running != 6 || s.Target != 6 {
+		t.Errorf("after growing: running=%d target=%d, want 6", s.Running, s.Target)
+	}
+	shrunk.Store(true)
+	p.SetWorkers(1)
+	s := p.Stats()
+	retiring := 0
+	for _, w := range s.Workers {
+		if w.Retiring {
+			retiring++
+		}
+	}
+	if s.Running != 6 || retiring != 5 {
+		t.Errorf("after shrinking: running=%d retiring=%d, want busy workers to finish (6) and 5 retiring", s.Running, retiring)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Done != 30 {
+		t.Errorf("done=%d, want 30", s.Done)
+	}
+	if m := maxAfterShrink.Load(); m != 1 {
+		t.Errorf("after shrinking to 1, %d tasks ran at once", m)
+	}
+	if made, _, _, _ := f.Counts(); made != 6 {
+		t.Errorf("made %d pages, want 6", made)
+	}
+	f.Check(t)
+}
+
+func TestStatsWhileRunning(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	f := &pooltest.Factory{}
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 3, Logger: testLogger(t)})
+	for _, k := range keys(10) {
+		p.Submit(g.task(k, nil))
+	}
+	p.CloseQueue()
+	done := make(chan error)
+	go func() { done <- p.Run(t.Context()) }()
+	running := map[string]bool{}
+	for range 3 {
+		running[<-g.started] = true
+	}
+	s := p.Stats()
+	if s.Running != 3 || s.Queued != 7 || len(s.Workers) != 3 || s.Target != 3 {
+		t.Errorf("stats %+v, want 3 running, 7 queued", s)
+	}
+	for _, w := range s.Workers {
+		if w.State != pool.Running || !running[w.Key] || w.Since.IsZero() {
+			t.Errorf("worker %+v", w)
+		}
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Done != 10 || s.Throughput() <= 0 {
+		t.Errorf("final stats %+v", s)
+	}
+	f.Check(t)
+}
+
+// TestNoPageRunsTwoTasks checks exclusivity under contention, with failures
+// and resets in the mix (pooltest records any overlap as a violation).
+func TestNoPageRunsTwoTasks(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	n := 0
+	f := &pooltest.Factory{Script: func(string, int) pooltest.Step {
+		mu.Lock()
+		defer mu.Unlock()
+		if n++; n%5 == 0 {
+			return pooltest.Step{Err: errFlaky}
+		}
+		return pooltest.Step{Latency: 100 * time.Microsecond}
+	}}
+	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 16, MaxAttempts: 10}, keys(400)...)
+	if err != nil || len(res) != 400 {
+		t.Fatalf("Run: %v, %d results", err, len(res))
+	}
+}

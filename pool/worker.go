@@ -1,0 +1,175 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// work is one worker's life: make a page, run tasks on it, reset or
+// replace it after failures, close it on the way out.
+func (p *PagePool[P]) work(w *worker[P]) {
+	defer p.wg.Done()
+	if p.ensurePage(w) { // the first page eagerly, so it is warm when work comes
+		for {
+			t := p.next(w)
+			if t == nil {
+				break
+			}
+			if !p.attempt(w, t) {
+				return // abandoned: the watchdog took the page and the task
+			}
+		}
+	}
+	p.mu.Lock()
+	delete(p.workers, w.id)
+	p.closePageLocked(w)
+	p.mu.Unlock()
+}
+
+// exitingLocked reports whether w should stop taking work.
+func (p *PagePool[P]) exitingLocked(w *worker[P]) bool { return p.stopping || w.retiring }
+
+// ensurePage makes w a page if it has none, retrying failures with backoff.
+// It reports false if the worker should exit instead.
+func (p *PagePool[P]) ensurePage(w *worker[P]) bool {
+	var b backoff.BackOff
+	for failures := 1; ; failures++ {
+		p.mu.Lock()
+		if w.hasPage || p.exitingLocked(w) {
+			defer p.mu.Unlock()
+			return w.hasPage && !p.exitingLocked(w)
+		}
+		w.state, w.since = Starting, time.Now()
+		p.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(p.attemptCtx, p.cfg.PageTimeout)
+		page, err := p.cfg.Factory.New(ctx)
+		cancel()
+
+		p.mu.Lock()
+		if err == nil {
+			w.page, w.hasPage, w.tasks = page, true, 0
+			w.state, w.since = Idle, time.Now()
+			p.mu.Unlock()
+			continue
+		}
+		if p.stopping {
+			p.mu.Unlock()
+			return false
+		}
+		if b == nil {
+			b = p.cfg.NewBackOff()
+		}
+		wait := b.NextBackOff()
+		var permanent *backoff.PermanentError
+		if errors.As(err, &permanent) || IsAbort(err) || failures >= p.cfg.PageAttempts || wait == backoff.Stop {
+			p.stopLocked(fmt.Errorf("pool: worker %d could not make a page (%d attempt(s)): %w", w.id, failures, err))
+			p.mu.Unlock()
+			return false
+		}
+		p.mu.Unlock()
+		p.cfg.Logger.Warn("pool: making a page failed", "worker", w.id, "attempt", failures, "retry_in", wait, "err", err)
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-p.stopCh:
+			timer.Stop()
+		}
+	}
+}
+
+// next blocks until a task is ready for w, or w should exit (nil). A
+// worker whose page was replaced makes the new one only when there is work.
+func (p *PagePool[P]) next(w *worker[P]) *task[P] {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		switch {
+		case p.exitingLocked(w):
+			return nil
+		case len(p.ready) == 0:
+			if w.state != Idle {
+				w.state, w.since = Idle, time.Now()
+			}
+			p.cond.Wait()
+		case !w.hasPage:
+			p.cond.Signal() // let a worker with a page take this task meanwhile
+			p.mu.Unlock()
+			ok := p.ensurePage(w)
+			p.mu.Lock()
+			if !ok {
+				return nil
+			}
+		default:
+			t := p.ready[0]
+			p.ready[0] = nil
+			p.ready = p.ready[1:]
+			w.state, w.task, w.since = Running, t, time.Now()
+			// The attempt's context is made here, under the lock, so the
+			// watchdog can cancel it from the moment the worker is Running.
+			w.ctx, w.cancel = context.WithTimeout(p.attemptCtx, p.cfg.AttemptTimeout)
+			t.worker = w.id
+			if t.first.IsZero() {
+				t.first = w.since
+			}
+			return t
+		}
+	}
+}
+
+// attempt runs t once on w's page and settles the outcome. It reports
+// false if the watchdog abandoned w meanwhile.
+func (p *PagePool[P]) attempt(w *worker[P], t *task[P]) bool {
+	p.mu.Lock()
+	ctx, cancel, page, start := w.ctx, w.cancel, w.page, w.since
+	p.mu.Unlock()
+
+	err := call(ctx, t.Run, page)
+	cancel()
+
+	p.mu.Lock()
+	if w.abandoned {
+		p.mu.Unlock()
+		return false
+	}
+	w.task = nil
+	w.tasks++
+	requeued := p.settleLocked(t, w, err, time.Since(start))
+	reset := err != nil && !requeued
+	if !reset && p.cfg.RecycleAfter > 0 && w.tasks >= p.cfg.RecycleAfter {
+		p.counts.recycled++
+		p.closePageLocked(w)
+	}
+	if reset {
+		w.state, w.since = Resetting, time.Now()
+	}
+	p.mu.Unlock()
+
+	if reset {
+		ctx, cancel := context.WithTimeout(p.attemptCtx, p.cfg.PageTimeout)
+		rerr := p.cfg.Factory.Reset(ctx, page)
+		cancel()
+		if rerr != nil {
+			p.cfg.Logger.Info("pool: reset failed; replacing the page", "worker", w.id, "err", rerr)
+			p.mu.Lock()
+			p.counts.recycled++
+			p.closePageLocked(w)
+			p.mu.Unlock()
+		}
+	}
+	return true
+}
+
+// call runs a task, turning a panic into a *PanicError.
+func call[P any](ctx context.Context, run func(context.Context, P) error, page P) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = newPanicError(v)
+		}
+	}()
+	return run(ctx, page)
+}
