@@ -1,0 +1,193 @@
+package dealer
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Demo credentials: the zero [Config] accepts exactly these.
+const (
+	DemoUser     = "demo"
+	DemoPassword = "demo-pass"
+)
+
+// DefaultVehicles is the size of the inventory when [Config.Vehicles] is 0:
+// as many vehicles as the real inventory the project was built for.
+const DefaultVehicles = 1820
+
+// MaxVehicles is the largest inventory [New] accepts.
+const MaxVehicles = 20000
+
+// StickerMode is how the "Window sticker" button on a vehicle page delivers
+// the PDF.
+type StickerMode string
+
+const (
+	// StickerAttachment: the button is a link (a#window-sticker with
+	// href="/vehicle/{id}/sticker.pdf"); the answer has
+	// Content-Disposition: attachment; filename="window-sticker.pdf".
+	// This is the default.
+	StickerAttachment StickerMode = "attachment"
+	// StickerPrepare: the button is a <button> whose click handler first
+	// POSTs to /vehicle/{id}/sticker/prepare (with the page's CSRF token in
+	// the X-CSRF-Token header) and then navigates to the sticker URL. A GET
+	// of the sticker URL that was not prepared answers 409 Conflict; one
+	// preparation is good for one download.
+	StickerPrepare StickerMode = "prepare"
+	// StickerInline: the button is a link like in [StickerAttachment], but
+	// the PDF is answered with Content-Disposition: inline, so a browser
+	// shows it instead of downloading it.
+	StickerInline StickerMode = "inline"
+)
+
+// ErrConfig is wrapped by the error [New] and [Start] return for an invalid
+// [Config]; the message names the field.
+var ErrConfig = errors.New("dealer: invalid config")
+
+// Config configures a [Server]. The zero Config is a well-behaved portal:
+// the demo credentials, 1,820 vehicles, stickers as attachments, no faults.
+//
+// All rates are probabilities in [0, 1] applied per request; see the
+// package documentation for which requests each fault applies to and how
+// the decisions are derived from Seed.
+type Config struct {
+	// Addr is the address [Start] listens on. Defaults to "127.0.0.1:0"
+	// (a free port on the loopback interface).
+	Addr string
+
+	// Seed makes the inventory and every fault decision reproducible.
+	// Defaults to 0, which is a seed like any other.
+	Seed int64
+	// Vehicles is the size of the inventory, at most [MaxVehicles].
+	// Defaults to [DefaultVehicles] (1,820).
+	Vehicles int
+	// PageSize is the number of vehicles per inventory page.
+	// Defaults to 25.
+	PageSize int
+	// Photos is the number of photos on a vehicle page (each 100–300 KB).
+	// Defaults to 6; at most 24.
+	Photos int
+
+	// Username and Password are the only credentials accepted.
+	// Default to [DemoUser] and [DemoPassword].
+	Username string
+	Password string
+
+	// StickerMode is how the window sticker button works.
+	// Defaults to [StickerAttachment].
+	StickerMode StickerMode
+
+	// Latency is added to every login, logout and login-only page request
+	// (not to photos, static assets and /__stats), plus a uniformly random
+	// extra of up to LatencyJitter. Default to 0.
+	Latency       time.Duration
+	LatencyJitter time.Duration
+	// StickerLatency (plus up to StickerLatencyJitter) is added on top of
+	// Latency to each sticker download, as if the PDF were generated.
+	// Default to 0.
+	StickerLatency       time.Duration
+	StickerLatencyJitter time.Duration
+
+	// ErrorRate is the share of page requests answered with HTTP 500.
+	// Defaults to 0.
+	ErrorRate float64
+	// SoftErrorRate is the share of page requests answered with HTTP 200
+	// and an HTML page that says "Something went wrong" (h1#error).
+	// Defaults to 0.
+	SoftErrorRate float64
+	// HangRate is the share of page requests that never answer: they block
+	// until the client gives up or the server closes. Defaults to 0.
+	HangRate float64
+	// TruncateRate is the share of sticker downloads cut short: only part of
+	// the PDF is sent. Defaults to 0.
+	TruncateRate float64
+	// TruncateAbort makes a truncated download announce the full
+	// Content-Length and then drop the connection (the client sees an
+	// unexpected EOF). By default a truncated download has no
+	// Content-Length and ends cleanly, so only checking the PDF catches it.
+	TruncateAbort bool
+
+	// SessionTTL is how long a login lasts; after it, requests of that
+	// session are redirected (302) to /login?next=…. Defaults to 0: forever.
+	SessionTTL time.Duration
+	// IdleTimeout ends a session that made no request for that long.
+	// Defaults to 0: never.
+	IdleTimeout time.Duration
+	// MaxInFlight is the number of requests one session may have in
+	// progress at once; one more is answered 429 Too Many Requests.
+	// Defaults to 0: no limit.
+	MaxInFlight int
+	// KickOnLimit also ends the session (logs it out) when it goes over
+	// MaxInFlight, as portals do that suspect a bot. Defaults to false.
+	KickOnLimit bool
+
+	// Interference turns on server-side "current vehicle" state: the
+	// sticker URL serves the sticker of the vehicle the session last viewed
+	// (GET /vehicle/{id}), not the one in the URL. Clients that view and
+	// download in parallel in one session get wrong PDFs. Defaults to false.
+	Interference bool
+
+	// Now is the clock for session lifetimes. Defaults to time.Now.
+	Now func() time.Time
+	// Logger receives logins, logouts, injected faults and, at Debug level,
+	// every request. Passwords are never logged. Defaults to nil: no logs.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with the zero fields filled in.
+func (c Config) withDefaults() Config {
+	c.Addr = cmp.Or(c.Addr, "127.0.0.1:0")
+	c.Vehicles = cmp.Or(c.Vehicles, DefaultVehicles)
+	c.PageSize = cmp.Or(c.PageSize, 25)
+	c.Photos = cmp.Or(c.Photos, 6)
+	c.Username = cmp.Or(c.Username, DemoUser)
+	c.Password = cmp.Or(c.Password, DemoPassword)
+	c.StickerMode = cmp.Or(c.StickerMode, StickerAttachment)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// validate checks a Config after withDefaults.
+func (c Config) validate() error {
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("%w: %s is %v, want %s", ErrConfig, field, v, want)
+	}
+	switch {
+	case c.Vehicles < 1 || c.Vehicles > MaxVehicles:
+		return bad("Vehicles", c.Vehicles, fmt.Sprintf("1..%d", MaxVehicles))
+	case c.PageSize < 1 || c.PageSize > 1000:
+		return bad("PageSize", c.PageSize, "1..1000")
+	case c.Photos < 1 || c.Photos > 24:
+		return bad("Photos", c.Photos, "1..24")
+	case c.StickerMode != StickerAttachment && c.StickerMode != StickerPrepare && c.StickerMode != StickerInline:
+		return bad("StickerMode", fmt.Sprintf("%q", c.StickerMode), `"attachment", "prepare" or "inline"`)
+	case c.MaxInFlight < 0:
+		return bad("MaxInFlight", c.MaxInFlight, ">= 0")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Latency", c.Latency}, {"LatencyJitter", c.LatencyJitter}, {"StickerLatency", c.StickerLatency},
+		{"StickerLatencyJitter", c.StickerLatencyJitter}, {"SessionTTL", c.SessionTTL}, {"IdleTimeout", c.IdleTimeout}} {
+		if d.v < 0 {
+			return bad(d.name, d.v, ">= 0")
+		}
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"ErrorRate", c.ErrorRate}, {"SoftErrorRate", c.SoftErrorRate}, {"HangRate", c.HangRate}, {"TruncateRate", c.TruncateRate}} {
+		if !(r.v >= 0 && r.v <= 1) { // also catches NaN
+			return bad(r.name, r.v, "0..1")
+		}
+	}
+	return nil
+}
