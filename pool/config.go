@@ -51,6 +51,8 @@ type Attempt struct {
 	Number int // 1 for the first charged attempt
 	Worker int
 	Err    error // nil on success; wraps [ErrStuck] for a rescued attempt
+	// Started is when the attempt began.
+	Started time.Time
 	// Duration is how long the attempt ran (for a rescued attempt: until the rescue).
 	Duration time.Duration
 	// Final reports whether the task's Result follows from this attempt.
@@ -129,7 +131,13 @@ type Config[P any] struct {
 	// lead to, from the same goroutine as OnResult. Defaults to nothing.
 	OnAttempt func(Attempt)
 
-	// Logger receives worker and watchdog events. Defaults to slog.Default().
+	// Adaptive, if set, turns on the concurrency controller: it moves the
+	// number of workers between Adaptive.Min and Adaptive.Max (by default
+	// Workers) to where the site does the most good work; see [Adaptive].
+	// Defaults to nil: a fixed number of workers.
+	Adaptive *Adaptive
+
+	// Logger receives worker, watchdog and controller events. Defaults to slog.Default().
 	Logger *slog.Logger
 }
 

@@ -40,6 +40,7 @@ type PagePool[P any] struct {
 
 	wg     sync.WaitGroup // workers, page closers, retry timers
 	events events
+	ctl    *controller // nil without Config.Adaptive
 }
 
 type counts struct {
@@ -87,6 +88,10 @@ func New[P any](cfg Config[P]) (*PagePool[P], error) {
 	}
 	p.cond = sync.NewCond(&p.mu)
 	p.events.notify = make(chan struct{}, 1)
+	if cfg.Adaptive != nil {
+		p.ctl = newController(*cfg.Adaptive, cfg.Workers, cfg.Logger, func(n int) { p.SetWorkers(n) }, p.hasBacklog)
+		p.target = p.ctl.cfg.Start
+	}
 	return p, nil
 }
 
@@ -142,6 +147,17 @@ func (p *PagePool[P]) Run(ctx context.Context) error {
 	p.running = true
 	p.started = time.Now()
 	p.attemptCtx, p.cancelAttempts = context.WithCancel(context.WithoutCancel(ctx))
+	onAttempt := p.cfg.OnAttempt
+	if p.ctl != nil {
+		p.ctl.level = p.target
+		p.ctl.reset(p.started)
+		onAttempt = func(a Attempt) {
+			p.ctl.observe(a)
+			if p.cfg.OnAttempt != nil {
+				p.cfg.OnAttempt(a)
+			}
+		}
+	}
 	for range p.target {
 		p.startWorkerLocked()
 	}
@@ -149,7 +165,7 @@ func (p *PagePool[P]) Run(ctx context.Context) error {
 	p.mu.Unlock()
 
 	delivered := make(chan struct{})
-	go p.events.deliver(p.cfg.OnAttempt, p.cfg.OnResult, delivered)
+	go p.events.deliver(onAttempt, p.cfg.OnResult, delivered)
 	stopWatchdog := make(chan struct{})
 	watchdogDone := make(chan struct{})
 	go p.watchdog(stopWatchdog, watchdogDone)
@@ -230,6 +246,12 @@ func (p *PagePool[P]) SetWorkers(n int) error {
 		p.cond.Broadcast()
 	}
 	return nil
+}
+
+func (p *PagePool[P]) hasBacklog() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ready) > 0
 }
 
 func (p *PagePool[P]) liveLocked() int {
@@ -374,7 +396,7 @@ func (p *PagePool[P]) finalizeLocked(t *task[P], err error) {
 // after running for d: a Result, a retry after backoff, or a requeue
 // (reported true: the attempt was not charged).
 func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.Duration) (requeued bool) {
-	att := Attempt{Key: t.Key, Worker: w.id, Err: err, Duration: d}
+	att := Attempt{Key: t.Key, Worker: w.id, Err: err, Started: w.since, Duration: d}
 	if err != nil && IsRequeue(err) && t.requeues < p.cfg.MaxRequeues && !p.stopping {
 		t.requeues++
 		p.counts.requeued++
@@ -431,7 +453,7 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 }
 
 func (p *PagePool[P]) pushAttemptLocked(a Attempt) {
-	if p.cfg.OnAttempt != nil {
+	if p.cfg.OnAttempt != nil || p.ctl != nil {
 		p.events.push(event{attempt: a})
 	}
 }

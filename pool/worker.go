@@ -136,7 +136,7 @@ func (p *PagePool[P]) attempt(w *worker[P], t *task[P]) bool {
 		p.mu.Unlock()
 		return false
 	}
-	w.task = nil
+	w.state, w.task = Idle, nil
 	w.tasks++
 	requeued := p.settleLocked(t, w, err, time.Since(start))
 	reset := err != nil && !requeued

@@ -1,0 +1,195 @@
+package pool
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Adaptive configures the pool's concurrency controller, which moves the
+// number of workers between Min and Max to where the site gives the most
+// good results per second. Set Config.Adaptive to turn it on; the zero
+// value is usable (with Config.Workers as the ceiling).
+//
+// # How it decides
+//
+// The controller measures each worker count in windows of finished
+// attempts (counting only attempts that started at that count). Per window
+// it estimates goodput by Little's law — workers × success ratio ÷ mean
+// attempt time — which needs far fewer samples than counting completions,
+// and counts overload signals (429s, 5xx, timeouts, stuck attempts, forced
+// logouts: see Overload). Then:
+//
+//   - overload above Tolerance: step down by a quarter (at least one worker)
+//     and keep off that count for Cooldown;
+//   - goodput gained less than half of what the extra workers should give
+//     over the last lower count measured (latency climbed instead: the site
+//     only queues them): step back to that count, and keep off for Cooldown;
+//   - otherwise, if work is waiting: step up — doubling at first (slow
+//     start) until the first setback, then one at a time.
+//
+// So it settles just below the count where the site starts failing or
+// stops paying back, and probes one step above it once per Cooldown to
+// follow a site that got faster or slower. Each change is logged with its
+// reason.
+type Adaptive struct {
+	// Min is the fewest workers. Defaults to 1.
+	Min int
+	// Max is the most workers. Defaults to Config.Workers.
+	Max int
+	// Start is the count to begin with. Defaults to min(2, Max).
+	Start int
+	// MinSamples is the number of attempts a window needs. Defaults to
+	// four per worker, at least 20.
+	MinSamples int
+	// MinWindow is the shortest window. Defaults to 2 s.
+	MinWindow time.Duration
+	// Cooldown is how long a worker count that overloaded the site or did
+	// not pay back stays off-limits before it is probed again. Defaults to 1 min.
+	Cooldown time.Duration
+	// Tolerance is the share of attempts in a window that may show
+	// overload before the controller steps down; two overloaded attempts
+	// are always tolerated. Defaults to 0.02.
+	Tolerance float64
+	// Overload reports whether a failed attempt's error says the site is
+	// overloaded. Defaults to every error except permanent ones.
+	Overload func(error) bool
+}
+
+type controller struct {
+	cfg     Adaptive
+	log     *slog.Logger
+	set     func(int)
+	backlog func() bool
+	now     func() time.Time
+
+	level     int
+	since     time.Time // when level was set: attempts started earlier don't count
+	linear    bool      // past slow start
+	n, ok     int       // attempts and successes in the window
+	overload  int
+	totalTime time.Duration
+	measured  map[int]measure // goodput per level
+	offLimits map[int]time.Time
+}
+
+type measure struct {
+	goodput float64 // successes per second
+	at      time.Time
+}
+
+func newController(a Adaptive, workers int, log *slog.Logger, set func(int), backlog func() bool) *controller {
+	a.Min = max(a.Min, 1)
+	a.Max = cmp.Or(a.Max, workers)
+	a.Max = max(a.Max, a.Min)
+	a.Start = min(max(cmp.Or(a.Start, 2), a.Min), a.Max)
+	a.MinWindow = cmp.Or(a.MinWindow, 2*time.Second)
+	a.Cooldown = cmp.Or(a.Cooldown, time.Minute)
+	a.Tolerance = cmp.Or(a.Tolerance, 0.02)
+	if a.Overload == nil {
+		a.Overload = func(err error) bool {
+			var p *backoff.PermanentError
+			return !errors.As(err, &p)
+		}
+	}
+	return &controller{cfg: a, log: log, set: set, backlog: backlog, now: time.Now,
+		measured: make(map[int]measure), offLimits: make(map[int]time.Time)}
+}
+
+// observe takes one finished attempt; called from the pool's event goroutine.
+func (c *controller) observe(a Attempt) {
+	if a.Started.Before(c.since) {
+		return // ran (partly) under the previous count
+	}
+	c.n++
+	c.totalTime += a.Duration
+	switch {
+	case a.Err == nil:
+		c.ok++
+	case c.cfg.Overload(a.Err):
+		c.overload++
+	}
+	now := c.now()
+	if c.n < max(c.cfg.MinSamples, 4*c.level, 20) || now.Sub(c.since) < c.cfg.MinWindow {
+		return
+	}
+	c.decide(now)
+}
+
+func (c *controller) decide(now time.Time) {
+	L := c.level
+	meanSec := c.totalTime.Seconds() / float64(c.n)
+	goodput := float64(L) * float64(c.ok) / float64(c.n) / math.Max(meanSec, 1e-9)
+	if m, ok := c.measured[L]; ok && now.Sub(m.at) < c.cfg.Cooldown {
+		goodput = (goodput + m.goodput) / 2 // smooth the noise of short windows
+	}
+	c.measured[L] = measure{goodput, now}
+
+	if c.overload > max(2, int(c.cfg.Tolerance*float64(c.n))) {
+		c.linear = true
+		c.offLimits[L] = now
+		c.change(max(c.cfg.Min, L-max(1, L/4)), fmt.Sprintf("overload: %d of %d attempts failed with overload errors at %d workers", c.overload, c.n, L))
+		return
+	}
+	if lower, m, ok := c.lastLower(L, now); ok {
+		ideal := float64(L)/float64(lower) - 1
+		if goodput < m.goodput*(1+ideal/2) {
+			c.linear = true
+			c.offLimits[L] = now
+			c.change(lower, fmt.Sprintf("no gain: %.2f/s at %d workers vs %.2f/s at %d (mean attempt %.2fs)", goodput, L, m.goodput, lower, meanSec))
+			return
+		}
+	}
+	next := L + 1
+	if !c.linear {
+		next = 2 * L
+	}
+	next = min(next, c.ceiling(now))
+	if next > L && c.backlog() {
+		c.change(next, fmt.Sprintf("probe: %.2f/s at %d workers, no overload", goodput, L))
+		return
+	}
+	c.reset(now) // stay: start a fresh window at the same count
+}
+
+// lastLower returns the highest count below L measured within Cooldown.
+func (c *controller) lastLower(L int, now time.Time) (int, measure, bool) {
+	for l := L - 1; l >= c.cfg.Min; l-- {
+		if m, ok := c.measured[l]; ok && now.Sub(m.at) < c.cfg.Cooldown {
+			return l, m, true
+		}
+	}
+	return 0, measure{}, false
+}
+
+// ceiling is the highest count allowed now: below any count off-limits.
+func (c *controller) ceiling(now time.Time) int {
+	ceil := c.cfg.Max
+	for l, at := range c.offLimits {
+		if now.Sub(at) < c.cfg.Cooldown {
+			ceil = min(ceil, l-1)
+		} else {
+			delete(c.offLimits, l)
+		}
+	}
+	return max(ceil, c.cfg.Min)
+}
+
+func (c *controller) change(to int, reason string) {
+	if to != c.level {
+		c.log.Info("pool: adaptive concurrency", "from", c.level, "to", to, "reason", reason)
+		c.set(to)
+	}
+	c.level = to
+	c.reset(c.now())
+}
+
+func (c *controller) reset(now time.Time) {
+	c.since = now
+	c.n, c.ok, c.overload, c.totalTime = 0, 0, 0, 0
+}

@@ -1,0 +1,114 @@
+package pool_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/pool/pooltest"
+)
+
+// settle runs tasks against a modelled server through an adaptive pool and
+// returns the worker counts seen over the second half of the run.
+func settle(t *testing.T, srv *pooltest.Server, tasks int, a pool.Adaptive) (counts map[int]int, log string) {
+	t.Helper()
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	f := &pooltest.Factory{}
+	counts = map[int]int{}
+	var p *pool.PagePool[*pooltest.Page]
+	finished := 0
+	cfg := pool.Config[*pooltest.Page]{
+		Factory: f, Workers: 12, Adaptive: &a, MaxAttempts: 10, NewBackOff: noWait,
+		Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &buf, mu: &mu}, nil)),
+		OnResult: func(r pool.Result) {
+			if r.Err != nil {
+				t.Errorf("%s: %v", r.Key, r.Err)
+			}
+			if finished++; finished > tasks/2 {
+				counts[p.Stats().Target]++
+			}
+		},
+	}
+	p, err := pool.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tasks {
+		p.Submit(srv.Task(fmt.Sprint(i)))
+	}
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.Check(t)
+	mu.Lock()
+	defer mu.Unlock()
+	return counts, buf.String()
+}
+
+type syncWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+func checkSettled(t *testing.T, counts map[int]int, k int, log string) {
+	t.Helper()
+	total, near := 0, 0
+	for n, c := range counts {
+		total += c
+		if n >= k-1 && n <= k+1 {
+			near += c
+		}
+	}
+	t.Logf("worker counts over the second half (count: results): %v", counts)
+	if near < total*9/10 {
+		t.Errorf("settled at K±1 for only %d of %d results; K=%d\n%s", near, total, k, log)
+	}
+	if !strings.Contains(log, "reason=") {
+		t.Errorf("changes are not logged with a reason:\n%s", log)
+	}
+}
+
+// A site that refuses requests beyond its capacity (429s).
+func TestAdaptiveSettlesBelowRefusals(t *testing.T) {
+	t.Parallel()
+	const k = 6
+	srv := &pooltest.Server{Capacity: k, Latency: 20 * time.Millisecond, RefuseRate: 1, Seed: 1}
+	counts, log := settle(t, srv, 1500, pool.Adaptive{Min: 1, Max: 12, MinWindow: 50 * time.Millisecond, Cooldown: time.Second})
+	checkSettled(t, counts, k, log)
+	if !strings.Contains(log, "overload") {
+		t.Errorf("never saw overload:\n%s", log)
+	}
+}
+
+// A site that only gets slower beyond its capacity: more workers queue.
+func TestAdaptiveSettlesWhereLatencyClimbs(t *testing.T) {
+	t.Parallel()
+	const k = 5
+	srv := &pooltest.Server{Capacity: k, Latency: 20 * time.Millisecond, Seed: 2}
+	counts, log := settle(t, srv, 1500, pool.Adaptive{Min: 1, Max: 12, MinWindow: 50 * time.Millisecond, Cooldown: time.Second})
+	checkSettled(t, counts, k, log)
+	if !strings.Contains(log, "no gain") {
+		t.Errorf("never saw a no-gain step:\n%s", log)
+	}
+}
+
+// Without limits in sight the controller climbs to Max.
+func TestAdaptiveClimbsToMax(t *testing.T) {
+	t.Parallel()
+	srv := &pooltest.Server{Capacity: 100, Latency: 20 * time.Millisecond}
+	counts, log := settle(t, srv, 1000, pool.Adaptive{Max: 8, MinWindow: 50 * time.Millisecond})
+	checkSettled(t, counts, 8, log)
+}
