@@ -18,9 +18,9 @@ const photoVariants = 8
 var (
 	vendorCSS    = sync.OnceValue(makeVendorCSS)
 	webFont      = sync.OnceValue(makeWebFont)
-	photoSet     = sync.OnceValue(func() [][]byte { return makePhotos(1024, 683, 88, 14) })
-	thumbSet     = sync.OnceValue(func() [][]byte { return makePhotos(240, 160, 80, 6) })
-	stickerPhoto = sync.OnceValue(func() []byte { return makePhotos(360, 240, 85, 8)[0] })
+	photoSet     = sync.OnceValue(func() [][]byte { return makePhotos(1024, 683, 88, 14, photoVariants) })
+	thumbSet     = sync.OnceValue(func() [][]byte { return makePhotos(240, 160, 80, 6, photoVariants) })
+	stickerPhoto = sync.OnceValue(func() []byte { return makePhotos(360, 240, 85, 8, 1)[0] })
 )
 
 // photo is the JPEG for photo n of vehicle id (100–300 KB).
@@ -34,19 +34,23 @@ var paints = []color.RGBA{
 	{0x8a, 0x8f, 0x96, 255}, {0x2f, 0x5d, 0x3a, 255}, {0xc9, 0x8a, 0x2b, 255}, {0x5a, 0x6e, 0x8c, 255},
 }
 
-// makePhotos draws photoVariants pictures of a car in a lot, w×h, with
+// makePhotos draws n pictures of a car in a lot, w×h, with
 // film-grain noise of the given amplitude so that they weigh what real
 // photos weigh, and encodes them as JPEG.
-func makePhotos(w, h, quality, grain int) [][]byte {
-	out := make([][]byte, photoVariants)
+func makePhotos(w, h, quality, grain, n int) [][]byte {
+	out := make([][]byte, n)
+	var wg sync.WaitGroup
 	for v := range out {
-		img := drawCar(w, h, v, grain)
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
-			panic(err) // encoding to memory cannot fail
-		}
-		out[v] = buf.Bytes()
+		wg.Go(func() {
+			img := drawCar(w, h, v, grain)
+			var buf bytes.Buffer
+			if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
+				panic(err) // encoding to memory cannot fail
+			}
+			out[v] = buf.Bytes()
+		})
 	}
+	wg.Wait()
 	return out
 }
 
@@ -54,59 +58,93 @@ func drawCar(w, h, variant, grain int) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	paint := paints[variant]
 	fw, fh := float64(w), float64(h)
-	horizon := 0.58 * fh
-	sun := 0.15 + 0.1*float64(variant)
-	seed := uint32(variant*7919 + 1)
+	horizon := int(0.58 * fh)
+	set := func(x, y int, r, g, b float64) {
+		p := img.Pix[y*img.Stride+x*4 : y*img.Stride+x*4+4 : y*img.Stride+x*4+4]
+		p[0], p[1], p[2], p[3] = clamp(r), clamp(g), clamp(b), 255
+	}
+	// Sky, lighter near the sun; asphalt with parking lines.
+	sunX, sunY := (0.45+0.3*float64(variant))*fw/fh, 0.1
 	for y := 0; y < h; y++ {
 		fy := float64(y)
-		for x := 0; x < w; x++ {
-			fx := float64(x)
-			var c [3]float64
-			switch {
-			case fy < horizon: // sky, lighter near the sun
-				t := fy / horizon
-				d := math.Hypot(fx/fw-sun*3, fy/fh-0.1)
-				c = [3]float64{90 + 110*t + 40/(1+8*d), 140 + 80*t + 30/(1+8*d), 200 + 40*t}
-			default: // asphalt with parking lines
-				t := (fy - horizon) / (fh - horizon)
-				g := 70 + 40*t
-				c = [3]float64{g, g, g + 4}
-				if int(fx+fy*0.6)%int(fw/5) < int(fw/120)+1 && fy > horizon+0.05*fh {
-					c = [3]float64{215, 210, 190}
-				}
+		if y < horizon {
+			t := fy / float64(horizon)
+			for x := 0; x < w; x++ {
+				dx, dy := float64(x)/fh-sunX, fy/fh-sunY
+				glow := 1 / (1 + 8*math.Sqrt(dx*dx+dy*dy))
+				set(x, y, 90+110*t+40*glow, 140+80*t+30*glow, 200+40*t)
 			}
-			// Car body, cabin, windows and wheels.
-			bx, by := (fx-0.5*fw)/(0.36*fw), (fy-0.62*fh)/(0.11*fh)
-			if math.Pow(math.Abs(bx), 4)+math.Pow(math.Abs(by), 4) < 1 {
-				shade := 1 - 0.25*by
-				c = [3]float64{float64(paint.R) * shade, float64(paint.G) * shade, float64(paint.B) * shade}
-			}
-			cx, cy := (fx-0.48*fw)/(0.2*fw), (fy-0.5*fh)/(0.09*fh)
-			if cy < 0.9 && cy > -1 && math.Abs(cx)+0.35*math.Max(0, -cy) < 1 && fy < 0.55*fh {
-				c = [3]float64{float64(paint.R) * 0.9, float64(paint.G) * 0.9, float64(paint.B) * 0.9}
-				if math.Abs(cx) < 0.85-0.35*math.Max(0, -cy) && cy > -0.8 && cy < 0.6 && math.Abs(cx-0.05) > 0.04 {
-					c = [3]float64{40 + 30*cy, 55 + 30*cy, 70 + 30*cy} // glass
-				}
-			}
-			for _, wx := range []float64{0.29, 0.71} {
-				r := math.Hypot(fx-wx*fw, fy-0.72*fh) / (0.075 * fw)
-				if r < 1 {
-					c = [3]float64{25, 25, 28}
-					if r < 0.55 {
-						c = [3]float64{170, 172, 178}
-					}
-				}
-			}
-			// Grain.
-			seed ^= seed << 13
-			seed ^= seed >> 17
-			seed ^= seed << 5
-			n := float64(int(seed%uint32(2*grain+1)) - grain)
-			img.Pix[y*img.Stride+x*4+0] = clamp(c[0] + n)
-			img.Pix[y*img.Stride+x*4+1] = clamp(c[1] + n)
-			img.Pix[y*img.Stride+x*4+2] = clamp(c[2] + n)
-			img.Pix[y*img.Stride+x*4+3] = 255
+			continue
 		}
+		t := (fy - float64(horizon)) / (fh - float64(horizon))
+		g := 70 + 40*t
+		period, line := int(fw/5), int(fw/120)+1
+		for x := 0; x < w; x++ {
+			if int(float64(x)+fy*0.6)%period < line && fy > float64(horizon)+0.05*fh {
+				set(x, y, 215, 210, 190)
+			} else {
+				set(x, y, g, g, g+4)
+			}
+		}
+	}
+	pr, pg, pb := float64(paint.R), float64(paint.G), float64(paint.B)
+	// Body: a superellipse.
+	for y := int(0.5 * fh); y < int(0.74*fh); y++ {
+		by := (float64(y) - 0.62*fh) / (0.11 * fh)
+		for x := int(0.13 * fw); x < int(0.87*fw); x++ {
+			bx := (float64(x) - 0.5*fw) / (0.36 * fw)
+			if bx*bx*bx*bx+by*by*by*by < 1 {
+				shade := 1 - 0.25*by
+				set(x, y, pr*shade, pg*shade, pb*shade)
+			}
+		}
+	}
+	// Cabin and windows.
+	for y := int(0.4 * fh); y < int(0.55*fh); y++ {
+		cy := (float64(y) - 0.5*fh) / (0.09 * fh)
+		if cy <= -1 {
+			continue
+		}
+		for x := int(0.26 * fw); x < int(0.7*fw); x++ {
+			cx := (float64(x) - 0.48*fw) / (0.2 * fw)
+			slope := 0.35 * math.Max(0, -cy)
+			if math.Abs(cx)+slope >= 1 {
+				continue
+			}
+			if math.Abs(cx) < 0.85-slope && cy > -0.8 && cy < 0.6 && math.Abs(cx-0.05) > 0.04 {
+				set(x, y, 40+30*cy, 55+30*cy, 70+30*cy) // glass
+			} else {
+				set(x, y, pr*0.9, pg*0.9, pb*0.9)
+			}
+		}
+	}
+	// Wheels.
+	r := 0.075 * fw
+	for _, wx := range []float64{0.29 * fw, 0.71 * fw} {
+		wy := 0.72 * fh
+		for y := int(wy - r); y <= int(wy+r) && y < h; y++ {
+			for x := int(wx - r); x <= int(wx+r); x++ {
+				dx, dy := float64(x)-wx, float64(y)-wy
+				switch d := dx*dx + dy*dy; {
+				case d < 0.3*r*r:
+					set(x, y, 170, 172, 178)
+				case d < r*r:
+					set(x, y, 25, 25, 28)
+				}
+			}
+		}
+	}
+	// Film grain, so that the JPEG weighs what a real photo weighs.
+	seed := uint32(variant*7919 + 1)
+	span := uint32(2*grain + 1)
+	for i, p := range img.Pix {
+		if i%4 == 3 {
+			continue
+		}
+		seed ^= seed << 13
+		seed ^= seed >> 17
+		seed ^= seed << 5
+		img.Pix[i] = clamp(float64(p) + float64(int(seed%span)-grain))
 	}
 	return img
 }

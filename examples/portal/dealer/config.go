@@ -130,6 +130,12 @@ type Config struct {
 	// download in parallel in one session get wrong PDFs. Defaults to false.
 	Interference bool
 
+	// Prewarm makes [Start] generate every vehicle's sticker PDF in the
+	// background (about 1.5 ms of one core each), so that even the first
+	// download of each is just a write. Defaults to false: each is made on
+	// its first request.
+	Prewarm bool
+
 	// Now is the clock for session lifetimes. Defaults to time.Now.
 	Now func() time.Time
 	// Logger receives logins, logouts, injected faults and, at Debug level,

@@ -65,7 +65,7 @@
 // # Window stickers
 //
 // The sticker is a US Letter PDF made with github.com/go-pdf/fpdf with
-// compressed streams and an embedded photo, about 26 KB: VIN (in text, in
+// compressed streams and an embedded photo, 20–30 KB: VIN (in text, in
 // the document title and keywords, and as a Code 39 barcode), year, make,
 // model and trim, equipment, options with prices, and the total MSRP. A
 // vehicle's PDF is the same bytes on every run; it is generated on first

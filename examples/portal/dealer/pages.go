@@ -80,11 +80,11 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, h
 }
 
 type inventoryData struct {
-	Rows                []*Vehicle
-	Page, Pages, Total  int
-	From, To            int
-	Prev, Next          int // 0 if none
-	Links               []int
+	Rows               []*Vehicle
+	Page, Pages, Total int
+	From, To           int
+	Prev, Next         int // 0 if none
+	Links              []int
 }
 
 // inventory serves GET /inventory?page=K.

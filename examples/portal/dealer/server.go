@@ -39,6 +39,7 @@ type Server struct {
 	hs        *http.Server
 	serveDone chan struct{}
 	conns     sync.WaitGroup
+	bg        sync.WaitGroup // prewarm
 }
 
 // New makes a portal from cfg without listening; serve its
@@ -98,6 +99,9 @@ func Start(cfg Config) (*Server, error) {
 		defer close(s.serveDone)
 		_ = s.hs.Serve(ln) // always ErrServerClosed after Close or Shutdown
 	}()
+	if s.cfg.Prewarm {
+		s.bg.Go(s.prewarm)
+	}
 	s.log.Info("portal listening", "url", s.url, "vehicles", s.cfg.Vehicles, "sticker_mode", s.cfg.StickerMode)
 	return s, nil
 }
@@ -177,6 +181,7 @@ func (s *Server) waitIdle() {
 		<-s.serveDone
 		s.conns.Wait()
 	}
+	s.bg.Wait()
 	s.mu.Lock()
 	s.closed = true
 	for s.active > 0 {

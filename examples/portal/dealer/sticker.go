@@ -155,6 +155,50 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
+// cp1252 returns the function that translates UTF-8 text to the encoding
+// of the PDF core fonts (Windows-1252). fpdf's own translator shares a
+// buffer between calls, so it cannot serve concurrent renders, and building
+// one per sticker is a good part of a sticker's cost.
+func cp1252() func(string) string { return toCP1252 }
+
+// cp1252High maps the runes Windows-1252 puts in 0x80–0x9F.
+var cp1252High = map[rune]byte{
+	'€': 0x80, '‚': 0x82, 'ƒ': 0x83, '„': 0x84, '…': 0x85, '†': 0x86, '‡': 0x87, 'ˆ': 0x88, '‰': 0x89,
+	'Š': 0x8a, '‹': 0x8b, 'Œ': 0x8c, 'Ž': 0x8e, '‘': 0x91, '’': 0x92, '“': 0x93, '”': 0x94, '•': 0x95,
+	'–': 0x96, '—': 0x97, '˜': 0x98, '™': 0x99, 'š': 0x9a, '›': 0x9b, 'œ': 0x9c, 'ž': 0x9e, 'Ÿ': 0x9f,
+}
+
+func toCP1252(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		switch c, ok := cp1252High[r]; {
+		case r < 0x80 || (r >= 0xa0 && r <= 0xff):
+			b = append(b, byte(r))
+		case ok:
+			b = append(b, c)
+		default:
+			b = append(b, '?')
+		}
+	}
+	return string(b)
+}
+
+// prewarm generates every sticker in the background, one at a time, until
+// done or the server closes.
+func (s *Server) prewarm() {
+	for i := range s.vehicles {
+		select {
+		case <-s.closing:
+			return
+		default:
+		}
+		if _, err := s.stickerPDF(&s.vehicles[i]); err != nil {
+			s.log.Error("prewarm", "vehicle", s.vehicles[i].ID, "err", err)
+		}
+	}
+	s.log.Debug("prewarm done", "stickers", len(s.vehicles))
+}
+
 // stickerEpoch is the creation date written into every sticker, so that a
 // vehicle's PDF is byte-for-byte the same on every run.
 var stickerEpoch = time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
@@ -175,7 +219,7 @@ func renderSticker(v *Vehicle) ([]byte, error) {
 	pdf.SetMargins(10, 10, 10)
 	pdf.SetAutoPageBreak(false, 0)
 	pdf.AddPage()
-	tr := pdf.UnicodeTranslatorFromDescriptor("") // cp1252 for the core fonts
+	tr := cp1252()
 
 	// Header band.
 	pdf.SetFillColor(15, 27, 42)

@@ -114,13 +114,13 @@ const vinChars = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 
 type modelSpec struct {
 	make, model, wmi, body string
-	trims              []trimSpec
-	engines            []string
-	transmissions      []string
-	drivetrains        []string
-	mpg                [2]int // city, highway for the first engine
-	options            []Option
-	destination        int
+	trims                  []trimSpec
+	engines                []string
+	transmissions          []string
+	drivetrains            []string
+	mpg                    [2]int // city, highway for the first engine
+	options                []Option
+	destination            int
 }
 
 type trimSpec struct {

@@ -1,0 +1,407 @@
+package dealer_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pagefleet/pagefleet/examples/portal/dealer"
+)
+
+func TestZeroConfigInventory(t *testing.T) {
+	t.Parallel()
+	srv, err := dealer.New(dealer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	vs := srv.Vehicles()
+	if len(vs) != dealer.DefaultVehicles {
+		t.Fatalf("got %d vehicles, want %d", len(vs), dealer.DefaultVehicles)
+	}
+	vins, stocks := map[string]bool{}, map[string]bool{}
+	for i, v := range vs {
+		if v.ID != i+1 {
+			t.Fatalf("vehicle %d has ID %d", i, v.ID)
+		}
+		if !dealer.ValidVIN(v.VIN) || !checkDigitOK(v.VIN) {
+			t.Errorf("vehicle %d: invalid VIN %q", v.ID, v.VIN)
+		}
+		if vins[v.VIN] || stocks[v.StockNumber] {
+			t.Errorf("vehicle %d: duplicate VIN %s or stock number %s", v.ID, v.VIN, v.StockNumber)
+		}
+		vins[v.VIN], stocks[v.StockNumber] = true, true
+		sum := v.BaseMSRP + v.Destination
+		for _, o := range v.Options {
+			sum += o.Price
+		}
+		if v.MSRP != sum || v.Price > v.MSRP || v.Price <= 0 || v.Year < 2024 || v.Make == "" || v.Model == "" || v.Trim == "" {
+			t.Errorf("vehicle %d is inconsistent: %+v", v.ID, v)
+		}
+	}
+}
+
+// checkDigitOK is an independent implementation of the VIN check digit.
+func checkDigitOK(vin string) bool {
+	values := map[rune]int{}
+	for _, c := range "0123456789" {
+		values[c] = int(c - '0')
+	}
+	for i, c := range "ABCDEFGH" {
+		values[c] = i + 1
+	}
+	for i, c := range "JKLMN" {
+		values[c] = i + 1
+	}
+	values['P'], values['R'] = 7, 9
+	for i, c := range "STUVWXYZ" {
+		values[c] = i + 2
+	}
+	weights := []int{8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2}
+	sum := 0
+	for i, c := range vin {
+		sum += values[c] * weights[i]
+	}
+	want := strconv.Itoa(sum % 11)
+	if want == "10" {
+		want = "X"
+	}
+	return vin[8:9] == want
+}
+
+func TestValidVIN(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		vin  string
+		want bool
+	}{
+		{"1M8GDM9AXKP042788", true}, // the textbook example, check digit X
+		{"11111111111111111", true},
+		{"1HGCM82633A004352", true},
+		{"1HGCM82633A004353", false}, // serial changed, check digit not
+		{"1M8GDM9A1KP042788", false},
+		{"1M8GDM9AXKP04278", false},   // 16 characters
+		{"1M8GDM9AXKP0427881", false}, // 18
+		{"IM8GDM9AXKP042788", false},  // I is not allowed
+		{"1m8gdm9axkp042788", false},  // lower case
+	} {
+		if got := dealer.ValidVIN(tc.vin); got != tc.want {
+			t.Errorf("ValidVIN(%q) = %v, want %v", tc.vin, got, tc.want)
+		}
+	}
+}
+
+func TestDeterministicSeed(t *testing.T) {
+	t.Parallel()
+	mk := func(seed int64) *dealer.Server {
+		srv, err := dealer.New(dealer.Config{Seed: seed, Vehicles: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	a, b, c := mk(7), mk(7), mk(8)
+	va, vb, vc := a.Vehicles(), b.Vehicles(), c.Vehicles()
+	if !slices.EqualFunc(va, vb, sameVehicle) {
+		t.Fatal("same seed, different inventories")
+	}
+	if slices.EqualFunc(va, vc, sameVehicle) {
+		t.Fatal("different seeds, same inventory")
+	}
+	for _, id := range []int{1, 100, 200} {
+		pa, err := a.StickerPDF(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, _ := b.StickerPDF(id)
+		if sha256.Sum256(pa) != sha256.Sum256(pb) {
+			t.Errorf("vehicle %d: same seed, different sticker bytes", id)
+		}
+	}
+}
+
+func sameVehicle(a, b dealer.Vehicle) bool {
+	return a.VIN == b.VIN && a.Title() == b.Title() && a.MSRP == b.MSRP && a.Price == b.Price &&
+		a.StockNumber == b.StockNumber && slices.Equal(a.Options, b.Options)
+}
+
+func TestConfigValidation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		field string
+		cfg   dealer.Config
+	}{
+		{"Vehicles", dealer.Config{Vehicles: -1}},
+		{"Vehicles", dealer.Config{Vehicles: dealer.MaxVehicles + 1}},
+		{"PageSize", dealer.Config{PageSize: -5}},
+		{"Photos", dealer.Config{Photos: 100}},
+		{"StickerMode", dealer.Config{StickerMode: "popup"}},
+		{"MaxInFlight", dealer.Config{MaxInFlight: -1}},
+		{"Latency", dealer.Config{Latency: -1}},
+		{"IdleTimeout", dealer.Config{IdleTimeout: -1}},
+		{"ErrorRate", dealer.Config{ErrorRate: 1.5}},
+		{"HangRate", dealer.Config{HangRate: -0.1}},
+		{"TruncateRate", dealer.Config{TruncateRate: 2}},
+	} {
+		_, err := dealer.New(tc.cfg)
+		if !errors.Is(err, dealer.ErrConfig) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("New(%+v) = %v, want ErrConfig naming %s", tc.cfg, err, tc.field)
+		}
+	}
+	if _, err := dealer.Start(dealer.Config{Addr: "256.0.0.1:0"}); err == nil {
+		t.Error("Start on a bad address: no error")
+	}
+}
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	var logs logBuf
+	srv := start(t, dealer.Config{Vehicles: 30, Logger: logs.logger()})
+	c := newClient(t, srv)
+
+	// Not logged in: the inventory redirects to the login form.
+	r := c.noRedirects().get("/inventory?page=2")
+	if r.status != http.StatusFound || r.header.Get("Location") != "/login?next=%2Finventory%3Fpage%3D2" {
+		t.Fatalf("inventory without login: %d to %q", r.status, r.header.Get("Location"))
+	}
+	form := c.get("/login?next=%2Finventory%3Fpage%3D2")
+	for _, sel := range []string{`<form id="login" method="post" action="/login"`, `name="username"`, `name="password"`,
+		`type="hidden" name="csrf"`, `type="submit"`, `name="next" value="/inventory?page=2"`} {
+		if !strings.Contains(form.text(), sel) {
+			t.Errorf("login form lacks %s", sel)
+		}
+	}
+	if loggedIn(form) {
+		t.Error("login form shows a#logout")
+	}
+
+	// Wrong password: 200, the form again with an error, no session.
+	r = c.loginAs(dealer.DemoUser, "hunter2-wrong")
+	if r.status != http.StatusOK || r.url.Path != "/login" || loggedIn(r) || !strings.Contains(r.text(), `id="login-error"`) {
+		t.Fatalf("wrong password: %d at %s, logged in %v", r.status, r.url, loggedIn(r))
+	}
+	if strings.Contains(r.text(), "hunter2-wrong") {
+		t.Error("the login page echoes the password")
+	}
+	// No or wrong CSRF token: 403 and the form again.
+	r = c.post("/login", url.Values{"username": {dealer.DemoUser}, "password": {dealer.DemoPassword}, "csrf": {"forged"}}, nil)
+	if r.status != http.StatusForbidden || loggedIn(r) || !strings.Contains(r.text(), `id="login-error"`) {
+		t.Fatalf("forged CSRF token: %d, logged in %v", r.status, loggedIn(r))
+	}
+
+	// Success: a session cookie (HttpOnly) and a redirect to next.
+	form = c.get("/login?next=%2Finventory%3Fpage%3D2")
+	token := csrfField.FindStringSubmatch(form.text())[1]
+	r = c.noRedirects().post("/login", url.Values{"username": {dealer.DemoUser}, "password": {dealer.DemoPassword},
+		"csrf": {token}, "next": {"/inventory?page=2"}}, nil)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/inventory?page=2" {
+		t.Fatalf("login: %d to %q", r.status, r.header.Get("Location"))
+	}
+	var cookie *http.Cookie
+	for _, ck := range (&http.Response{Header: r.header}).Cookies() {
+		if ck.Name == dealer.SessionCookie && ck.Value != "" {
+			cookie = ck
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly {
+		t.Fatalf("no HttpOnly session cookie: %v", r.header["Set-Cookie"])
+	}
+	r = c.get("/inventory?page=2")
+	if !loggedIn(r) || r.url.Path != "/inventory" {
+		t.Fatalf("after login: %s, logged in %v", r.url, loggedIn(r))
+	}
+	// A logged-in user who opens /login goes to the inventory.
+	if r := c.get("/login"); r.url.Path != "/inventory" {
+		t.Errorf("/login when logged in ends on %s", r.url)
+	}
+	// Offsite next is ignored.
+	if r := c.noRedirects().get("/login?next=//evil.example/"); r.header.Get("Location") != "/inventory" {
+		t.Errorf("offsite next: redirect to %q", r.header.Get("Location"))
+	}
+
+	st := c.httpStats()
+	if st.LoginsOK != 1 || st.LoginsFailed != 1 || st.LoginsBadCSRF != 1 || st.ActiveSessions != 1 || st.LoginRedirects != 1 {
+		t.Errorf("stats: ok %d failed %d bad csrf %d active %d redirects %d, want 1 1 1 1 1",
+			st.LoginsOK, st.LoginsFailed, st.LoginsBadCSRF, st.ActiveSessions, st.LoginRedirects)
+	}
+
+	// Logout ends the session.
+	r = c.get("/logout")
+	if r.url.Path != "/login" || loggedIn(r) {
+		t.Fatalf("logout ends on %s", r.url)
+	}
+	if r := c.get("/inventory"); r.url.Path != "/login" {
+		t.Fatalf("inventory after logout ends on %s", r.url)
+	}
+	st = srv.Stats()
+	if st.Logouts != 1 || st.ActiveSessions != 0 || st.ForcedLogouts != 0 || st.LoginRedirects != 2 {
+		t.Errorf("stats after logout: logouts %d active %d forced %d redirects %d, want 1 0 0 2",
+			st.Logouts, st.ActiveSessions, st.ForcedLogouts, st.LoginRedirects)
+	}
+	if strings.Contains(logs.String(), dealer.DemoPassword) || strings.Contains(logs.String(), "hunter2") {
+		t.Errorf("a password was logged:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "login failed") {
+		t.Errorf("logs lack the failed login:\n%s", logs.String())
+	}
+}
+
+func TestInventoryPages(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 130, Seed: 3})
+	c := newClient(t, srv)
+	c.login()
+	var vins, links []string
+	pages := 0
+	for path := "/inventory"; path != ""; pages++ {
+		r := c.get(path)
+		if r.status != http.StatusOK || !strings.Contains(r.text(), `<table id="inventory"`) {
+			t.Fatalf("%s: %d", path, r.status)
+		}
+		rows := strings.Count(r.text(), "<tr data-id=")
+		if want := 25; rows != want && pages < 5 {
+			t.Errorf("%s: %d rows, want %d", path, rows, want)
+		}
+		for _, m := range vinCell.FindAllStringSubmatch(r.text(), -1) {
+			vins = append(vins, m[1])
+		}
+		for _, m := range carLink.FindAllStringSubmatch(r.text(), -1) {
+			links = append(links, m[1])
+		}
+		path = ""
+		if m := nextLink.FindStringSubmatch(r.text()); m != nil {
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	if pages != 6 {
+		t.Errorf("walked %d pages, want 6", pages)
+	}
+	vs := srv.Vehicles()
+	if len(vins) != len(vs) || len(links) != len(vs) {
+		t.Fatalf("found %d VINs and %d links, want %d", len(vins), len(links), len(vs))
+	}
+	for i, v := range vs {
+		if vins[i] != v.VIN || links[i] != v.Path() {
+			t.Errorf("row %d: %s %s, want %s %s", i, vins[i], links[i], v.VIN, v.Path())
+		}
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{{"/inventory?page=0", 400}, {"/inventory?page=x", 400}, {"/inventory?page=7", 404}, {"/nowhere", 404}, {"/vehicle/0", 404}, {"/vehicle/131", 404}} {
+		if r := c.get(tc.path); r.status != tc.status || !strings.Contains(r.text(), `id="error"`) {
+			t.Errorf("%s: %d, want %d with h1#error", tc.path, r.status, tc.status)
+		}
+	}
+	if st := srv.Stats(); st.Requests[dealer.KindInventory] != 10 || st.Requests[dealer.KindOther] != 1 {
+		t.Errorf("requests: %v", st.Requests)
+	}
+}
+
+func TestVehiclePageWeight(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 10})
+	c := newClient(t, srv)
+	c.login()
+	v := srv.Vehicles()[3]
+	r := c.get(v.Path())
+	if r.status != http.StatusOK {
+		t.Fatalf("%s: %d", v.Path(), r.status)
+	}
+	for _, want := range []string{`<dd id="vin" class="vin">` + v.VIN + `</dd>`, `data-vin="` + v.VIN + `"`, `id="logout"`,
+		`<a id="window-sticker" class="btn btn-primary" href="` + v.StickerPath() + `">`, `<meta name="csrf-token"`} {
+		if !strings.Contains(r.text(), want) {
+			t.Errorf("vehicle page lacks %s", want)
+		}
+	}
+	// Every resource the page refers to, with its type and weight.
+	refs := regexp.MustCompile(`(?:src|href)="(/(?:static|photos)/[^"]+)"`).FindAllStringSubmatch(r.text(), -1)
+	total := len(r.body)
+	seen := map[string]bool{}
+	photos := 0
+	for _, m := range refs {
+		if seen[m[1]] {
+			continue
+		}
+		seen[m[1]] = true
+		a := c.get(m[1])
+		ct := a.header.Get("Content-Type")
+		if a.status != http.StatusOK || a.header.Get("Cache-Control") == "" {
+			t.Errorf("%s: %d %q", m[1], a.status, a.header.Get("Cache-Control"))
+		}
+		n := len(a.body)
+		total += n
+		switch {
+		case strings.HasPrefix(m[1], "/photos/"):
+			photos++
+			if ct != "image/jpeg" || n < 100<<10 || n > 300<<10 {
+				t.Errorf("%s: %s, %d bytes", m[1], ct, n)
+			}
+		case strings.HasSuffix(m[1], ".woff2"):
+			if ct != "font/woff2" || n < 40<<10 {
+				t.Errorf("%s: %s, %d bytes", m[1], ct, n)
+			}
+		case strings.HasSuffix(m[1], "vendor.css"):
+			if !strings.HasPrefix(ct, "text/css") || n < 20<<10 || n > 50<<10 {
+				t.Errorf("%s: %s, %d bytes", m[1], ct, n)
+			}
+		case strings.HasSuffix(m[1], ".js"):
+			if !strings.HasPrefix(ct, "text/javascript") || !strings.Contains(a.text(), "data-prepare-url") {
+				t.Errorf("%s: %s", m[1], ct)
+			}
+		}
+	}
+	if photos != 6 {
+		t.Errorf("%d photos, want 6", photos)
+	}
+	t.Logf("vehicle page with its resources: %d KB in %d requests", total>>10, len(seen)+1)
+	if total < 1<<20 {
+		t.Errorf("vehicle page weighs %d KB, want over 1 MB", total>>10)
+	}
+	// Photos and assets need no login; the thumbnail is small.
+	anon := newClient(t, srv)
+	if r := anon.get("/photos/4/thumb.jpg"); r.status != 200 || len(r.body) > 20<<10 {
+		t.Errorf("thumbnail: %d, %d bytes", r.status, len(r.body))
+	}
+	for _, p := range []string{"/photos/4/7.jpg", "/photos/11/1.jpg", "/photos/4/x.jpg", "/static/nothing.css"} {
+		if r := anon.get(p); r.status != 404 {
+			t.Errorf("%s: %d, want 404", p, r.status)
+		}
+	}
+	if got := srv.Stats().Requests[dealer.KindPhoto]; got != 6+4 {
+		t.Errorf("photo requests: %d, want 10", got)
+	}
+}
+
+// logBuf collects log output; safe for concurrent use.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// logger logs everything, Debug included, as text to l.
+func (l *logBuf) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -1,0 +1,361 @@
+package dealer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pagefleet/pagefleet/examples/portal/dealer"
+)
+
+func TestStickerPDFContent(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 40, Seed: 11})
+	c := newClient(t, srv)
+	c.login()
+	for _, v := range srv.Vehicles()[:5] {
+		r := c.get(v.StickerPath())
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d", v.StickerPath(), r.status)
+		}
+		if ct, cd := r.header.Get("Content-Type"), r.header.Get("Content-Disposition"); ct != "application/pdf" ||
+			cd != `attachment; filename="window-sticker.pdf"` {
+			t.Errorf("headers: %q %q", ct, cd)
+		}
+		b := r.body
+		if r.header.Get("Content-Length") != strconv.Itoa(len(b)) {
+			t.Errorf("Content-Length %s, body %d", r.header.Get("Content-Length"), len(b))
+		}
+		if !bytes.HasPrefix(b, []byte("%PDF-")) || !bytes.Contains(b[len(b)-16:], []byte("%%EOF")) ||
+			!bytes.Contains(b, []byte("/FlateDecode")) {
+			t.Errorf("vehicle %d: not a complete, compressed PDF", v.ID)
+		}
+		if len(b) < 10<<10 || len(b) > 100<<10 {
+			t.Errorf("vehicle %d: sticker is %d bytes, want tens of KB", v.ID, len(b))
+		}
+		text := pdfText(t, b)
+		for _, want := range []string{v.VIN, strings.ToUpper(v.Title()), "TOTAL MSRP", "$" + comma(v.MSRP), "WINDOW STICKER"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("vehicle %d: sticker text lacks %q", v.ID, want)
+			}
+		}
+		for _, o := range v.Options {
+			if !strings.Contains(text, o.Name) {
+				t.Errorf("vehicle %d: sticker text lacks option %q", v.ID, o.Name)
+			}
+		}
+		want, _ := srv.StickerPDF(v.ID)
+		if !bytes.Equal(b, want) {
+			t.Errorf("vehicle %d: served bytes differ from StickerPDF", v.ID)
+		}
+	}
+	// The same vehicle again counts as a duplicate.
+	v := srv.Vehicles()[2]
+	c.get(v.StickerPath())
+	st := c.httpStats()
+	if st.Stickers != 6 || st.StickersByVehicle[v.ID] != 2 || st.StickersByVehicle[1] != 1 || st.DuplicateStickers != 1 || st.WrongStickers != 0 {
+		t.Errorf("stats: stickers %d, by vehicle %v, duplicates %d, wrong %d", st.Stickers, st.StickersByVehicle, st.DuplicateStickers, st.WrongStickers)
+	}
+	// Without a session the sticker URL redirects to the login page.
+	anon := newClient(t, srv)
+	if r := anon.get(v.StickerPath()); r.url.Path != "/login" || r.header.Get("Content-Type") == "application/pdf" {
+		t.Errorf("sticker without login: ended on %s", r.url)
+	}
+	if r := c.get("/vehicle/41/sticker.pdf"); r.status != http.StatusNotFound {
+		t.Errorf("sticker of a vehicle not in the inventory: %d", r.status)
+	}
+}
+
+func comma(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func TestStickerModes(t *testing.T) {
+	t.Parallel()
+	t.Run("inline", func(t *testing.T) {
+		t.Parallel()
+		srv := start(t, dealer.Config{Vehicles: 5, StickerMode: dealer.StickerInline})
+		c := newClient(t, srv)
+		c.login()
+		v := srv.Vehicles()[1]
+		if page := c.get(v.Path()); !strings.Contains(page.text(), `<a id="window-sticker" class="btn btn-primary" href="`+v.StickerPath()+`">`) {
+			t.Error("inline mode: no sticker link")
+		}
+		r := c.get(v.StickerPath())
+		if r.status != 200 || r.header.Get("Content-Disposition") != `inline; filename="window-sticker.pdf"` {
+			t.Errorf("inline: %d %q", r.status, r.header.Get("Content-Disposition"))
+		}
+		if r := c.post(v.PreparePath(), nil, nil); r.status != http.StatusNotFound {
+			t.Errorf("prepare in inline mode: %d, want 404", r.status)
+		}
+	})
+	t.Run("prepare", func(t *testing.T) {
+		t.Parallel()
+		srv := start(t, dealer.Config{Vehicles: 5, StickerMode: dealer.StickerPrepare})
+		c := newClient(t, srv)
+		c.login()
+		v := srv.Vehicles()[3]
+		page := c.get(v.Path())
+		want := `<button id="window-sticker" type="button" class="btn btn-primary" data-prepare-url="` + v.PreparePath() +
+			`" data-sticker-url="` + v.StickerPath() + `">`
+		if !strings.Contains(page.text(), want) {
+			t.Fatalf("prepare mode: no sticker button %s", want)
+		}
+		token := csrfMeta.FindStringSubmatch(page.text())[1]
+		// Not prepared: 409.
+		if r := c.get(v.StickerPath()); r.status != http.StatusConflict {
+			t.Errorf("unprepared sticker: %d, want 409", r.status)
+		}
+		// Prepare needs the CSRF token.
+		if r := c.post(v.PreparePath(), nil, http.Header{"X-Csrf-Token": {"forged"}}); r.status != http.StatusForbidden {
+			t.Errorf("prepare with a forged token: %d, want 403", r.status)
+		}
+		r := c.post(v.PreparePath(), nil, http.Header{"X-Csrf-Token": {token}})
+		if r.status != 200 || !strings.Contains(r.text(), `"url":"`+v.StickerPath()+`"`) {
+			t.Fatalf("prepare: %d %s", r.status, r.text())
+		}
+		r = c.get(v.StickerPath())
+		if r.status != 200 || r.header.Get("Content-Disposition") != `attachment; filename="window-sticker.pdf"` ||
+			!strings.Contains(pdfText(t, r.body), v.VIN) {
+			t.Errorf("prepared sticker: %d %q", r.status, r.header.Get("Content-Disposition"))
+		}
+		// One preparation, one download.
+		if r := c.get(v.StickerPath()); r.status != http.StatusConflict {
+			t.Errorf("second download of one preparation: %d, want 409", r.status)
+		}
+		st := srv.Stats()
+		if st.Prepared != 1 || st.NotPrepared != 2 || st.Stickers != 1 || st.Requests[dealer.KindPrepare] != 2 {
+			t.Errorf("stats: prepared %d, not prepared %d, stickers %d, prepare requests %d", st.Prepared, st.NotPrepared, st.Stickers, st.Requests[dealer.KindPrepare])
+		}
+	})
+}
+
+func TestInterferenceSequential(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		srv := start(t, dealer.Config{Vehicles: 10, Interference: on})
+		c := newClient(t, srv)
+		c.login()
+		vs := srv.Vehicles()
+		// Downloading before viewing anything gets the right sticker.
+		if got := pdfVIN(t, c.get(vs[4].StickerPath()).body, vs); got != vs[4].VIN {
+			t.Errorf("interference %v, no vehicle viewed: got %s", on, got)
+		}
+		c.get(vs[0].Path())
+		c.get(vs[1].Path()) // another page of the same session, in between
+		got := pdfVIN(t, c.get(vs[0].StickerPath()).body, vs)
+		want, wrong := vs[0].VIN, int64(0)
+		if on {
+			want, wrong = vs[1].VIN, 1
+		}
+		if got != want {
+			t.Errorf("interference %v: sticker of vehicle 1 has VIN %s, want %s", on, got, want)
+		}
+		if st := srv.Stats(); st.WrongStickers != wrong || st.StickersByVehicle[1] != 1 || st.Sessions[0].CurrentVehicle != 2 {
+			t.Errorf("interference %v: stats wrong %d, by vehicle %v, current %d", on, st.WrongStickers, st.StickersByVehicle, st.Sessions[0].CurrentVehicle)
+		}
+	}
+}
+
+// TestInterferenceRacingClient: eight workers share one session; all view
+// their vehicle, then all download. Exactly one of them (the last to view)
+// gets its own sticker.
+func TestInterferenceRacingClient(t *testing.T) {
+	t.Parallel()
+	const workers = 8
+	srv := start(t, dealer.Config{Vehicles: 20, Interference: true})
+	c := newClient(t, srv)
+	c.login()
+	vs := srv.Vehicles()
+	var viewed, wg sync.WaitGroup
+	viewed.Add(workers)
+	var mu sync.Mutex
+	wrong := 0
+	for i := range workers {
+		wg.Go(func() {
+			v := vs[i]
+			c.get(v.Path())
+			viewed.Done()
+			viewed.Wait() // every worker has viewed its page
+			if got := pdfVIN(t, c.get(v.StickerPath()).body, vs); got != v.VIN {
+				mu.Lock()
+				wrong++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	st := srv.Stats()
+	if wrong != workers-1 || st.WrongStickers != int64(wrong) {
+		t.Errorf("client saw %d wrong stickers, stats say %d, want %d", wrong, st.WrongStickers, workers-1)
+	}
+}
+
+// TestInterferenceCarefulClients: the same parallel workload with sticker
+// latency, done by a client that keeps view→download as one critical
+// section, and by one that checks the VIN and retries. Both get every
+// file right; the stats count what the careless order cost.
+func TestInterferenceCarefulClients(t *testing.T) {
+	t.Parallel()
+	const workers, n = 4, 24
+	run := func(t *testing.T, fetch func(c *client, v dealer.Vehicle, vs []dealer.Vehicle) []byte) (*dealer.Server, int) {
+		srv := start(t, dealer.Config{Vehicles: n, Interference: true, StickerLatency: 2 * time.Millisecond, Seed: 5})
+		c := newClient(t, srv)
+		c.login()
+		vs := srv.Vehicles()
+		jobs := make(chan dealer.Vehicle)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wrong := 0
+		for range workers {
+			wg.Go(func() {
+				for v := range jobs {
+					if got := pdfVIN(t, fetch(c, v, vs), vs); got != v.VIN {
+						mu.Lock()
+						wrong++
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		for _, v := range vs {
+			jobs <- v
+		}
+		close(jobs)
+		wg.Wait()
+		return srv, wrong
+	}
+	t.Run("critical section", func(t *testing.T) {
+		t.Parallel()
+		var mu sync.Mutex
+		srv, wrong := run(t, func(c *client, v dealer.Vehicle, _ []dealer.Vehicle) []byte {
+			mu.Lock()
+			defer mu.Unlock()
+			c.get(v.Path())
+			return c.get(v.StickerPath()).body
+		})
+		st := srv.Stats()
+		if wrong != 0 || st.WrongStickers != 0 || st.Stickers != n {
+			t.Errorf("wrong files %d, stats: wrong %d, stickers %d", wrong, st.WrongStickers, st.Stickers)
+		}
+	})
+	t.Run("verify and retry", func(t *testing.T) {
+		t.Parallel()
+		srv, wrong := run(t, func(c *client, v dealer.Vehicle, vs []dealer.Vehicle) []byte {
+			for {
+				c.get(v.Path())
+				b := c.get(v.StickerPath()).body
+				if pdfVIN(t, b, vs) == v.VIN {
+					return b
+				}
+			}
+		})
+		st := srv.Stats()
+		if wrong != 0 || st.Stickers != n+st.WrongStickers || st.DuplicateStickers != st.WrongStickers {
+			t.Errorf("wrong files %d, stats: wrong %d, stickers %d, duplicates %d", wrong, st.WrongStickers, st.Stickers, st.DuplicateStickers)
+		}
+		t.Logf("the server served %d wrong stickers; the client retried and kept none", st.WrongStickers)
+	})
+}
+
+func TestTruncatedStickers(t *testing.T) {
+	t.Parallel()
+	t.Run("clean end", func(t *testing.T) {
+		t.Parallel()
+		srv := start(t, dealer.Config{Vehicles: 10, TruncateRate: 0.5, Seed: 1})
+		c := newClient(t, srv)
+		c.login()
+		truncated := 0
+		for i := range 40 {
+			v := srv.Vehicles()[i%10]
+			r := c.get(v.StickerPath())
+			full, _ := srv.StickerPDF(v.ID)
+			if r.err != nil || r.status != 200 {
+				t.Fatalf("truncated sticker: %d %v", r.status, r.err)
+			}
+			if len(r.body) < len(full) {
+				truncated++
+				if r.header.Get("Content-Length") != "" || !bytes.HasPrefix(full, r.body) || bytes.Contains(r.body, []byte("%%EOF")) {
+					t.Errorf("a truncated sticker should be a clean prefix without Content-Length")
+				}
+			} else if !bytes.Equal(r.body, full) {
+				t.Errorf("vehicle %d: wrong bytes", v.ID)
+			}
+		}
+		st := srv.Stats()
+		if truncated == 0 || truncated == 40 || st.TruncatedStickers != int64(truncated) || st.Stickers != 40 {
+			t.Errorf("client saw %d truncated of 40, stats %d of %d", truncated, st.TruncatedStickers, st.Stickers)
+		}
+	})
+	t.Run("abort", func(t *testing.T) {
+		t.Parallel()
+		srv := start(t, dealer.Config{Vehicles: 10, TruncateRate: 1, TruncateAbort: true})
+		c := newClient(t, srv)
+		c.login()
+		v := srv.Vehicles()[0]
+		r := c.get(v.StickerPath())
+		full, _ := srv.StickerPDF(v.ID)
+		if !errors.Is(r.err, io.ErrUnexpectedEOF) || r.header.Get("Content-Length") != strconv.Itoa(len(full)) || len(r.body) >= len(full) {
+			t.Errorf("aborted sticker: err %v, Content-Length %s, %d of %d bytes", r.err, r.header.Get("Content-Length"), len(r.body), len(full))
+		}
+		if st := srv.Stats(); st.TruncatedStickers != 1 {
+			t.Errorf("stats: %d truncated", st.TruncatedStickers)
+		}
+		// The connection is gone, the next request works on a new one.
+		if r := c.get("/inventory"); r.status != 200 {
+			t.Errorf("after abort: %d", r.status)
+		}
+	})
+}
+
+func TestStickerLatency(t *testing.T) {
+	t.Parallel()
+	const base, sticker = 30 * time.Millisecond, 40 * time.Millisecond
+	srv := start(t, dealer.Config{Vehicles: 3, Latency: base, StickerLatency: sticker})
+	c := newClient(t, srv)
+	c.login()
+	v := srv.Vehicles()[0]
+	t0 := time.Now()
+	c.get(v.Path())
+	page := time.Since(t0)
+	t0 = time.Now()
+	c.get(v.StickerPath())
+	pdf := time.Since(t0)
+	if page < base || pdf < base+sticker {
+		t.Errorf("page took %v (want ≥ %v), sticker %v (want ≥ %v)", page, base, pdf, base+sticker)
+	}
+	// A client that gives up does not wait for the latency.
+	srv2 := start(t, dealer.Config{Vehicles: 3, StickerLatency: time.Hour})
+	c2 := newClient(t, srv2)
+	c2.login()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c2.do(ctx, http.MethodGet, v.StickerPath(), nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("hour-long sticker latency: %v", err)
+	}
+}
+
+func TestPrewarm(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 40, Prewarm: true})
+	c := newClient(t, srv)
+	c.login()
+	v := srv.Vehicles()[39]
+	if r := c.get(v.StickerPath()); r.status != 200 || !strings.Contains(pdfText(t, r.body), v.VIN) {
+		t.Errorf("sticker with prewarm: %d", r.status)
+	}
+	// Close stops the prewarm goroutine (goleak checks it at the end).
+	srv2 := start(t, dealer.Config{Prewarm: true})
+	srv2.Close()
+}
