@@ -125,7 +125,7 @@ func parseLegacy(data []byte) ([]legacyEntry, error) {
 		for _, key := range slices.Sorted(maps.Keys(v)) {
 			ok, path, err := entryDone(v[key])
 			if err != nil {
-				return nil, fmt.Errorf("entry %q: %v", key, err)
+				return nil, fmt.Errorf("entry %q %v", key, err)
 			}
 			if ok && key != "" {
 				add(key, path)
@@ -155,6 +155,8 @@ func entryDone(e any) (done bool, path string, err error) {
 			return st, path, nil
 		case string:
 			return isDone(st), path, nil
+		case nil:
+			return false, "", errors.New("has no status")
 		default:
 			return false, "", fmt.Errorf("status is %s, want a string or true/false", describe(st))
 		}
@@ -184,7 +186,7 @@ func keyOf(e any) (string, bool) {
 func describe(v any) string {
 	switch v := v.(type) {
 	case nil:
-		return "missing or null"
+		return "null"
 	case string:
 		return fmt.Sprintf("the string %.40q", v)
 	case json.Number:

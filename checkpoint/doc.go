@@ -1,0 +1,66 @@
+// Package checkpoint records the outcome of each item of a bulk job, so that
+// a rerun after any interruption — Ctrl-C, kill -9, power loss, a full disk —
+// continues where the last run stopped: it never downloads a finished item
+// again, and never silently starts from zero.
+//
+// # Stores
+//
+// [Store] is a small interface: Put a [Record] under its key, Get one back,
+// iterate over All of them, Close. It has two implementations here:
+//
+//   - [File], the embedded default: a journal on disk, opened with [Open].
+//   - [Memory], for tests and short runs.
+//
+// Further capabilities are separate interfaces that a store may implement
+// and callers check with a type assertion — [Batcher] now, leases later —
+// so that Store stays small. Every implementation passes the conformance
+// suite in [github.com/pagefleet/pagefleet/checkpoint/checkpointtest].
+// Stores are safe for concurrent use; a missing key is [ErrNotFound].
+//
+// # Resuming
+//
+// A run reads All records once, skips the keys that are [Done] (after
+// checking that their file is still intact), and for each item it works on
+// puts a [Running] record when an attempt starts — so that Attempts survive
+// a crash — and a Done or [Failed] one when it ends.
+//
+// # The journal
+//
+// A File keeps one JSON object per line. The first line is a header with
+// the format's version; every further line is a [Record] in its JSON form,
+// and the last line of a key wins:
+//
+//	{"format":"pagefleet-checkpoint","version":1}
+//	{"key":"1FTFW1E5","state":"running","attempts":1,"started":"2025-03-01T12:00:00Z","updated":"2025-03-01T12:00:00Z"}
+//	{"key":"1FTFW1E5","state":"done","attempts":1,"path":"out/1FTFW1E5.pdf","size":51234,"sha256":"9f86…","started":…}
+//
+// Durability: Put appends its line and fsyncs the journal before it
+// returns, so a record Put acknowledged survives kill -9 and power loss.
+// [Options.GroupCommit] trades the power-loss part for speed.
+//
+// Crashes: a crash can cut the last line short. Open drops such a torn last
+// line, logs it and counts it in [Stats].TornLines — a rerun goes on from
+// every record before it. A damaged line anywhere else is not something a
+// crash does: Open refuses the journal with a [*CorruptError] naming the file
+// and line, and leaves it as it is for a person to look at.
+//
+// Failed writes: when an append fails — a full disk, a read-only file
+// system, an I/O error — Put returns that error, naming the journal, and
+// cuts the journal back to its last whole line. What was acknowledged stays;
+// once the cause is gone, Puts work again.
+//
+// Compaction: Open rewrites a journal that holds many superseded lines (see
+// [Options.CompactAfter]) into a temporary file, fsyncs it, renames it over
+// the journal and fsyncs the directory, so a crash at any point leaves the
+// old journal or the new one, both whole.
+//
+// Locking: Open takes a lock on the file path + ".lock" and writes its PID
+// there; a second Open, from any process, fails with [ErrLocked] naming that
+// PID. The operating system drops the lock when its process dies, so a
+// killed run leaves nothing to clean up.
+//
+// # Migrating from the old tool
+//
+// [Import] reads the old tool's tracking.json or checkpoint.json into a
+// store, keeping every record the store already has.
+package checkpoint
