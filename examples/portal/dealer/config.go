@@ -116,9 +116,10 @@ type Config struct {
 	// IdleTimeout ends a session that made no request for that long.
 	// Defaults to 0: never.
 	IdleTimeout time.Duration
-	// MaxInFlight is the number of requests one session may have in
-	// progress at once; one more is answered 429 Too Many Requests.
-	// Defaults to 0: no limit.
+	// MaxInFlight is the number of requests of login-only pages one
+	// session may have in progress at once; one more is answered 429 Too
+	// Many Requests (with Retry-After: 1). Photos and static assets do not
+	// count. Defaults to 0: no limit.
 	MaxInFlight int
 	// KickOnLimit also ends the session (logs it out) when it goes over
 	// MaxInFlight, as portals do that suspect a bot. Defaults to false.
@@ -131,7 +132,7 @@ type Config struct {
 	Interference bool
 
 	// Prewarm makes [Start] generate every vehicle's sticker PDF in the
-	// background (about 1.5 ms of one core each), so that even the first
+	// background (about 1 ms of one core each), so that even the first
 	// download of each is just a write. Defaults to false: each is made on
 	// its first request.
 	Prewarm bool

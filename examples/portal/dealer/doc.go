@@ -28,10 +28,10 @@
 //	GET  /inventory?page=K              the inventory, Config.PageSize (25) vehicles a page, K from 1
 //	GET  /vehicle/{id}                  a vehicle page; id is 1..Config.Vehicles; sets the session's current vehicle
 //	GET  /vehicle/{id}/sticker.pdf      the window sticker PDF
-//	POST /vehicle/{id}/sticker/prepare  prepares a sticker ([StickerPrepare] mode only; 404 otherwise)
+//	POST /vehicle/{id}/sticker/prepare  prepares a sticker (prepare mode only; 404 otherwise)
 //	GET  /photos/{id}/{n}.jpg           photo n (1..Config.Photos) of a vehicle, 100–300 KB; /photos/{id}/thumb.jpg ~8 KB
 //	GET  /static/…                      portal.css, vendor.css (~40 KB), portal.js, logo.svg, fonts/dealer-sans.woff2 (50 KB)
-//	GET  /__stats                       [Stats] as JSON
+//	GET  /__stats                       Stats as JSON
 //
 // Login-only pages (inventory, vehicle, sticker, prepare) redirect with 302
 // to /login?next=<the original path and query> when there is no live

@@ -119,8 +119,8 @@ func TestFaultDeterminism(t *testing.T) {
 	for w := range 4 {
 		wg.Go(func() {
 			for i := w; i < 100; i += 4 {
-				o1 := outcome(c.get(fmt.Sprintf("/inventory?page=%d", i%2+1)))
-				r := c.get(fmt.Sprintf("/vehicle/%d/sticker.pdf", i%30+1))
+				o1 := outcome(c.getAsync(fmt.Sprintf("/inventory?page=%d", i%2+1)))
+				r := c.getAsync(fmt.Sprintf("/vehicle/%d/sticker.pdf", i%30+1))
 				full, _ := srv.StickerPDF(i%30 + 1)
 				o2 := outcome(r)
 				if r.status == 200 && r.header.Get("Content-Type") == "application/pdf" && len(r.body) < len(full) {
@@ -296,6 +296,18 @@ func TestSessionLifetime(t *testing.T) {
 	if st.Expired != 1 || st.IdledOut != 1 || st.ForcedLogouts != 2 || st.LoginsOK != 2 || st.LoginRedirects != 3 {
 		t.Errorf("stats: expired %d, idled out %d, forced %d, logins %d, redirects %d, want 1 1 2 2 3",
 			st.Expired, st.IdledOut, st.ForcedLogouts, st.LoginsOK, st.LoginRedirects)
+	}
+
+	// A session abandoned without logout is ended (and counted) by the
+	// next login.
+	c.login()
+	clk.Add(11 * time.Minute)
+	if st := srv.Stats(); st.ActiveSessions != 0 || st.IdledOut != 1 {
+		t.Errorf("abandoned session: active %d, idled out %d", st.ActiveSessions, st.IdledOut)
+	}
+	newClient(t, srv).login()
+	if st := srv.Stats(); st.ActiveSessions != 1 || st.IdledOut != 2 || st.ForcedLogouts != 3 || st.Sessions[0].N != 4 {
+		t.Errorf("after another login: active %d, idled out %d, forced %d", st.ActiveSessions, st.IdledOut, st.ForcedLogouts)
 	}
 }
 

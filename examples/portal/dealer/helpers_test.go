@@ -106,6 +106,18 @@ func (c *client) get(path string) *response {
 	return r
 }
 
+// getAsync is get for goroutines other than the test's: a transport
+// error fails the test without stopping the goroutine, and gives an empty
+// response.
+func (c *client) getAsync(path string) *response {
+	r, err := c.do(context.Background(), http.MethodGet, path, nil, nil)
+	if err != nil {
+		c.t.Errorf("GET %s: %v", path, err)
+		return &response{}
+	}
+	return r
+}
+
 func (c *client) post(path string, form url.Values, header http.Header) *response {
 	c.t.Helper()
 	r, err := c.do(context.Background(), http.MethodPost, path, form, header)
@@ -157,20 +169,23 @@ func (c *client) httpStats() dealer.Stats {
 	return st
 }
 
-// pdfText extracts the text of a PDF.
+// pdfText extracts the text of a PDF; it fails the test (without
+// stopping it, so it may be used from any goroutine) if b is no PDF.
 func pdfText(t testing.TB, b []byte) string {
 	t.Helper()
 	r, err := pdf.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
-		t.Fatalf("read PDF: %v", err)
+		t.Errorf("read PDF: %v", err)
+		return ""
 	}
 	tr, err := r.GetPlainText()
 	if err != nil {
-		t.Fatalf("PDF text: %v", err)
+		t.Errorf("PDF text: %v", err)
+		return ""
 	}
 	s, err := io.ReadAll(tr)
 	if err != nil {
-		t.Fatalf("PDF text: %v", err)
+		t.Errorf("PDF text: %v", err)
 	}
 	return string(s)
 }

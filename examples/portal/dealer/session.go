@@ -106,6 +106,23 @@ func (s *Server) enter(w http.ResponseWriter, r *http.Request) (*session, bool) 
 	return sess, true
 }
 
+// pruneLocked forgets the sessions that have ended by now, counting them
+// like enter does, so that abandoned sessions do not pile up. Needs s.mu.
+func (s *Server) pruneLocked(now time.Time) {
+	for id, sess := range s.sessions {
+		switch s.ended(sess, now) {
+		case "expired":
+			s.st.Expired++
+		case "idle":
+			s.st.IdledOut++
+		default:
+			continue
+		}
+		s.st.ForcedLogouts++
+		delete(s.sessions, id)
+	}
+}
+
 // leave ends a request that enter let in.
 func (s *Server) leave(sess *session) {
 	s.mu.Lock()
@@ -185,6 +202,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
 	sess := &session{id: randomToken(), user: user, csrf: randomToken(), created: now, lastSeen: now, prepared: map[int]bool{}}
 	s.mu.Lock()
+	s.pruneLocked(now)
 	s.lastN++
 	sess.n = s.lastN
 	s.sessions[sess.id] = sess

@@ -21,7 +21,8 @@ type Stats struct {
 	Logouts       int64 `json:"logouts"`         // GET or POST /logout of a live session
 
 	// Forced logouts: sessions the server ended, counted once per session
-	// when a request of it notices.
+	// when a request of it notices, or else at the next successful login
+	// (which forgets ended sessions).
 	Expired       int64 `json:"expired"`        // older than Config.SessionTTL
 	IdledOut      int64 `json:"idled_out"`      // idle longer than Config.IdleTimeout
 	Kicked        int64 `json:"kicked"`         // went over Config.MaxInFlight with Config.KickOnLimit
