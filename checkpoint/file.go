@@ -40,7 +40,8 @@ type Options struct {
 	GroupCommit time.Duration
 	// CompactAfter is how many superseded records the journal may hold
 	// before Open rewrites it without them; it does so only when they are
-	// also at least half of its lines, so a compaction is rare and pays for
+	// also at least a third of its lines (a run that puts Running and then
+	// Done for each item leaves half), so a compaction is rare and pays for
 	// itself. Negative never compacts. Defaults to 1000.
 	CompactAfter int
 	// Logger receives what Open repaired or failed to improve (a torn line,
@@ -151,7 +152,7 @@ func (f *File) load() error {
 	if err != nil {
 		return err
 	}
-	if old := f.stats.Lines - len(f.recs); f.opts.CompactAfter >= 0 && old >= f.opts.CompactAfter && 2*old >= f.stats.Lines {
+	if old := f.stats.Lines - len(f.recs); f.opts.CompactAfter >= 0 && old >= f.opts.CompactAfter && 3*old >= f.stats.Lines {
 		if err := f.compact(); err != nil {
 			f.log.Warn("checkpoint: compaction failed; going on with the journal as it is", "path", f.path, "err", err)
 		} else {
@@ -193,7 +194,11 @@ func (f *File) replay() (good int64, torn bool, err error) {
 		return 0, false, fmt.Errorf("checkpoint: %w", err)
 	}
 	defer r.Close()
+	if st, err := r.Stat(); err == nil { // size the index once: growing it is half the replay
+		f.recs = make(map[string]Record, min(st.Size()/256, 1<<24))
+	}
 	br := bufio.NewReaderSize(r, 1<<20)
+	var rec Record // one for all lines: it escapes to the heap
 	for n := 1; ; n++ {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) { // a line over 1 MiB: rare, so copy
@@ -218,7 +223,7 @@ func (f *File) replay() (good int64, torn bool, err error) {
 				return 0, false, err
 			}
 		default:
-			var rec Record
+			rec = Record{}
 			if err := json.Unmarshal(line, &rec); err != nil {
 				return 0, false, &CorruptError{f.path, n, err}
 			}
@@ -318,6 +323,8 @@ func (f *File) PutBatch(ctx context.Context, recs []Record) error {
 		return ErrClosed
 	case f.err != nil:
 		return f.err
+	case len(buf) == 0:
+		return nil
 	}
 	if _, err := f.j.WriteAt(buf, f.size); err != nil {
 		return f.undo(fmt.Errorf("checkpoint: append to %s: %w", f.path, bare(err)))

@@ -283,14 +283,18 @@ func TestFileCompaction(t *testing.T) {
 	closeFile(t, f)
 
 	f = openFile(t, path, checkpoint.Options{CompactAfter: -1})
-	mustPut(t, f, slices4("k0")...)
+	mustPut(t, f, "k0", "k0", "k0", "k0")
 	closeFile(t, f)
 	if f = openFile(t, path, checkpoint.Options{CompactAfter: -1}); f.Stats().Compacted {
 		t.Error("compacted with CompactAfter < 0")
 	}
+	// 4 superseded of 8 lines now; 9 more keys make them less than a third.
+	mustPut(t, f, "n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8")
+	closeFile(t, f)
+	if f = openFile(t, path, checkpoint.Options{CompactAfter: 1}); f.Stats().Compacted {
+		t.Errorf("compacted %+v: fewer than a third of the lines are superseded", f.Stats())
+	}
 }
-
-func slices4(k string) []string { return []string{k, k, k, k} }
 
 func TestFileOptionsValidate(t *testing.T) {
 	t.Parallel()
