@@ -57,7 +57,7 @@ type Suite struct {
 	Reopen func(t *testing.T, s checkpoint.Store) checkpoint.Store
 	// Many is how many records the Many test puts, in batches if the store
 	// is a [checkpoint.Batcher] and one by one otherwise. Defaults to
-	// 100,000 for a Batcher (10,000 with -short) and 2,000 otherwise.
+	// 100,000 for a Batcher (10,000 with -short or -race) and 2,000 otherwise.
 	Many int
 }
 
@@ -455,7 +455,7 @@ func testMany(t *testing.T, s Suite) {
 	n := 2_000 // one Put at a time: keep it quick
 	if ok {
 		n = 100_000
-		if testing.Short() {
+		if testing.Short() || raceEnabled {
 			n = 10_000
 		}
 	}
