@@ -1,0 +1,121 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	playwright "github.com/mxschmitt/playwright-go"
+)
+
+// Form describes a site's login form for [FormLogin].
+type Form struct {
+	// URL is the login page. Required.
+	URL string
+	// User and Password are the credentials. Password never appears in
+	// errors or logs.
+	User, Password string
+	// UserField selects the user name input. Defaults to the first of
+	// input[name=username], input[name=user], input[name=email],
+	// input[type=email], input[type=text].
+	UserField string
+	// PasswordField selects the password input. Defaults to
+	// input[type=password].
+	PasswordField string
+	// Submit selects the submit button. Defaults to [type=submit].
+	Submit string
+	// Success selects an element that only a logged-in page shows (say, a
+	// logout link). Defaults to "": success means leaving the login page.
+	Success string
+	// Failure selects the message shown for refused credentials. Defaults
+	// to "": refusal means staying on the login page.
+	Failure string
+	// Timeout bounds each step when ctx has no earlier deadline. Defaults
+	// to 30s.
+	Timeout time.Duration
+}
+
+// FormLogin returns a LoginFunc that opens f.URL, fills in the user name
+// and password, submits, and decides: Failure visible (or, without Success
+// and Failure, still on the login page after submitting) means
+// [ErrBadCredentials]; Success visible (or leaving the login page) means
+// logged in; anything else is a transient error.
+func FormLogin(f Form) LoginFunc {
+	f.UserField = cmp.Or(f.UserField, `input[name=username], input[name=user], input[name=email], input[type=email], input[type=text]`)
+	f.PasswordField = cmp.Or(f.PasswordField, `input[type=password]`)
+	f.Submit = cmp.Or(f.Submit, `[type=submit]`)
+	f.Timeout = cmp.Or(f.Timeout, 30*time.Second)
+	return func(ctx context.Context, page playwright.Page) error {
+		return redact(f.login(ctx, page), f.Password)
+	}
+}
+
+func (f Form) login(ctx context.Context, page playwright.Page) error {
+	ms := func() *float64 { return Timeout(ctx, f.Timeout) }
+	if _, err := page.Goto(f.URL, playwright.PageGotoOptions{Timeout: ms()}); err != nil {
+		return fmt.Errorf("open login page: %w", err)
+	}
+	if err := page.Locator(f.UserField).First().Fill(f.User, playwright.LocatorFillOptions{Timeout: ms()}); err != nil {
+		return fmt.Errorf("fill user name: %w", err)
+	}
+	if err := page.Locator(f.PasswordField).First().Fill(f.Password, playwright.LocatorFillOptions{Timeout: ms()}); err != nil {
+		return fmt.Errorf("fill password: %w", err)
+	}
+	submit := func() error {
+		return page.Locator(f.Submit).First().Click(playwright.LocatorClickOptions{Timeout: ms()})
+	}
+	if f.Success == "" && f.Failure == "" {
+		resp, err := page.ExpectNavigation(submit, playwright.PageExpectNavigationOptions{Timeout: ms()})
+		switch {
+		case err != nil:
+			return fmt.Errorf("submit: %w", err)
+		case resp != nil && resp.Status() >= 500:
+			return fmt.Errorf("submit: server error %d", resp.Status())
+		case SamePage(page.URL(), f.URL):
+			return ErrBadCredentials
+		}
+		return nil
+	}
+	if err := submit(); err != nil {
+		return fmt.Errorf("submit: %w", err)
+	}
+	var either playwright.Locator
+	for _, sel := range []string{f.Success, f.Failure} {
+		if sel == "" {
+			continue
+		}
+		if l := page.Locator(sel); either == nil {
+			either = l
+		} else {
+			either = either.Or(l)
+		}
+	}
+	if err := either.First().WaitFor(playwright.LocatorWaitForOptions{State: playwright.WaitForSelectorStateVisible, Timeout: ms()}); err != nil {
+		return fmt.Errorf("wait for the login result: %w", err)
+	}
+	if f.Failure != "" {
+		if bad, err := page.Locator(f.Failure).First().IsVisible(); err == nil && bad {
+			return ErrBadCredentials
+		}
+	}
+	return nil
+}
+
+// redact replaces secret in err's message; errors.Is and errors.As still
+// see the original chain.
+func redact(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return &redacted{strings.ReplaceAll(err.Error(), secret, "***"), err}
+}
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.err }

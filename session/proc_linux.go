@@ -1,0 +1,108 @@
+//go:build linux
+
+package session
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// Descendants returns the IDs of all processes descended from pid,
+// children before grandchildren. Linux only; elsewhere it returns an error
+// wrapping errors.ErrUnsupported.
+func Descendants(pid int) ([]int, error) {
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return nil, err
+	}
+	kids := map[int][]int{}
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		f := bytes.Fields(b[i+1:])
+		if i < 0 || len(f) < 2 {
+			continue
+		}
+		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		ppid, _ := strconv.Atoi(string(f[1]))
+		kids[ppid] = append(kids[ppid], child)
+	}
+	var out []int
+	for queue := kids[pid]; len(queue) > 0; queue = queue[1:] {
+		out = append(out, queue[0])
+		queue = append(queue, kids[queue[0]]...)
+	}
+	return out, nil
+}
+
+// TreePSS returns the proportional set size, in bytes, of process pid and
+// all its descendants, summed from /proc/PID/smaps_rollup. PSS splits
+// shared pages among the processes sharing them, so unlike RSS the sum
+// does not count chromium's shared memory many times. Linux only; elsewhere
+// it returns an error wrapping errors.ErrUnsupported.
+func TreePSS(pid int) (int64, error) {
+	kids, err := Descendants(pid)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for i, p := range append([]int{pid}, kids...) {
+		kb, err := pss(p)
+		if err != nil && i == 0 { // a descendant may exit meanwhile
+			return 0, fmt.Errorf("session: PSS of process %d: %w", p, err)
+		}
+		total += kb * 1024
+	}
+	return total, nil
+}
+
+func pss(pid int) (kb int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if f := bytes.Fields(sc.Bytes()); len(f) >= 2 && string(f[0]) == "Pss:" {
+			return strconv.ParseInt(string(f[1]), 10, 64)
+		}
+	}
+	return 0, sc.Err() // a zombie has no mappings: 0
+}
+
+// killTree SIGKILLs pid's descendants, then pid: the last resort when the
+// driver does not stop.
+func killTree(pid int) {
+	kids, _ := Descendants(pid)
+	killAll(append(kids, pid))
+}
+
+func killAll(pids []int) {
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+}
+
+// killMatching SIGKILLs every process whose command line contains s. Close
+// uses it for chromium's crash handlers, which re-parent themselves to PID 1
+// and so are no descendants; their command line names the session's
+// private config directory.
+func killMatching(s string) {
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range cmdlines {
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(s)) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}

@@ -1,0 +1,969 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	playwright "github.com/mxschmitt/playwright-go"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/pagefleet/pagefleet/pool"
+)
+
+// Sentinel errors. Test with errors.Is.
+var (
+	// ErrBadCredentials is what a [LoginFunc] returns (wrapped) when the site
+	// refuses the credentials. It is permanent: the session does not retry,
+	// and after a refused re-login it attempts no further logins.
+	ErrBadCredentials = errors.New("session: bad credentials")
+	// ErrLoginFailed wraps every failed login (Open, re-login, relaunch).
+	ErrLoginFailed = errors.New("session: login failed")
+	// ErrLoggedOut is the cause [Session.Check] reports after it found the
+	// page logged out and logged in again.
+	ErrLoggedOut = errors.New("session: logged out")
+	// ErrDisconnected is reported for pages of a browser that crashed or
+	// disconnected; the next [Session.NewPage] relaunches it.
+	ErrDisconnected = errors.New("session: browser disconnected")
+	// ErrClosed is returned by calls on a closed Session.
+	ErrClosed = errors.New("session: closed")
+	// ErrNotInstalled is returned when the driver, Node.js or the browser
+	// cannot be found; its message says what to run.
+	ErrNotInstalled = errors.New("session: browser or driver not installed")
+)
+
+// LoginFunc logs the browser context in, using page (a fresh page that the
+// session closes afterwards). It should return once ctx is done; the page is
+// closed then, which unblocks a pending browser call. Return an error
+// wrapping [ErrBadCredentials] (or any error wrapped with backoff.Permanent)
+// when retrying cannot help; other errors are retried.
+type LoginFunc func(ctx context.Context, page playwright.Page) error
+
+// DefaultBlockTypes are the resource types [Config].Block aborts unless
+// BlockTypes says otherwise.
+var DefaultBlockTypes = []string{"image", "stylesheet", "font", "media"}
+
+// DefaultArgs are the chromium flags every launch gets, before [Config].Args:
+// no background traffic, no first-run work, no QUIC (so test servers and
+// proxies see plain TCP), and no sandbox (chromium refuses to start as root
+// with one).
+var DefaultArgs = []string{
+	"--no-sandbox",
+	"--disable-background-networking",
+	"--disable-component-update",
+	"--disable-sync",
+	"--no-first-run",
+	"--disable-quic",
+}
+
+// Config configures a [Session]. The zero Config launches a headless
+// chromium found by [Locate], with no login and no resource blocking.
+type Config struct {
+	// Login logs the context in. It runs in Open, on re-login and after a
+	// browser relaunch. Defaults to nil: no login.
+	Login LoginFunc
+	// LoginAttempts is how often a failing login is tried before giving up;
+	// permanent failures are not retried. Defaults to 3.
+	LoginAttempts int
+	// NewBackOff makes the pause policy between login attempts. Defaults to
+	// exponential backoff from 500ms up to 10s, with jitter.
+	NewBackOff func() backoff.BackOff
+	// LoginURL is where the site sends logged-out visitors; the default
+	// LoggedOut reports a page on it (same host and path) as logged out.
+	// Defaults to "": pages are never seen as logged out.
+	LoginURL string
+	// LoggedOut reports whether page shows that the session was logged out.
+	// Defaults to comparing the page's URL with LoginURL.
+	LoggedOut func(ctx context.Context, page playwright.Page) (bool, error)
+	// StorageState is a file for the context's cookies and local storage.
+	// If it exists, Open starts from it and skips the login; it is written
+	// (mode 0600) after every login and by Close. Defaults to "": none.
+	StorageState string
+	// HomeURL is a page only logged-in users see. When set, Open visits it
+	// to check a reused StorageState and logs in if LoggedOut says so.
+	// Defaults to "": a stale state is found by the first [Session.Check].
+	HomeURL string
+
+	// Block turns on resource blocking: every page of the context aborts
+	// requests of BlockTypes and to URLs matching BlockURLs. Defaults to false.
+	Block bool
+	// BlockTypes are Playwright resource types to abort. Defaults to
+	// DefaultBlockTypes (nil); an empty non-nil slice blocks no type.
+	BlockTypes []string
+	// BlockURLs are URL glob patterns to abort, e.g. "**/analytics/**".
+	// Defaults to none.
+	BlockURLs []string
+
+	// Endpoint is the ws:// endpoint of a Playwright browser server to
+	// connect to instead of launching chromium. Defaults to "": launch.
+	Endpoint string
+	// Headed shows the browser window. Defaults to false: headless.
+	Headed bool
+	// Args are extra chromium flags, after DefaultArgs. Defaults to none.
+	Args []string
+	// Context holds browser context options (user agent, viewport, …);
+	// AcceptDownloads is always turned on. Defaults to Playwright's defaults.
+	Context playwright.BrowserNewContextOptions
+	// Install says where the driver and chromium are; empty fields are found
+	// by [Locate]. Defaults to Locate's answer.
+	Install Install
+	// Timeout bounds browser calls when the caller's context has no earlier
+	// deadline: launch, login steps, page defaults, closing. Defaults to 30s.
+	Timeout time.Duration
+	// Logger receives the session's events (never a password). Defaults to
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	c.LoginAttempts = cmp.Or(c.LoginAttempts, 3)
+	c.Timeout = cmp.Or(c.Timeout, 30*time.Second)
+	if c.NewBackOff == nil {
+		c.NewBackOff = func() backoff.BackOff {
+			b := backoff.NewExponentialBackOff()
+			b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 500*time.Millisecond, 10*time.Second, 0
+			return b
+		}
+	}
+	if c.BlockTypes == nil {
+		c.BlockTypes = DefaultBlockTypes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.LoginAttempts < 0:
+		return errors.New("session: Config.LoginAttempts is negative")
+	case c.Timeout < 0:
+		return errors.New("session: Config.Timeout is negative")
+	case c.Endpoint != "" && !strings.HasPrefix(c.Endpoint, "ws://") && !strings.HasPrefix(c.Endpoint, "wss://"):
+		return fmt.Errorf("session: Config.Endpoint %q is not a ws:// or wss:// URL", c.Endpoint)
+	}
+	if c.LoginURL != "" {
+		if u, err := url.Parse(c.LoginURL); err != nil || u.Host == "" {
+			return fmt.Errorf("session: Config.LoginURL %q is not an absolute URL", c.LoginURL)
+		}
+	}
+	return nil
+}
+
+// Session is one browser with one logged-in context, shared by many pages.
+// All methods are safe for concurrent use.
+type Session struct {
+	cfg     Config
+	log     *slog.Logger
+	install Install
+	dir     string // private XDG_CONFIG_HOME of the browsers: chromium's crash handlers are found by it
+
+	mu     sync.Mutex // never held across a browser call: event handlers take it
+	pw     *playwright.Playwright
+	cur    *browser
+	gen    uint64 // login generation: +1 per successful (re-)login
+	fatal  error  // a permanent login failure; no login is attempted after it
+	closed bool
+	pages  map[playwright.Page]*pageState
+	wg     group // goroutines still talking to the driver
+
+	flight                      singleflight.Group
+	logins, relaunches, blocked atomic.Int64
+}
+
+// browser is one launched (or connected) browser and its context.
+type browser struct {
+	b    playwright.Browser
+	ctx  playwright.BrowserContext
+	gone chan struct{} // closed when the browser disconnects
+	once sync.Once
+}
+
+func (b *browser) dead() bool {
+	select {
+	case <-b.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+func (b *browser) markDead() { b.once.Do(func() { close(b.gone) }) }
+
+// pageState is what the session knows about a page it made.
+type pageState struct {
+	b   *browser
+	gen uint64 // a lower bound of the login generation the page's requests carry
+}
+
+// Stats is a snapshot of a session's counters.
+type Stats struct {
+	Logins     int64  // successful logins, the first one included
+	Relaunches int64  // browser relaunches after a crash or disconnect
+	Blocked    int64  // requests aborted by resource blocking
+	Pages      int    // open pages made by NewPage
+	Generation uint64 // current login generation
+}
+
+// Open starts the driver, launches chromium (or connects to cfg.Endpoint),
+// opens the context and logs in. A refused login fails fast with an error
+// wrapping [ErrBadCredentials]; nothing is left running when Open fails.
+func Open(ctx context.Context, cfg Config) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	install, err := Locate(cfg.Install)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{cfg: cfg, log: cfg.Logger, install: install, pages: map[playwright.Page]*pageState{}}
+	if s.dir, err = os.MkdirTemp("", "pagefleet-session-"); err != nil {
+		return nil, err
+	}
+	if s.pw, err = s.startDriver(); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(s.dir))
+	}
+	if err := s.open(ctx); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+func (s *Session) open(ctx context.Context) error {
+	reuse := s.cfg.StorageState != "" && isFile(s.cfg.StorageState)
+	start := time.Now()
+	b, err := s.launch(ctx, reuse)
+	if err != nil {
+		return err
+	}
+	s.log.Debug("session: browser launched", "version", b.b.Version(), "took", time.Since(start).Round(time.Millisecond))
+	s.mu.Lock()
+	s.cur = b
+	s.mu.Unlock()
+	if reuse {
+		out, err := s.verify(ctx, b)
+		if err != nil {
+			return err
+		}
+		s.log.Info("session: reused storage state", "path", s.cfg.StorageState, "logged_out", out)
+		reuse = !out
+	}
+	if !reuse {
+		if err := s.login(ctx, b); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.gen++
+	s.mu.Unlock()
+	return nil
+}
+
+// verify visits HomeURL to tell whether a reused storage state is stale.
+func (s *Session) verify(ctx context.Context, b *browser) (loggedOut bool, err error) {
+	if s.cfg.HomeURL == "" {
+		return false, nil
+	}
+	page, err := b.ctx.NewPage()
+	if err != nil {
+		return false, fmt.Errorf("session: verify storage state: %w", err)
+	}
+	defer page.Close()
+	defer context.AfterFunc(ctx, func() { page.Close() })()
+	if _, err := page.Goto(s.cfg.HomeURL, playwright.PageGotoOptions{Timeout: Timeout(ctx, s.cfg.Timeout)}); err != nil {
+		return false, fmt.Errorf("session: verify storage state: %w", err)
+	}
+	return s.loggedOut(ctx, page)
+}
+
+func (s *Session) startDriver() (*playwright.Playwright, error) {
+	in := s.install
+	if in.Node != "" && os.Getenv("PLAYWRIGHT_NODEJS_PATH") != in.Node {
+		// playwright-go reads Node's path only from the environment.
+		if err := os.Setenv("PLAYWRIGHT_NODEJS_PATH", in.Node); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	pw, err := playwright.Run(&playwright.RunOptions{DriverDirectory: in.DriverDir, SkipInstallBrowsers: true})
+	s.log.Debug("session: driver started", "dir", in.DriverDir, "took", time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("session: start driver in %s: %w (%s)", in.DriverDir, err, setupHint())
+	}
+	return pw, nil
+}
+
+// launch starts a browser (or connects to one) and opens its context.
+func (s *Session) launch(ctx context.Context, useState bool) (*browser, error) {
+	s.mu.Lock()
+	pw := s.pw
+	s.mu.Unlock()
+	var (
+		b   playwright.Browser
+		err error
+	)
+	if s.cfg.Endpoint != "" {
+		b, err = pw.Chromium.Connect(s.cfg.Endpoint, playwright.BrowserTypeConnectOptions{Timeout: Timeout(ctx, s.cfg.Timeout)})
+	} else {
+		opts := playwright.BrowserTypeLaunchOptions{
+			Headless: playwright.Bool(!s.cfg.Headed),
+			Args:     slices.Concat(DefaultArgs, s.cfg.Args),
+			Timeout:  Timeout(ctx, s.cfg.Timeout),
+		}
+		if s.install.Browser != "" {
+			opts.ExecutablePath = playwright.String(s.install.Browser)
+		}
+		opts.Env = map[string]string{}
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			opts.Env[k] = v
+		}
+		opts.Env["XDG_CONFIG_HOME"] = s.dir // only chromium's crash reports go there: the profile is a temporary --user-data-dir
+		b, err = pw.Chromium.Launch(opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: launch browser: %w", err)
+	}
+	nb := &browser{b: b, gone: make(chan struct{})}
+	b.OnDisconnected(func(playwright.Browser) { nb.markDead() }) // runs on the driver's dispatch goroutine: just flag it
+	opts := s.cfg.Context                                        // a copy: NewContext clears fields of what it is given
+	opts.AcceptDownloads = playwright.Bool(true)
+	if useState {
+		opts.StorageStatePath = playwright.String(s.cfg.StorageState)
+	}
+	if nb.ctx, err = b.NewContext(opts); err == nil {
+		nb.ctx.SetDefaultTimeout(float64(s.cfg.Timeout.Milliseconds()))
+		if s.cfg.Block {
+			err = s.route(nb.ctx)
+		}
+	}
+	if err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("session: new context: %w", err)
+	}
+	return nb, nil
+}
+
+// route installs resource blocking on a context, so it covers every page,
+// popups included. (APIRequestContext fetches bypass routes.)
+func (s *Session) route(bctx playwright.BrowserContext) error {
+	block := func(r playwright.Route) {
+		s.blocked.Add(1)
+		_ = r.Abort("blockedbyclient")
+	}
+	if len(s.cfg.BlockTypes) > 0 {
+		types := s.cfg.BlockTypes
+		if err := bctx.Route("**/*", func(r playwright.Route) {
+			if slices.Contains(types, r.Request().ResourceType()) {
+				block(r)
+				return
+			}
+			_ = r.Fallback()
+		}); err != nil {
+			return err
+		}
+	}
+	for _, p := range s.cfg.BlockURLs { // registered last, so they run first
+		if err := bctx.Route(p, block); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NewPage opens a page in the session's context. If the browser crashed
+// or disconnected, NewPage relaunches it and logs in first (one relaunch
+// however many callers ask at once). After a permanent login failure it
+// returns that failure wrapped with [pool.Abort].
+func (s *Session) NewPage(ctx context.Context) (playwright.Page, error) {
+	for try := 0; ; try++ {
+		b, err := s.live(ctx)
+		if err != nil {
+			return nil, err
+		}
+		page, err := await(ctx, &s.wg, b.ctx.NewPage, func(p playwright.Page) { _ = p.Close() })
+		if err != nil {
+			if b.dead() && try == 0 && ctx.Err() == nil {
+				continue // died under us: relaunch once more
+			}
+			return nil, fmt.Errorf("session: new page: %w", err)
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = page.Close()
+			return nil, ErrClosed
+		}
+		s.pages[page] = &pageState{b: b, gen: s.gen}
+		s.mu.Unlock()
+		page.OnClose(func(p playwright.Page) { s.untrack(p) })
+		return page, nil
+	}
+}
+
+func (s *Session) untrack(p playwright.Page) (st *pageState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st = s.pages[p]
+	delete(s.pages, p)
+	return st
+}
+
+// live returns the current browser, relaunching it if it is gone.
+func (s *Session) live(ctx context.Context) (*browser, error) {
+	s.mu.Lock()
+	b, closed, fatal := s.cur, s.closed, s.fatal
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case fatal != nil:
+		return nil, pool.Abort(fatal)
+	case !b.dead():
+		return b, nil
+	}
+	v, err := s.do(ctx, "relaunch", func() (any, error) { return s.relaunch(ctx, b) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*browser), nil
+}
+
+// do runs fn once for all concurrent callers of the same key (fn uses
+// the first caller's ctx); a caller whose ctx ends stops waiting.
+func (s *Session) do(ctx context.Context, key string, fn func() (any, error)) (any, error) {
+	for {
+		ch := s.flight.DoChan(key, func() (any, error) {
+			s.wg.add()
+			defer s.wg.done()
+			if s.isClosed() {
+				return nil, ErrClosed
+			}
+			return fn()
+		})
+		select {
+		case r := <-ch:
+			if r.Err != nil && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
+				continue // the first caller gave up, this one has not: try again
+			}
+			s.mu.Lock()
+			fatal := s.fatal
+			s.mu.Unlock()
+			if fatal != nil && r.Err != nil {
+				return nil, pool.Abort(r.Err)
+			}
+			return r.Val, r.Err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Session) relaunch(ctx context.Context, old *browser) (*browser, error) {
+	s.mu.Lock()
+	cur := s.cur
+	s.mu.Unlock()
+	if cur != old {
+		return cur, nil // a relaunch finished while this caller was deciding
+	}
+	s.log.Warn("session: browser disconnected, relaunching")
+	s.wg.goGo(func() { _ = old.b.Close() }) // releases the dead browser's driver-side state; may fail, never matters
+	b, err := s.launch(ctx, false)
+	if err != nil && errors.Is(err, playwright.ErrTargetClosed) {
+		if err = s.restartDriver(); err == nil { // the driver itself died
+			b, err = s.launch(ctx, false)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.login(ctx, b); err != nil {
+		_ = b.b.Close()
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cur = b
+	s.gen++
+	gen := s.gen
+	s.mu.Unlock()
+	s.relaunches.Add(1)
+	s.log.Info("session: browser relaunched", "generation", gen)
+	return b, nil
+}
+
+func (s *Session) restartDriver() error {
+	pw, err := s.startDriver()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.pw
+	s.pw = pw
+	s.mu.Unlock()
+	s.wg.goGo(func() { _ = old.Stop() })
+	return nil
+}
+
+// Check tells a task whether page is still usable and logged in. It
+// returns nil if so. If LoggedOut reports the page logged out, Check logs
+// the session in again — concurrent and late reports of the same logout
+// share one login — and returns [ErrLoggedOut] wrapped with [pool.Requeue],
+// so the task runs again without being charged an attempt. A page of a
+// crashed browser gives [ErrDisconnected] wrapped with pool.Requeue; a
+// refused login gives the failure wrapped with [pool.Abort]; any other
+// failure comes back as is.
+//
+// Call it after navigating, before trusting what the page shows.
+func (s *Session) Check(ctx context.Context, page playwright.Page) error {
+	s.mu.Lock()
+	st, fatal, seen, cur := s.pages[page], s.fatal, s.gen, s.cur
+	if st != nil {
+		seen = st.gen
+	}
+	s.mu.Unlock()
+	gone := func() bool { // an untracked page (closed meanwhile) is judged by its context
+		if st != nil {
+			return st.b.dead()
+		}
+		return page.Context() != cur.ctx || cur.dead()
+	}
+	switch {
+	case fatal != nil:
+		return pool.Abort(fatal)
+	case gone():
+		return pool.Requeue(ErrDisconnected)
+	case page.IsClosed():
+		return fmt.Errorf("session: check: %w", playwright.ErrTargetClosed)
+	}
+	out, err := s.loggedOut(ctx, page)
+	if err != nil {
+		if gone() {
+			return pool.Requeue(ErrDisconnected)
+		}
+		return fmt.Errorf("session: check: %w", err)
+	}
+	if out {
+		if s.cfg.Login == nil {
+			return ErrLoggedOut
+		}
+		if err := s.Relogin(ctx, seen); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	if st != nil {
+		// The page's next requests carry at least this generation's cookies.
+		st.gen = s.gen
+	}
+	s.mu.Unlock()
+	if out {
+		return pool.Requeue(ErrLoggedOut)
+	}
+	return nil
+}
+
+func (s *Session) loggedOut(ctx context.Context, page playwright.Page) (bool, error) {
+	if s.cfg.LoggedOut != nil {
+		return s.cfg.LoggedOut(ctx, page)
+	}
+	return s.cfg.LoginURL != "" && SamePage(page.URL(), s.cfg.LoginURL), nil
+}
+
+// SamePage reports whether two URLs name the same page: same host and path
+// (ignoring a trailing slash), any query or fragment.
+func SamePage(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && strings.EqualFold(ua.Host, ub.Host) &&
+		strings.TrimSuffix(ua.Path, "/") == strings.TrimSuffix(ub.Path, "/")
+}
+
+// Generation returns the login generation: it grows by one with every
+// successful login. Record it before an action whose result may show a
+// logout, and pass it to [Session.Relogin].
+func (s *Session) Generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+// Relogin logs the session in again because something observed under
+// generation seen (see [Session.Generation]) showed it logged out. If a
+// login already happened since seen, it returns nil at once; concurrent
+// callers share one login. A permanent failure is remembered and returned
+// wrapped with [pool.Abort], now and on every later call.
+func (s *Session) Relogin(ctx context.Context, seen uint64) error {
+	s.mu.Lock()
+	b, gen, fatal, closed := s.cur, s.gen, s.fatal, s.closed
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case fatal != nil:
+		return pool.Abort(fatal)
+	case gen != seen:
+		return nil
+	case b.dead():
+		_, err := s.live(ctx) // a relaunch logs in
+		return err
+	}
+	_, err := s.do(ctx, "login", func() (any, error) {
+		s.mu.Lock()
+		done := s.gen != seen // a straggler's flight after the real one
+		s.mu.Unlock()
+		if done {
+			return nil, nil
+		}
+		s.log.Warn("session: logged out, logging in again", "generation", seen)
+		if err := s.login(ctx, b); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.gen++
+		s.mu.Unlock()
+		return nil, nil
+	})
+	return err
+}
+
+// login runs the LoginFunc on a fresh page of b, retrying transient
+// failures with backoff, and saves the storage state when it succeeds.
+func (s *Session) login(ctx context.Context, b *browser) error {
+	if s.cfg.Login == nil {
+		return nil
+	}
+	bo := backoff.WithContext(s.cfg.NewBackOff(), ctx)
+	bo.Reset()
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := s.loginOnce(ctx, b)
+		if err == nil {
+			s.logins.Add(1)
+			s.log.Info("session: logged in", "attempt", attempt, "took", time.Since(start).Round(time.Millisecond))
+			s.saveState(ctx, b)
+			return nil
+		}
+		err = fmt.Errorf("%w (attempt %d): %w", ErrLoginFailed, attempt, err)
+		var perm *backoff.PermanentError
+		if errors.Is(err, ErrBadCredentials) || errors.As(err, &perm) {
+			s.mu.Lock()
+			s.fatal = err
+			s.mu.Unlock()
+			s.log.Error("session: login refused; no further logins", "err", err)
+			return err
+		}
+		if ctx.Err() != nil || b.dead() || attempt >= s.cfg.LoginAttempts {
+			return err
+		}
+		wait := bo.NextBackOff()
+		if wait == backoff.Stop {
+			return err
+		}
+		s.log.Warn("session: login failed, retrying", "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		}
+	}
+}
+
+func (s *Session) loginOnce(ctx context.Context, b *browser) (err error) {
+	page, err := await(ctx, &s.wg, b.ctx.NewPage, func(p playwright.Page) { _ = p.Close() })
+	if err != nil {
+		return err
+	}
+	defer page.Close()
+	defer context.AfterFunc(ctx, func() { page.Close() })()
+	defer func() {
+		if r := recover(); r != nil {
+			err = backoff.Permanent(fmt.Errorf("LoginFunc panicked: %v", r))
+		}
+	}()
+	return s.cfg.Login(ctx, page)
+}
+
+// saveState writes the context's storage state, if configured, atomically
+// and readable only by the owner: it holds session cookies.
+func (s *Session) saveState(ctx context.Context, b *browser) {
+	if s.cfg.StorageState == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	st, err := await(ctx, &s.wg, func() (*playwright.StorageState, error) { return b.ctx.StorageState() }, nil)
+	if err == nil {
+		err = writeState(s.cfg.StorageState, st)
+	}
+	if err != nil {
+		s.log.Warn("session: could not save storage state", "path", s.cfg.StorageState, "err", err)
+	}
+}
+
+func writeState(path string, st *playwright.StorageState) error {
+	data, err := json.Marshal(struct {
+		Cookies []playwright.Cookie `json:"cookies"`
+		Origins []playwright.Origin `json:"origins"`
+	}{st.Cookies, st.Origins})
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".state-*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	err = errors.Join(err, f.Sync(), f.Close())
+	if err == nil {
+		err = os.Rename(f.Name(), path) // CreateTemp made it 0600
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
+}
+
+// Pages returns the session as a page factory for a [pool.PagePool]:
+// New is [Session.NewPage]; Reset navigates to about:blank and closes the
+// page's popups, and fails for pages of a dead browser so the pool recycles
+// them; Close closes the page without blocking on a dead browser.
+func (s *Session) Pages() pool.Factory[playwright.Page] { return pages{s} }
+
+type pages struct{ s *Session }
+
+func (p pages) New(ctx context.Context) (playwright.Page, error) { return p.s.NewPage(ctx) }
+func (p pages) Reset(ctx context.Context, page playwright.Page) error {
+	return p.s.reset(ctx, page)
+}
+func (p pages) Close(page playwright.Page) error { return p.s.ClosePage(page) }
+
+func (s *Session) reset(ctx context.Context, page playwright.Page) error {
+	s.mu.Lock()
+	st := s.pages[page]
+	s.mu.Unlock()
+	switch {
+	case st == nil || page.IsClosed():
+		return fmt.Errorf("session: reset: %w", playwright.ErrTargetClosed)
+	case st.b.dead():
+		return fmt.Errorf("session: reset: %w", ErrDisconnected)
+	}
+	for _, p := range page.Context().Pages() {
+		if o, _ := p.Opener(); o == page {
+			_ = p.Close()
+		}
+	}
+	if _, err := page.Goto("about:blank", playwright.PageGotoOptions{Timeout: Timeout(ctx, s.cfg.Timeout)}); err != nil {
+		return fmt.Errorf("session: reset: %w", err)
+	}
+	s.mu.Lock()
+	st.gen = s.gen
+	s.mu.Unlock()
+	return nil
+}
+
+// ClosePage closes a page made by NewPage. It returns within Config.Timeout
+// even if the driver hangs, and treats a page of a dead browser as closed.
+func (s *Session) ClosePage(page playwright.Page) error {
+	st := s.untrack(page)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	_, err := await(ctx, &s.wg, func() (struct{}, error) { return struct{}{}, page.Close() }, nil)
+	if err == nil || errors.Is(err, playwright.ErrTargetClosed) || (st != nil && st.b.dead()) {
+		return nil
+	}
+	return fmt.Errorf("session: close page: %w", err)
+}
+
+// Request returns the APIRequestContext of the current browser context: it
+// shares the context's cookies, so fetches are logged in (route handlers,
+// hence blocking, do not apply). After a relaunch it is the new context's:
+// call Request for every fetch rather than keeping it.
+func (s *Session) Request() playwright.APIRequestContext {
+	return s.BrowserContext().Request()
+}
+
+// BrowserContext returns the current browser context. After a relaunch it
+// is a new one.
+func (s *Session) BrowserContext() playwright.BrowserContext {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur.ctx
+}
+
+// Stats returns the session's counters.
+func (s *Session) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{
+		Logins:     s.logins.Load(),
+		Relaunches: s.relaunches.Load(),
+		Blocked:    s.blocked.Load(),
+		Pages:      len(s.pages),
+		Generation: s.gen,
+	}
+}
+
+// DriverPID returns the process ID of the Playwright driver (Node.js);
+// chromium runs as its child unless Config.Endpoint is set.
+func (s *Session) DriverPID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pw.Pid()
+}
+
+// Memory returns the proportional set size (PSS) of this process and all its
+// descendants — Go, the driver and chromium — see [TreePSS].
+func (s *Session) Memory() (int64, error) { return TreePSS(os.Getpid()) }
+
+// Close saves the storage state (if configured), closes the browser and
+// stops the driver. It returns once every process the session started has
+// exited (killing them after Config.Timeout). Close is idempotent.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	b, pw, save := s.cur, s.pw, s.gen > 0 && s.fatal == nil
+	s.mu.Unlock()
+
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	procs, _ := Descendants(pw.Pid()) // chromium's tree: it is re-parented once the driver exits
+	if b != nil && !b.dead() {
+		if save {
+			s.saveState(ctx, b)
+		}
+		if _, err := await(ctx, &s.wg, func() (struct{}, error) { return struct{}{}, b.b.Close() }, nil); err != nil {
+			errs = append(errs, fmt.Errorf("session: close browser: %w", err))
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- pw.Stop() }()
+	select {
+	case err := <-done:
+		if err != nil && !strings.Contains(err.Error(), "signal: killed") {
+			errs = append(errs, fmt.Errorf("session: stop driver: %w", err))
+		}
+	case <-ctx.Done():
+		killTree(pw.Pid())
+		<-done
+		errs = append(errs, fmt.Errorf("session: driver did not stop within %v; killed it", s.cfg.Timeout))
+	}
+	s.wg.wait()
+	killAll(procs) // what is left of them (usually nothing) and of chromium's crash handlers
+	killMatching(s.dir)
+	return errors.Join(append(errs, os.RemoveAll(s.dir))...)
+}
+
+// Timeout converts what remains of ctx's deadline, capped at def, into a
+// Playwright timeout option in milliseconds (playwright-go calls take no
+// context). def <= 0 means no cap. It never returns 0, which Playwright
+// reads as "no timeout", unless there is neither deadline nor cap.
+func Timeout(ctx context.Context, def time.Duration) *float64 {
+	d := def
+	if dl, ok := ctx.Deadline(); ok {
+		if r := time.Until(dl); d <= 0 || r < d {
+			d = max(r, time.Millisecond)
+		}
+	}
+	return playwright.Float(float64(d.Milliseconds()))
+}
+
+// await runs fn on its own goroutine and returns its result, or ctx.Err()
+// when ctx ends first; a result arriving later is passed to discard. It is
+// for browser calls that take no timeout. g tracks the goroutine.
+func await[T any](ctx context.Context, g *group, fn func() (T, error), discard func(T)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch, gaveUp := make(chan result), make(chan struct{})
+	g.goGo(func() {
+		v, err := fn()
+		select {
+		case ch <- result{v, err}:
+		case <-gaveUp:
+			if err == nil && discard != nil {
+				discard(v)
+			}
+		}
+	})
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		close(gaveUp)
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// group counts goroutines like sync.WaitGroup, but may be added to while
+// someone waits: late calls on a closing session must not panic it.
+type group struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0
+}
+
+func (g *group) add() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.n == 0 {
+		g.idle = make(chan struct{})
+	}
+	g.n++
+}
+
+func (g *group) done() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.n--; g.n == 0 {
+		close(g.idle)
+	}
+}
+
+func (g *group) goGo(fn func()) {
+	g.add()
+	go func() {
+		defer g.done()
+		fn()
+	}()
+}
+
+func (g *group) wait() {
+	g.mu.Lock()
+	idle := g.idle
+	g.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+}

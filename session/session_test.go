@@ -1,0 +1,507 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	playwright "github.com/mxschmitt/playwright-go"
+
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/session"
+	"github.com/pagefleet/pagefleet/session/sessiontest"
+)
+
+var _ pool.Factory[playwright.Page] = (&session.Session{}).Pages()
+
+// work runs task for every id on n pages from f, the way pool.PagePool
+// does: after a failed attempt the page is Reset, or recycled if Reset
+// fails; pool.Requeue runs the task again for free; other failures are
+// retried up to 3 attempts. It returns each id's last error (nil: done).
+func work(t *testing.T, f pool.Factory[playwright.Page], n int, ids []string,
+	task func(ctx context.Context, page playwright.Page, id string) error) map[string]error {
+	t.Helper()
+	ctx := t.Context()
+	queue := make(chan string, len(ids))
+	for _, id := range ids {
+		queue <- id
+	}
+	var (
+		mu       sync.Mutex
+		attempts = map[string]int{}
+		result   = map[string]error{}
+		left     = int64(len(ids))
+		done     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	for range n {
+		wg.Go(func() {
+			page, err := f.New(ctx)
+			if err != nil {
+				t.Errorf("New: %v", err)
+				return
+			}
+			defer func() { _ = f.Close(page) }()
+			for {
+				var id string
+				select {
+				case id = <-queue:
+				case <-done:
+					return
+				case <-ctx.Done():
+					return
+				}
+				err := task(ctx, page, id)
+				if err != nil && f.Reset(ctx, page) != nil {
+					_ = f.Close(page)
+					if page, err = f.New(ctx); err != nil {
+						t.Errorf("New after recycling: %v", err)
+						queue <- id
+						return
+					}
+					err = task(ctx, page, id) // not charged: the page was broken
+				}
+				mu.Lock()
+				if err != nil && (pool.IsRequeue(err) || attempts[id] < 2) {
+					if !pool.IsRequeue(err) {
+						attempts[id]++
+					}
+					mu.Unlock()
+					queue <- id
+					continue
+				}
+				result[id] = err
+				mu.Unlock()
+				if atomic.AddInt64(&left, -1) == 0 {
+					close(done)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(result) != len(ids) {
+		t.Fatalf("%d of %d tasks finished", len(result), len(ids))
+	}
+	return result
+}
+
+// visit opens id's page and checks it shows the item, logged in.
+func visit(s *session.Session, srv *sessiontest.Server) func(ctx context.Context, page playwright.Page, id string) error {
+	return func(ctx context.Context, page playwright.Page, id string) error {
+		if _, err := page.Goto(srv.ItemURL(id), playwright.PageGotoOptions{Timeout: session.Timeout(ctx, 10*time.Second)}); err != nil {
+			if cerr := s.Check(ctx, page); cerr != nil {
+				return cerr
+			}
+			return err
+		}
+		if err := s.Check(ctx, page); err != nil {
+			return err
+		}
+		if title, err := page.Title(); err != nil || title != "Vehicle "+id {
+			return fmt.Errorf("title %q, %v", title, err)
+		}
+		return nil
+	}
+}
+
+func ids(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("VIN%03d", i))
+	}
+	return out
+}
+
+func allDone(t *testing.T, res map[string]error) {
+	t.Helper()
+	for id, err := range res {
+		if err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+}
+
+func TestOpenNewPageCheck(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	res := work(t, s.Pages(), 2, ids(4), visit(s, srv))
+	allDone(t, res)
+	if got := srv.LoginPosts(); got != 1 {
+		t.Errorf("%d logins, want 1", got)
+	}
+	if st := s.Stats(); st.Logins != 1 || st.Generation != 1 || st.Pages != 0 {
+		t.Errorf("Stats = %+v, want 1 login, generation 1, no open pages", st)
+	}
+}
+
+func TestBadCredentialsFailFast(t *testing.T) {
+	t.Parallel()
+	sessiontest.RequireBrowser(t)
+	srv := sessiontest.NewServer(t)
+	var logs bytes.Buffer
+	cfg := srv.Config()
+	const wrong = "Wr0ng-Passw0rd-42"
+	cfg.Login = srv.Login(wrong)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.StorageState = filepath.Join(t.TempDir(), "state.json")
+	start := time.Now()
+	s, err := session.Open(t.Context(), cfg)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded with a wrong password")
+	}
+	t.Logf("Open failed after %v: %v", time.Since(start), err)
+	if !errors.Is(err, session.ErrBadCredentials) || !errors.Is(err, session.ErrLoginFailed) {
+		t.Errorf("error %v does not wrap ErrBadCredentials and ErrLoginFailed", err)
+	}
+	if got := srv.LoginPosts(); got != 1 {
+		t.Errorf("%d login attempts at the server, want exactly 1", got)
+	}
+	for what, text := range map[string]string{"error": err.Error(), "logs": logs.String()} {
+		if strings.Contains(text, wrong) || strings.Contains(text, srv.Password) {
+			t.Errorf("a password appears in the %s:\n%s", what, text)
+		}
+	}
+	if _, err := os.Stat(cfg.StorageState); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("storage state saved after a refused login: %v", err)
+	}
+}
+
+// TestReloginOnce expires the server-side session while 8 pages are busy:
+// exactly one re-login must follow, and every task must still finish.
+func TestReloginOnce(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	var visits atomic.Int64
+	var once sync.Once
+	visit := visit(s, srv)
+	res := work(t, s.Pages(), 8, ids(48), func(ctx context.Context, page playwright.Page, id string) error {
+		if visits.Add(1) == 16 { // every page is busy by now
+			once.Do(srv.Expire)
+		}
+		return visit(ctx, page, id)
+	})
+	allDone(t, res)
+	if got := srv.LoginPosts(); got != 2 {
+		t.Errorf("%d logins at the server, want 2 (the first and one re-login)", got)
+	}
+	if st := s.Stats(); st.Logins != 2 || st.Generation != 2 {
+		t.Errorf("Stats = %+v, want 2 logins, generation 2", st)
+	}
+}
+
+// TestReloginRefused changes the password mid-run: the re-login is
+// refused once, reported as pool.Abort, and never attempted again.
+func TestReloginRefused(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	ctx := t.Context()
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ClosePage(page)
+	srv.ChangePassword("changed-elsewhere")
+	srv.Expire()
+	if _, err := page.Goto(srv.ItemURL("A")); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Check(ctx, page)
+	if !pool.IsAbort(err) || !errors.Is(err, session.ErrBadCredentials) {
+		t.Fatalf("Check = %v; want pool.Abort wrapping ErrBadCredentials", err)
+	}
+	if err := s.Check(ctx, page); !pool.IsAbort(err) {
+		t.Errorf("second Check = %v; want the remembered abort", err)
+	}
+	if _, err := s.NewPage(ctx); !pool.IsAbort(err) {
+		t.Errorf("NewPage = %v; want the remembered abort", err)
+	}
+	if got := srv.LoginPosts(); got != 2 {
+		t.Errorf("%d logins at the server, want 2 (the first and one refused)", got)
+	}
+}
+
+// TestCrashRecovery kills chromium while 4 pages work: the session must
+// relaunch it once, log in again, and every task must still finish.
+func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	var visits atomic.Int64
+	var once sync.Once
+	visit := visit(s, srv)
+	res := work(t, s.Pages(), 4, ids(24), func(ctx context.Context, page playwright.Page, id string) error {
+		if visits.Add(1) == 8 {
+			once.Do(func() { sessiontest.KillBrowser(t, s) })
+		}
+		return visit(ctx, page, id)
+	})
+	allDone(t, res)
+	if st := s.Stats(); st.Relaunches != 1 || st.Logins != 2 {
+		t.Errorf("Stats = %+v, want 1 relaunch and 2 logins", st)
+	}
+	page, err := s.NewPage(t.Context())
+	if err != nil {
+		t.Fatalf("NewPage after recovery: %v", err)
+	}
+	if err := visit(t.Context(), page, "AFTER"); err != nil {
+		t.Errorf("page after recovery: %v", err)
+	}
+	if resp, err := s.Request().Get(srv.PDFURL("AFTER")); err != nil || resp.Status() != 200 {
+		t.Errorf("Request() after recovery: %v", err)
+	}
+}
+
+// TestDeadPages checks what the pool's watchdog and recycling rely on:
+// on a dead browser Reset fails, ClosePage returns at once, Check requeues.
+func TestDeadPages(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	ctx := t.Context()
+	f := s.Pages()
+	page, err := f.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := make(chan struct{})
+	s.BrowserContext().Browser().OnDisconnected(func(playwright.Browser) { close(gone) })
+	sessiontest.KillBrowser(t, s)
+	<-gone
+	if err := s.Check(ctx, page); !pool.IsRequeue(err) || !errors.Is(err, session.ErrDisconnected) {
+		t.Errorf("Check = %v; want pool.Requeue(ErrDisconnected)", err)
+	}
+	if err := f.Reset(ctx, page); err == nil {
+		t.Error("Reset of a dead browser's page succeeded")
+	}
+	start := time.Now()
+	if err := f.Close(page); err != nil || time.Since(start) > 2*time.Second {
+		t.Errorf("Close = %v after %v; want nil, quickly", err, time.Since(start))
+	}
+}
+
+func TestStorageState(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.StorageState = filepath.Join(t.TempDir(), "state.json")
+
+	open := func() *session.Session { return sessiontest.Open(t, cfg) }
+	s := open()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(cfg.StorageState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(cfg.StorageState); bytes.Contains(b, []byte(srv.Password)) || !bytes.Contains(b, []byte("sid")) {
+		t.Errorf("state file holds the password or no session cookie:\n%s", b)
+	}
+
+	s = open() // reuses the state: no login
+	if got, st := srv.LoginPosts(), s.Stats(); got != 1 || st.Logins != 0 {
+		t.Errorf("%d logins at the server, %d by the session; want the state reused", got, st.Logins)
+	}
+	allDone(t, work(t, s.Pages(), 1, ids(1), visit(s, srv)))
+	s.Close()
+
+	srv.Expire()
+	s = open() // the state is stale: HomeURL shows the login page, so log in
+	if got := srv.LoginPosts(); got != 2 {
+		t.Errorf("%d logins at the server, want 2", got)
+	}
+	allDone(t, work(t, s.Pages(), 1, ids(1), visit(s, srv)))
+}
+
+func TestBlocking(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	for _, tt := range []struct {
+		name       string
+		cfg        func(*session.Config)
+		assets     int64 // requests for assets reaching the server per visit
+		minBlocked int64
+	}{
+		{"off", func(*session.Config) {}, 3, 0},
+		{"types", func(c *session.Config) { c.Block = true }, 0, 2},
+		{"URLs only", func(c *session.Config) {
+			c.Block, c.BlockTypes, c.BlockURLs = true, []string{}, []string{"**/*.png"}
+		}, 2, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := srv.Config()
+			tt.cfg(&cfg)
+			s := sessiontest.Open(t, cfg)
+			before := srv.Assets()
+			allDone(t, work(t, s.Pages(), 1, []string{"A"}, visit(s, srv)))
+			if got := srv.Assets() - before; got != tt.assets {
+				t.Errorf("%d asset requests reached the server, want %d", got, tt.assets)
+			}
+			if got := s.Stats().Blocked; got < tt.minBlocked {
+				t.Errorf("Stats().Blocked = %d, want ≥ %d", got, tt.minBlocked)
+			}
+		})
+	}
+}
+
+// TestCloseLeavesNothing checks that Close ends chromium, the driver and
+// chromium's crash handlers (which re-parent themselves to PID 1).
+func TestCloseLeavesNothing(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	allDone(t, work(t, s.Pages(), 2, ids(2), visit(s, srv)))
+	driver := s.DriverPID()
+	tree, err := session.Descendants(driver)
+	if err != nil || len(tree) < 3 {
+		t.Fatalf("driver's process tree %v, %v: want chromium's processes", tree, err)
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", tree[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var config string // chromium's XDG_CONFIG_HOME, named by its crash handlers' command lines
+	for kv := range bytes.SplitSeq(env, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte("XDG_CONFIG_HOME=")); ok {
+			config = string(v)
+		}
+	}
+	if config == "" {
+		t.Fatal("chromium runs without a private XDG_CONFIG_HOME")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second) // SIGKILLed processes need a moment to become zombies
+	for {
+		left := liveProcesses(t, append(tree, driver), config)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes left after Close: %v", left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(config); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("session directory %s left behind: %v", config, err)
+	}
+}
+
+// liveProcesses lists processes among pids, or whose command line holds
+// marker, that are neither gone nor zombies.
+func liveProcesses(t *testing.T, pids []int, marker string) []string {
+	t.Helper()
+	all, _ := filepath.Glob("/proc/[0-9]*")
+	var left []string
+	for _, dir := range all {
+		var pid int
+		fmt.Sscan(filepath.Base(dir), &pid)
+		cmd, _ := os.ReadFile(dir + "/cmdline")
+		mine := bytes.Contains(cmd, []byte(marker))
+		for _, p := range pids {
+			mine = mine || p == pid
+		}
+		if !mine {
+			continue
+		}
+		stat, err := os.ReadFile(dir + "/stat")
+		if i := bytes.LastIndexByte(stat, ')'); err == nil && i > 0 && i+2 < len(stat) && stat[i+2] != 'Z' {
+			left = append(left, fmt.Sprintf("%d %.80s", pid, bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
+		}
+	}
+	return left
+}
+
+func TestTreePSS(t *testing.T) {
+	t.Parallel()
+	got, err := session.TreePSS(os.Getpid())
+	if runtime.GOOS != "linux" {
+		if !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("TreePSS = %v; want ErrUnsupported", err)
+		}
+		return
+	}
+	if err != nil || got < 1<<20 {
+		t.Errorf("TreePSS(self) = %d, %v; want at least 1 MiB", got, err)
+	}
+	if _, err := session.TreePSS(1 << 30); err == nil {
+		t.Error("TreePSS of a non-existent process succeeded")
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	ms := func(f *float64) float64 { return *f }
+	if got := ms(session.Timeout(context.Background(), 5*time.Second)); got != 5000 {
+		t.Errorf("no deadline: %v, want the cap", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if got := ms(session.Timeout(ctx, time.Minute)); got > 1000 || got < 500 {
+		t.Errorf("deadline in 1s: %v", got)
+	}
+	if got := ms(session.Timeout(ctx, 0)); got > 1000 || got < 500 {
+		t.Errorf("deadline, no cap: %v", got)
+	}
+	done, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	if got := ms(session.Timeout(done, time.Minute)); got != 1 {
+		t.Errorf("past deadline: %v, want 1 (0 would mean none)", got)
+	}
+}
+
+func TestSamePage(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"http://h/login", "http://h/login?next=/x", true},
+		{"http://H/login/", "http://h/login", true},
+		{"http://h/login", "http://h/logout", false},
+		{"http://h:1/login", "http://h:2/login", false},
+		{"about:blank", "http://h/login", false},
+	} {
+		if got := session.SamePage(tt.a, tt.b); got != tt.want {
+			t.Errorf("SamePage(%q, %q) = %v", tt.a, tt.b, got)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		cfg   session.Config
+		field string
+	}{
+		{session.Config{LoginAttempts: -1}, "LoginAttempts"},
+		{session.Config{Timeout: -time.Second}, "Timeout"},
+		{session.Config{Endpoint: "http://x"}, "Endpoint"},
+		{session.Config{LoginURL: "/login"}, "LoginURL"},
+	} {
+		if _, err := session.Open(context.Background(), tt.cfg); err == nil || !strings.Contains(err.Error(), tt.field) {
+			t.Errorf("Open(%+v) = %v; want an error naming %s", tt.cfg, err, tt.field)
+		}
+	}
+}
