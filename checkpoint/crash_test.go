@@ -189,3 +189,35 @@ func crashChild(path string) {
 	wg.Wait()
 	os.Exit(4) // never reached in practice: the parent kills first
 }
+
+// TestFileLockOtherProcess: a second process can't open a journal in use,
+// and its error names the holder's PID.
+func TestFileLockOtherProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("re-executes the test binary")
+	}
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFileCrash$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+path, "CRASH_ROUND=0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop := sync.OnceFunc(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(stop)
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() == "opening" { // the first acknowledgement: the child holds the store
+	}
+	_, err = checkpoint.Open(path, checkpoint.Options{Logger: testLogger(t)})
+	if want := fmt.Sprint("process ", cmd.Process.Pid, " "); !errors.Is(err, checkpoint.ErrLocked) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open while another process has it: err = %v, want ErrLocked naming %q", err, want)
+	}
+	t.Log(err)
+	stop()
+	f := openFile(t, path, checkpoint.Options{}) // the dead holder's lock is gone
+	closeFile(t, f)
+}
