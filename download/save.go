@@ -1,0 +1,163 @@
+package download
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Sentinel errors. Validation failures come as an [*InvalidError] whose
+// Reason is one of ErrEmpty … ErrContentMismatch; test with errors.Is.
+var (
+	ErrEmpty           = errors.New("download: empty file")
+	ErrTooLarge        = errors.New("download: file too large")
+	ErrNotPDF          = errors.New("download: not a PDF")
+	ErrHTMLPage        = errors.New("download: HTML page instead of the file")
+	ErrTruncated       = errors.New("download: truncated file")
+	ErrContentMismatch = errors.New("download: file content does not match the item")
+	// ErrNoDownload: the trigger ran but no download (nor inline file)
+	// arrived in time, or the page closed while waiting.
+	ErrNoDownload = errors.New("download: no download")
+	// ErrStatus: a fetch got an HTTP status other than 2xx.
+	ErrStatus = errors.New("download: HTTP status")
+)
+
+// InvalidError is a file that failed validation. Its Reason is one of the
+// sentinel errors; Detail says what was seen.
+type InvalidError struct {
+	Reason error
+	Detail string
+}
+
+func (e *InvalidError) Error() string {
+	if e.Detail == "" {
+		return e.Reason.Error()
+	}
+	return e.Reason.Error() + ": " + e.Detail
+}
+
+// Unwrap returns Reason.
+func (e *InvalidError) Unwrap() error { return e.Reason }
+
+// DefaultMaxSize is the size limit when [Target].MaxSize is 0.
+const DefaultMaxSize = 100 << 20
+
+// DefaultTimeout is how long Click and Fetch wait when the context has no
+// deadline and [Target].Timeout is 0.
+const DefaultTimeout = 2 * time.Minute
+
+// Target says where a downloaded file goes and what it must look like.
+type Target struct {
+	// Dir is the directory for the file (and its temporary file). Defaults
+	// to the current directory.
+	Dir string
+	// Name is the final file name, a base name; see [SafeName]. Required.
+	Name string
+	// Validate checks the file before it gets its final name, in order.
+	// Defaults to none.
+	Validate []Validator
+	// MaxSize is the largest acceptable file in bytes. Defaults to
+	// DefaultMaxSize.
+	MaxSize int64
+	// Timeout bounds the wait for the download when ctx has no earlier
+	// deadline. Defaults to DefaultTimeout.
+	Timeout time.Duration
+}
+
+func (t Target) check() (Target, error) {
+	t.Dir = cmp.Or(t.Dir, ".")
+	t.MaxSize = cmp.Or(t.MaxSize, DefaultMaxSize)
+	t.Timeout = cmp.Or(t.Timeout, DefaultTimeout)
+	switch {
+	case t.Name == "" || t.Name == "." || t.Name == ".." || filepath.Base(t.Name) != t.Name || filepath.IsAbs(t.Name):
+		return t, fmt.Errorf("download: Target.Name %q is not a plain file name (see SafeName)", t.Name)
+	case t.MaxSize < 0:
+		return t, errors.New("download: Target.MaxSize is negative")
+	}
+	return t, nil
+}
+
+// File is a saved, validated file.
+type File struct {
+	Path   string // Dir/Name
+	Size   int64  // bytes
+	SHA256 string // hex
+}
+
+// Save copies r into a temporary file in dst.Dir, validates it, syncs it
+// to disk and renames it to dst.Name — so a file under the final name is
+// always complete and valid. On any error the temporary file is removed.
+func Save(r io.Reader, dst Target) (File, error) {
+	dst, err := dst.check()
+	if err != nil {
+		return File{}, err
+	}
+	f, err := os.CreateTemp(dst.Dir, ".pagefleet-*.part")
+	if err != nil {
+		return File{}, fmt.Errorf("download: %w", err)
+	}
+	n, err := io.Copy(f, io.LimitReader(r, dst.MaxSize+1))
+	if err == nil && n > dst.MaxSize {
+		err = &InvalidError{ErrTooLarge, fmt.Sprintf("more than %d bytes", dst.MaxSize)}
+	}
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return File{}, fmt.Errorf("download: write %s: %w", dst.Name, err)
+	}
+	return finish(f, dst)
+}
+
+// finish validates, hashes, syncs and renames the temporary file f; it
+// closes f and removes it on error.
+func finish(f *os.File, dst Target) (_ File, err error) {
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return File{}, err
+	}
+	size := fi.Size()
+	if size > dst.MaxSize {
+		return File{}, &InvalidError{ErrTooLarge, fmt.Sprintf("%d bytes, limit %d", size, dst.MaxSize)}
+	}
+	for _, v := range dst.Validate {
+		if err := v(f, size); err != nil {
+			return File{}, err
+		}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return File{}, fmt.Errorf("download: hash %s: %w", dst.Name, err)
+	}
+	if err := f.Sync(); err != nil {
+		return File{}, fmt.Errorf("download: sync %s: %w", dst.Name, err)
+	}
+	if err := f.Close(); err != nil {
+		return File{}, fmt.Errorf("download: close %s: %w", dst.Name, err)
+	}
+	final := filepath.Join(dst.Dir, dst.Name)
+	if err := os.Rename(tmp, final); err != nil {
+		return File{}, fmt.Errorf("download: %w", err)
+	}
+	syncDir(dst.Dir) // makes the rename itself durable
+	return File{Path: final, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // not supported everywhere (Windows); best effort
+		_ = d.Close()
+	}
+}

@@ -1,0 +1,127 @@
+package download
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ledongthuc/pdf"
+)
+
+// Validator checks a downloaded file of the given size before it gets its
+// final name. It returns an [*InvalidError] for a bad file.
+type Validator func(r io.ReaderAt, size int64) error
+
+// minPDF is about the smallest well-formed PDF (header, one object, xref,
+// trailer, %%EOF).
+const minPDF = 64
+
+// PDF returns a Validator for PDF files: not empty, not an HTML page (a
+// login or error page served in the PDF's place — reported as
+// [ErrHTMLPage] with the page's title), a %PDF- header in the first 1024
+// bytes ([ErrNotPDF]), and a %%EOF marker in the last 1024 bytes
+// ([ErrTruncated]).
+func PDF() Validator {
+	return func(r io.ReaderAt, size int64) error {
+		if size == 0 {
+			return &InvalidError{ErrEmpty, ""}
+		}
+		head := readAt(r, 0, min(size, 1024))
+		if isHTML(head) {
+			return &InvalidError{ErrHTMLPage, describeHTML(readAt(r, 0, min(size, 64<<10)))}
+		}
+		if !bytes.Contains(head, []byte("%PDF-")) {
+			return &InvalidError{ErrNotPDF, fmt.Sprintf("starts with %q", head[:min(len(head), 16)])}
+		}
+		if size < minPDF {
+			return &InvalidError{ErrTruncated, fmt.Sprintf("only %d bytes", size)}
+		}
+		if !bytes.Contains(readAt(r, max(0, size-1024), min(size, 1024)), []byte("%%EOF")) {
+			return &InvalidError{ErrTruncated, fmt.Sprintf("no %%%%EOF at the end of %d bytes", size)}
+		}
+		return nil
+	}
+}
+
+// PDFContains returns a Validator that extracts the PDF's text and
+// requires it to contain want, ignoring white space (text runs may be split
+// anywhere). It is what proves a file belongs to its item: pass the item's
+// own ID, such as a VIN. Use it after [PDF]; a file it cannot parse is
+// reported as [ErrNotPDF], a missing text as [ErrContentMismatch].
+func PDFContains(want string) Validator {
+	norm := squash(want)
+	return func(r io.ReaderAt, size int64) (err error) {
+		defer func() { // the reader panics on some malformed files
+			if p := recover(); p != nil {
+				err = &InvalidError{ErrNotPDF, fmt.Sprintf("unreadable: %v", p)}
+			}
+		}()
+		doc, err := pdf.NewReader(r, size)
+		if err != nil {
+			return &InvalidError{ErrNotPDF, "unreadable: " + err.Error()}
+		}
+		tr, err := doc.GetPlainText()
+		if err != nil {
+			return &InvalidError{ErrNotPDF, "no text: " + err.Error()}
+		}
+		text, err := io.ReadAll(io.LimitReader(tr, 16<<20))
+		if err != nil {
+			return &InvalidError{ErrNotPDF, "no text: " + err.Error()}
+		}
+		if !strings.Contains(squash(string(text)), norm) {
+			return &InvalidError{ErrContentMismatch, fmt.Sprintf("text does not contain %q; it starts %q", want, clip(strings.Join(strings.Fields(string(text)), " "), 80))}
+		}
+		return nil
+	}
+}
+
+func readAt(r io.ReaderAt, off, n int64) []byte {
+	b := make([]byte, n)
+	k, _ := r.ReadAt(b, off)
+	return b[:k]
+}
+
+func squash(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+var htmlStart = regexp.MustCompile(`(?i)^\x{FEFF}?\s*(<!doctype\s+html|<html|<head|<body|<title|<!--|<\?xml[^>]*>\s*<(!doctype\s+)?html)`)
+
+func isHTML(head []byte) bool { return htmlStart.Match(head) }
+
+var (
+	titleRE    = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+	passwordRE = regexp.MustCompile(`(?i)<input[^>]+type\s*=\s*["']?password`)
+)
+
+// describeHTML names an HTML page by its title, and says whether it holds
+// a login form — the usual reason a PDF link serves HTML.
+func describeHTML(b []byte) string {
+	d := "untitled page"
+	if m := titleRE.FindSubmatch(b); m != nil {
+		d = fmt.Sprintf("page %q", clip(strings.Join(strings.Fields(string(m[1])), " "), 80))
+	}
+	if passwordRE.Match(b) {
+		d += " with a password field (a login page: the session was probably logged out)"
+	}
+	return d
+}
