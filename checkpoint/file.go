@@ -77,6 +77,7 @@ type CorruptError struct {
 	Err  error  // what is wrong with the line
 }
 
+// Error says which line of which file, e.g. for the CLI to print as it is.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("checkpoint: %s line %d is corrupt: %v", e.Path, e.Line, e.Err)
 }
@@ -100,7 +101,7 @@ type File struct {
 	j     journal     // nil once closed
 	size  int64       // end of the last whole line: where the next append goes
 	timer *time.Timer // group commit: pending fsync; nil when all is synced
-	err   error       // set when acknowledged records may be lost: no more writes
+	err   error       // sticky: a failed group-commit fsync or undo; no more writes
 }
 
 var (

@@ -10,7 +10,7 @@ import (
 )
 
 // Memory is a [Store] that keeps records in memory only: for tests and
-// short runs. The zero value is not usable; call [NewMemory].
+// short runs. The zero value is an empty store, ready to use.
 type Memory struct{ table }
 
 var (
@@ -19,7 +19,7 @@ var (
 )
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory { return &Memory{table{recs: map[string]Record{}}} }
+func NewMemory() *Memory { return new(Memory) }
 
 // Put stores r. See [Store].
 func (m *Memory) Put(ctx context.Context, r Record) error {
@@ -57,6 +57,9 @@ type table struct {
 }
 
 func (t *table) setLocked(recs []Record) {
+	if t.recs == nil {
+		t.recs = map[string]Record{}
+	}
 	for _, r := range recs {
 		t.recs[r.Key] = r
 	}

@@ -1,6 +1,7 @@
 package checkpoint_test
 
 import (
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,15 @@ import (
 
 func TestMemoryConformance(t *testing.T) {
 	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return checkpoint.NewMemory() })
+}
+
+func TestMemoryZeroValue(t *testing.T) {
+	var m checkpoint.Memory
+	if _, err := m.Get(ctx, "k"); !errors.Is(err, checkpoint.ErrNotFound) {
+		t.Errorf("Get: %v, want ErrNotFound", err)
+	}
+	mustPut(t, &m, "k")
+	wantKeys(t, &m, "k")
 }
 
 func TestFileConformance(t *testing.T) {
