@@ -106,3 +106,16 @@ func killMatching(s string) {
 		}
 	}
 }
+
+// browserPID finds, among the driver's children, the chromium started with
+// XDG_CONFIG_HOME=dir: each session's browsers get their own dir.
+func browserPID(driver int, dir string) int {
+	kids, _ := Descendants(driver)
+	for _, pid := range kids {
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err == nil && bytes.Contains(append([]byte{0}, env...), []byte("\x00XDG_CONFIG_HOME="+dir+"\x00")) {
+			return pid
+		}
+	}
+	return 0
+}

@@ -41,3 +41,5 @@ func killAll(pids []int) {
 		}
 	}
 }
+
+func browserPID(driver int, dir string) int { return 0 }

@@ -172,7 +172,7 @@ type Session struct {
 	dir     string // private XDG_CONFIG_HOME of the browsers: chromium's crash handlers are found by it
 
 	mu     sync.Mutex // never held across a browser call: event handlers take it
-	pw     *playwright.Playwright
+	drv    *driver
 	cur    *browser
 	gen    uint64 // login generation: +1 per successful (re-)login
 	fatal  error  // a permanent login failure; no login is attempted after it
@@ -237,7 +237,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	if s.dir, err = os.MkdirTemp("", "pagefleet-session-"); err != nil {
 		return nil, err
 	}
-	if s.pw, err = s.startDriver(); err != nil {
+	if s.drv, err = acquireDriver(install, s.log); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(s.dir))
 	}
 	if err := s.open(ctx); err != nil {
@@ -293,27 +293,10 @@ func (s *Session) verify(ctx context.Context, b *browser) (loggedOut bool, err e
 	return s.loggedOut(ctx, page)
 }
 
-func (s *Session) startDriver() (*playwright.Playwright, error) {
-	in := s.install
-	if in.Node != "" && os.Getenv("PLAYWRIGHT_NODEJS_PATH") != in.Node {
-		// playwright-go reads Node's path only from the environment.
-		if err := os.Setenv("PLAYWRIGHT_NODEJS_PATH", in.Node); err != nil {
-			return nil, err
-		}
-	}
-	start := time.Now()
-	pw, err := playwright.Run(&playwright.RunOptions{DriverDirectory: in.DriverDir, SkipInstallBrowsers: true})
-	s.log.Debug("session: driver started", "dir", in.DriverDir, "took", time.Since(start).Round(time.Millisecond))
-	if err != nil {
-		return nil, fmt.Errorf("session: start driver in %s: %w (%s)", in.DriverDir, err, setupHint())
-	}
-	return pw, nil
-}
-
 // launch starts a browser (or connects to one) and opens its context.
 func (s *Session) launch(ctx context.Context, useState bool) (*browser, error) {
 	s.mu.Lock()
-	pw := s.pw
+	pw := s.drv.pw
 	s.mu.Unlock()
 	var (
 		b   playwright.Browser
@@ -515,15 +498,18 @@ func (s *Session) relaunch(ctx context.Context, old *browser) (*browser, error) 
 }
 
 func (s *Session) restartDriver() error {
-	pw, err := s.startDriver()
+	s.mu.Lock()
+	old := s.drv
+	s.mu.Unlock()
+	old.forget()
+	d, err := acquireDriver(s.install, s.log)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	old := s.pw
-	s.pw = pw
+	s.drv = d
 	s.mu.Unlock()
-	s.wg.goGo(func() { _ = old.Stop() })
+	s.wg.goGo(func() { _ = old.release(s.cfg.Timeout) })
 	return nil
 }
 
@@ -828,13 +814,18 @@ func (s *Session) Stats() Stats {
 	}
 }
 
-// DriverPID returns the process ID of the Playwright driver (Node.js);
-// chromium runs as its child unless Config.Endpoint is set.
+// DriverPID returns the process ID of the Playwright driver (Node.js),
+// which the sessions of a process share; chromium runs as its child unless
+// Config.Endpoint is set.
 func (s *Session) DriverPID() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pw.Pid()
+	return s.drv.pw.Pid()
 }
+
+// BrowserPID returns the process ID of the session's chromium, or 0 if it
+// is not a local child or processes cannot be inspected (outside Linux).
+func (s *Session) BrowserPID() int { return browserPID(s.DriverPID(), s.dir) }
 
 // Memory returns the proportional set size (PSS) of this process and all its
 // descendants — Go, the driver and chromium — see [TreePSS].
@@ -850,13 +841,17 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
-	b, pw, save := s.cur, s.pw, s.gen > 0 && s.fatal == nil
+	b, drv, save := s.cur, s.drv, s.gen > 0 && s.fatal == nil
 	s.mu.Unlock()
 
 	var errs []error
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	procs, _ := Descendants(pw.Pid()) // chromium's tree: it is re-parented once the driver exits
+	var procs []int // chromium's tree: it is re-parented if the driver exits first
+	if pid := s.BrowserPID(); pid != 0 {
+		procs, _ = Descendants(pid)
+		procs = append(procs, pid)
+	}
 	if b != nil && !b.dead() {
 		if save {
 			s.saveState(ctx, b)
@@ -865,17 +860,8 @@ func (s *Session) Close() error {
 			errs = append(errs, fmt.Errorf("session: close browser: %w", err))
 		}
 	}
-	done := make(chan error, 1)
-	go func() { done <- pw.Stop() }()
-	select {
-	case err := <-done:
-		if err != nil && !strings.Contains(err.Error(), "signal: killed") {
-			errs = append(errs, fmt.Errorf("session: stop driver: %w", err))
-		}
-	case <-ctx.Done():
-		killTree(pw.Pid())
-		<-done
-		errs = append(errs, fmt.Errorf("session: driver did not stop within %v; killed it", s.cfg.Timeout))
+	if err := drv.release(s.cfg.Timeout); err != nil {
+		errs = append(errs, err)
 	}
 	s.wg.wait()
 	killAll(procs) // what is left of them (usually nothing) and of chromium's crash handlers

@@ -131,20 +131,6 @@ func allDone(t *testing.T, res map[string]error) {
 	}
 }
 
-func TestOpenNewPageCheck(t *testing.T) {
-	t.Parallel()
-	srv := sessiontest.NewServer(t)
-	s := sessiontest.Open(t, srv.Config())
-	res := work(t, s.Pages(), 2, ids(4), visit(s, srv))
-	allDone(t, res)
-	if got := srv.LoginPosts(); got != 1 {
-		t.Errorf("%d logins, want 1", got)
-	}
-	if st := s.Stats(); st.Logins != 1 || st.Generation != 1 || st.Pages != 0 {
-		t.Errorf("Stats = %+v, want 1 login, generation 1, no open pages", st)
-	}
-}
-
 func TestBadCredentialsFailFast(t *testing.T) {
 	t.Parallel()
 	sessiontest.RequireBrowser(t)
@@ -240,56 +226,50 @@ func TestCrashRecovery(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
 	s := sessiontest.Open(t, srv.Config())
+	ctx := t.Context()
+	f := s.Pages()
+	dead, err := f.New(ctx) // a page the crash will kill, for the checks below
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := make(chan struct{})
+	s.BrowserContext().Browser().OnDisconnected(func(playwright.Browser) { close(gone) })
 	var visits atomic.Int64
 	var once sync.Once
 	visit := visit(s, srv)
-	res := work(t, s.Pages(), 4, ids(24), func(ctx context.Context, page playwright.Page, id string) error {
+	res := work(t, f, 4, ids(24), func(ctx context.Context, page playwright.Page, id string) error {
 		if visits.Add(1) == 8 {
 			once.Do(func() { sessiontest.KillBrowser(t, s) })
 		}
 		return visit(ctx, page, id)
 	})
 	allDone(t, res)
+	<-gone
+
+	// What the pool's recycling and watchdog rely on: on a dead browser,
+	// Check requeues, Reset fails, and Close returns at once.
+	if err := s.Check(ctx, dead); !pool.IsRequeue(err) || !errors.Is(err, session.ErrDisconnected) {
+		t.Errorf("Check = %v; want pool.Requeue(ErrDisconnected)", err)
+	}
+	if err := f.Reset(ctx, dead); err == nil {
+		t.Error("Reset of a dead browser's page succeeded")
+	}
+	start := time.Now()
+	if err := f.Close(dead); err != nil || time.Since(start) > 2*time.Second {
+		t.Errorf("Close = %v after %v; want nil, quickly", err, time.Since(start))
+	}
 	if st := s.Stats(); st.Relaunches != 1 || st.Logins != 2 {
 		t.Errorf("Stats = %+v, want 1 relaunch and 2 logins", st)
 	}
-	page, err := s.NewPage(t.Context())
+	page, err := s.NewPage(ctx)
 	if err != nil {
 		t.Fatalf("NewPage after recovery: %v", err)
 	}
-	if err := visit(t.Context(), page, "AFTER"); err != nil {
+	if err := visit(ctx, page, "AFTER"); err != nil {
 		t.Errorf("page after recovery: %v", err)
 	}
 	if resp, err := s.Request().Get(srv.PDFURL("AFTER")); err != nil || resp.Status() != 200 {
 		t.Errorf("Request() after recovery: %v", err)
-	}
-}
-
-// TestDeadPages checks what the pool's watchdog and recycling rely on:
-// on a dead browser Reset fails, ClosePage returns at once, Check requeues.
-func TestDeadPages(t *testing.T) {
-	t.Parallel()
-	srv := sessiontest.NewServer(t)
-	s := sessiontest.Open(t, srv.Config())
-	ctx := t.Context()
-	f := s.Pages()
-	page, err := f.New(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := make(chan struct{})
-	s.BrowserContext().Browser().OnDisconnected(func(playwright.Browser) { close(gone) })
-	sessiontest.KillBrowser(t, s)
-	<-gone
-	if err := s.Check(ctx, page); !pool.IsRequeue(err) || !errors.Is(err, session.ErrDisconnected) {
-		t.Errorf("Check = %v; want pool.Requeue(ErrDisconnected)", err)
-	}
-	if err := f.Reset(ctx, page); err == nil {
-		t.Error("Reset of a dead browser's page succeeded")
-	}
-	start := time.Now()
-	if err := f.Close(page); err != nil || time.Since(start) > 2*time.Second {
-		t.Errorf("Close = %v after %v; want nil, quickly", err, time.Since(start))
 	}
 }
 
@@ -330,53 +310,49 @@ func TestStorageState(t *testing.T) {
 	allDone(t, work(t, s.Pages(), 1, ids(1), visit(s, srv)))
 }
 
+// TestBlocking blocks images by type and the stylesheet by URL: no asset
+// reaches the server (the font is never asked for without the stylesheet).
 func TestBlocking(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
-	for _, tt := range []struct {
-		name       string
-		cfg        func(*session.Config)
-		assets     int64 // requests for assets reaching the server per visit
-		minBlocked int64
-	}{
-		{"off", func(*session.Config) {}, 3, 0},
-		{"types", func(c *session.Config) { c.Block = true }, 0, 2},
-		{"URLs only", func(c *session.Config) {
-			c.Block, c.BlockTypes, c.BlockURLs = true, []string{}, []string{"**/*.png"}
-		}, 2, 1},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := srv.Config()
-			tt.cfg(&cfg)
-			s := sessiontest.Open(t, cfg)
-			before := srv.Assets()
-			allDone(t, work(t, s.Pages(), 1, []string{"A"}, visit(s, srv)))
-			if got := srv.Assets() - before; got != tt.assets {
-				t.Errorf("%d asset requests reached the server, want %d", got, tt.assets)
-			}
-			if got := s.Stats().Blocked; got < tt.minBlocked {
-				t.Errorf("Stats().Blocked = %d, want ≥ %d", got, tt.minBlocked)
-			}
-		})
+	cfg := srv.Config()
+	cfg.Block, cfg.BlockTypes, cfg.BlockURLs = true, []string{"image"}, []string{"**/*.css"}
+	s := sessiontest.Open(t, cfg)
+	allDone(t, work(t, s.Pages(), 1, ids(2), visit(s, srv)))
+	if got := srv.Assets(); got != 0 {
+		t.Errorf("%d asset requests reached the server, want 0", got)
+	}
+	if got := s.Stats().Blocked; got < 4 {
+		t.Errorf("Stats().Blocked = %d, want ≥ 4 (2 visits × image and stylesheet)", got)
 	}
 }
 
-// TestCloseLeavesNothing checks that Close ends chromium, the driver and
-// chromium's crash handlers (which re-parent themselves to PID 1).
-func TestCloseLeavesNothing(t *testing.T) {
-	t.Parallel()
+// TestCloseLeavesNothing runs a session with two pages, then checks that
+// Close ends chromium, the driver and chromium's crash handlers (which
+// re-parent themselves to PID 1).
+func TestCloseLeavesNothing(t *testing.T) { // not parallel: the last session to close stops the shared driver
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
 	srv := sessiontest.NewServer(t)
 	s := sessiontest.Open(t, srv.Config())
-	allDone(t, work(t, s.Pages(), 2, ids(2), visit(s, srv)))
-	driver := s.DriverPID()
-	tree, err := session.Descendants(driver)
-	if err != nil || len(tree) < 3 {
-		t.Fatalf("driver's process tree %v, %v: want chromium's processes", tree, err)
+	allDone(t, work(t, s.Pages(), 2, ids(4), visit(s, srv)))
+	if got := srv.LoginPosts(); got != 1 {
+		t.Errorf("%d logins, want 1", got)
 	}
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", tree[0]))
+	if st := s.Stats(); st.Logins != 1 || st.Generation != 1 || st.Pages != 0 || st.Blocked != 0 {
+		t.Errorf("Stats = %+v, want 1 login, generation 1, no open pages, nothing blocked", st)
+	}
+	if srv.Assets() == 0 {
+		t.Error("no asset requests reached the server without blocking")
+	}
+	driver, browser := s.DriverPID(), sessiontest.BrowserPID(t, s)
+	tree, err := session.Descendants(browser)
+	if err != nil || len(tree) < 2 {
+		t.Fatalf("chromium's process tree %v, %v: want its zygotes, renderers…", tree, err)
+	}
+	tree = append(tree, browser)
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", browser))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,5 +479,21 @@ func TestConfigValidate(t *testing.T) {
 		if _, err := session.Open(context.Background(), tt.cfg); err == nil || !strings.Contains(err.Error(), tt.field) {
 			t.Errorf("Open(%+v) = %v; want an error naming %s", tt.cfg, err, tt.field)
 		}
+	}
+}
+
+// TestRemote connects to a Playwright browser server instead of launching.
+func TestRemote(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.Endpoint = sessiontest.BrowserServer(t)
+	s := sessiontest.Open(t, cfg)
+	allDone(t, work(t, s.Pages(), 2, ids(4), visit(s, srv)))
+	if pid := s.BrowserPID(); pid != 0 {
+		t.Errorf("the session's browser is a local child (pid %d); want the server's", pid)
+	}
+	if got := srv.LoginPosts(); got != 1 {
+		t.Errorf("%d logins, want 1", got)
 	}
 }
