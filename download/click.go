@@ -20,19 +20,31 @@ import (
 // page as the file itself (an inline PDF or an error page).
 type Trigger func(ctx context.Context, page playwright.Page) error
 
-// Selector returns a Trigger that clicks the first element matching sel
-// with element.click() in the page, after waiting for the element to be
-// attached. It is the default way to click a download link: unlike
-// [MouseClick] it skips Playwright's actionability checks (visible, stable,
-// receives events, enabled), which with several pages busy at once stall
-// for a second or more; a download link needs none of them.
+// Selector returns a Trigger that clicks the first element matching the
+// CSS selector sel, calling element.click() in the page's main frame, and
+// waits up to the deadline for such an element to appear. It is the
+// default way to click a download link: one round trip to the page, while
+// a Playwright locator click ([MouseClick]) first resolves the locator and
+// runs actionability checks (visible, stable, enabled, receives events) —
+// several round trips that stall for a second or more when several pages
+// are busy at once; a download link needs none of them. If ctx ends while
+// the page does not answer, the page is closed.
 func Selector(sel string) Trigger {
 	return func(ctx context.Context, page playwright.Page) error {
-		_, err := page.Locator(sel).First().Evaluate("el => el.click()", nil,
-			playwright.LocatorEvaluateOptions{Timeout: timeout(ctx, DefaultTimeout)})
+		defer context.AfterFunc(ctx, func() { _ = page.Close() })() // Evaluate takes no timeout
+		wait := *timeout(ctx, DefaultTimeout) * 0.9                 // give up before ctx ends: the page stays open
+		_, err := page.Evaluate(clickJS, []any{sel, wait})
 		return err
 	}
 }
+
+const clickJS = `async ([sel, ms]) => {
+	for (const end = Date.now() + ms; ; await new Promise(r => setTimeout(r, 50))) {
+		const el = document.querySelector(sel);
+		if (el) return el.click();
+		if (Date.now() > end) throw new Error("no element matches " + sel + " after " + ms + "ms");
+	}
+}`
 
 // MouseClick returns a Trigger that clicks the first element matching sel
 // as a user would, with Playwright's actionability checks and real mouse
@@ -120,6 +132,12 @@ func saveDownload(ctx context.Context, dl playwright.Download, dst Target) (File
 func saveNavigation(ctx context.Context, page playwright.Page, o outcome, dst Target) (File, error) {
 	if r := o.resp; r != nil {
 		o.url = r.URL()
+		// Let the navigation commit before returning: a page's next Goto
+		// would otherwise be "interrupted by another navigation" to it.
+		defer func() {
+			_ = o.page.WaitForURL(func(u string) bool { return u == o.url },
+				playwright.PageWaitForURLOptions{Timeout: timeout(ctx, 5*time.Second), WaitUntil: playwright.WaitUntilStateCommit})
+		}()
 		if strings.Contains(strings.ToLower(r.Headers()["content-type"]), "html") {
 			body, _ := r.Body()
 			return File{}, &InvalidError{ErrHTMLPage, fmt.Sprintf("%s, HTTP %d at %s", describeHTML(body), r.Status(), o.url)}
@@ -177,7 +195,8 @@ func fetch(ctx context.Context, req playwright.APIRequestContext, url string, ds
 // outcome is the first thing a trigger brought.
 type outcome struct {
 	dl    playwright.Download
-	resp  playwright.Response // a main-frame navigation that is no download
+	resp  playwright.Response // a main-frame navigation that is no download…
+	page  playwright.Page     // …in this page
 	popup playwright.Page     // a new popup: follow it
 	url   string              // where a followed popup went
 	err   error
@@ -233,7 +252,7 @@ func (w *watch) add(p playwright.Page, popup bool) {
 			strings.Contains(strings.ToLower(r.Headers()["content-disposition"]), "attachment") { // a download event follows
 			return
 		}
-		w.send(outcome{resp: r})
+		w.send(outcome{resp: r, page: p})
 	}
 	onPopup := func(np playwright.Page) {
 		w.add(np, true)

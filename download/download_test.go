@@ -125,6 +125,7 @@ func TestClick(t *testing.T) {
 		{"OK", "#download", nil},
 		{"INLINE", "#view", nil},
 		{"TAB", "#open", nil},
+		{"LATE", "#late", nil},
 		{"HTML", "#download", download.ErrHTMLPage},
 		{"HTML", "#open", download.ErrHTMLPage},
 		{"ERROR", "#download", download.ErrHTMLPage},

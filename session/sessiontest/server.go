@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"html"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,8 +35,9 @@ const (
 
 // Server is a small site behind a login form: /login, /items,
 // /item/{id} (a page with images, a stylesheet and a font, and links
-// #download (attachment), #open (inline PDF in a new tab) and #view (inline
-// PDF in the same tab)), /pdf/{id} (a PDF whose text holds the item ID) and
+// #download (attachment), #open (inline PDF in a new tab), #view (inline
+// PDF in the same tab) and #late (#download, added by a script after
+// 300ms)), /pdf/{id} (a PDF whose text holds the item ID) and
 // /logout. Logged-out requests are redirected to /login. Counters and
 // faults are safe for concurrent use.
 type Server struct {
@@ -194,7 +198,9 @@ func (s *Server) item(w http.ResponseWriter, r *http.Request) {
 <h1>Vehicle %[1]s</h1>
 <p><a id="download" href="/pdf/%[1]s">Window sticker</a>
 <a id="open" href="/pdf/%[1]s?inline=1" target="_blank">Open in a new tab</a>
-<a id="view" href="/pdf/%[1]s?inline=1">View</a></p>`, id))
+<a id="view" href="/pdf/%[1]s?inline=1">View</a>
+<span id="later"></span></p>
+<script>setTimeout(() => { later.innerHTML = '<a id="late" href="/pdf/%[1]s">Sticker (late)</a>' }, 300)</script>`, id))
 }
 
 func (s *Server) pdf(w http.ResponseWriter, r *http.Request) {
@@ -241,7 +247,7 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `@font-face{font-family:x;src:url(/static/x.woff2)} body{font-family:x}`)
 	case strings.HasSuffix(name, ".png"):
 		w.Header().Set("Content-Type", "image/png")
-		_, _ = w.Write([]byte("\x89PNG\r\n\x1a\n"))
+		_, _ = w.Write(carPNG())
 	default:
 		w.Header().Set("Content-Type", "font/woff2")
 	}
@@ -278,3 +284,17 @@ func PDF(lines ...string) []byte {
 	}
 	return b.Bytes()
 }
+
+// carPNG is a 1600×1200 image: small on the wire, 7.7 MB decoded — what
+// makes resource blocking show in memory.
+var carPNG = sync.OnceValue(func() []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, 1600, 1200))
+	for y := range 1200 {
+		for x := range 1600 {
+			img.Set(x, y, color.NRGBA{uint8(x), uint8(y), uint8(x ^ y), 255})
+		}
+	}
+	var b bytes.Buffer
+	_ = png.Encode(&b, img)
+	return b.Bytes()
+})
