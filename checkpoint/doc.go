@@ -12,10 +12,12 @@
 //   - [Memory], for tests and short runs.
 //
 // Further capabilities are separate interfaces that a store may implement
-// and callers check with a type assertion — [Batcher] now, leases later —
-// so that Store stays small. Every implementation passes the conformance
-// suite in [github.com/pagefleet/pagefleet/checkpoint/checkpointtest].
-// Stores are safe for concurrent use; a missing key is [ErrNotFound].
+// and callers check with a type assertion — [Batcher] and [Leaser] — so that
+// Store stays small. Every implementation passes the conformance suite in
+// [github.com/pagefleet/pagefleet/checkpoint/checkpointtest]. Stores are
+// safe for concurrent use; a missing key is [ErrNotFound]. A store shared
+// by many machines, in PostgreSQL, is in
+// [github.com/pagefleet/pagefleet/checkpoint/postgres].
 //
 // # Resuming
 //
@@ -23,6 +25,28 @@
 // checking that their file is still intact), and for each item it works on
 // puts a [Running] record when an attempt starts — so that Attempts survive
 // a crash — and a Done or [Failed] one when it ends.
+//
+// # Sharing work
+//
+// Several processes can run one job over the same inventory, without a
+// coordinator, through a store that is a [Leaser]: each offers all keys
+// to ClaimBatch, gets a few that no one else holds and that are not Done,
+// works on them while a heartbeat renews their leases, and releases each
+// with its outcome. A process that dies stops renewing; its leases run out
+// and the others take its keys over. Its late Release, if it was only
+// stalled, fails with [ErrLeaseLost] and stores nothing:
+//
+//	for {
+//		leases, err := l.ClaimBatch(ctx, pending, owner, 5, time.Minute)
+//		// … none: every key is Done or leased; poll All until all are Done
+//		for _, lease := range leases {
+//			prev, _ := lease.Record() // prev.Attempts so far
+//			err := lease.Release(ctx, run(lease.Key(), prev))
+//			// errors.Is(err, checkpoint.ErrLeaseLost): another process took it
+//		}
+//	}
+//
+// [Memory] and [File] are Leasers for the goroutines of one process.
 //
 // # The journal
 //

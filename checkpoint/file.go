@@ -44,6 +44,9 @@ type Options struct {
 	// Done for each item leaves half), so a compaction is rare and pays for
 	// itself. Negative never compacts. Defaults to 1000.
 	CompactAfter int
+	// Now is the clock leases expire by (see [Leaser]; tests set a fake
+	// one). Defaults to time.Now.
+	Now func() time.Time
 	// Logger receives what Open repaired or failed to improve (a torn line,
 	// a compaction) and group-commit failures. It never gets record
 	// contents. Defaults to slog.Default().
@@ -89,6 +92,10 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // lines, one record per line after a version header, replayed into memory
 // by [Open]. Reads are served from memory; each Put appends and fsyncs.
 // See the package documentation for its guarantees.
+//
+// A File is a [Leaser] for the goroutines of the one process that has it
+// open. Its leases live in memory: they are not written to the journal,
+// and a reopened File holds none. What a lease stores is journaled as by Put.
 type File struct {
 	table
 	path  string
@@ -96,6 +103,8 @@ type File struct {
 	log   *slog.Logger
 	lock  *flock.Flock
 	stats Stats
+
+	leases leases // in memory only; ordered before wmu
 
 	wmu   sync.Mutex  // serializes appends, so journal order is map order
 	j     journal     // nil once closed
@@ -107,6 +116,7 @@ type File struct {
 var (
 	_ Store   = (*File)(nil)
 	_ Batcher = (*File)(nil)
+	_ Leaser  = (*File)(nil)
 )
 
 // Open opens the journal at path, creating it if it does not exist, and
@@ -299,6 +309,27 @@ func (f *File) writeAtomic(data []byte) error {
 		return fmt.Errorf("checkpoint: write %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// Claim leases key to owner for ttl. See [Leaser].
+func (f *File) Claim(ctx context.Context, key, owner string, ttl time.Duration) (Lease, error) {
+	ls, err := f.leases.claim(ctx, f, []string{key}, owner, 1, ttl, true)
+	if err != nil {
+		return nil, err
+	}
+	return ls[0], nil
+}
+
+// ClaimBatch leases up to n of keys to owner for ttl. See [Leaser].
+func (f *File) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]Lease, error) {
+	return f.leases.claim(ctx, f, keys, owner, n, ttl, false)
+}
+
+func (f *File) now() time.Time {
+	if f.opts.Now != nil {
+		return f.opts.Now()
+	}
+	return time.Now()
 }
 
 // Put stores r and returns once it is durable. See [Store] and

@@ -7,15 +7,25 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Memory is a [Store] that keeps records in memory only: for tests and
-// short runs. The zero value is an empty store, ready to use.
-type Memory struct{ table }
+// short runs. It is a [Leaser] for the goroutines of one process. The zero
+// value is an empty store, ready to use.
+type Memory struct {
+	table
+	leases leases
+
+	// Now is the clock leases expire by; tests set it to a fake one before
+	// the first claim. Defaults to time.Now.
+	Now func() time.Time
+}
 
 var (
 	_ Store   = (*Memory)(nil)
 	_ Batcher = (*Memory)(nil)
+	_ Leaser  = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-memory store.
@@ -41,6 +51,27 @@ func (m *Memory) PutBatch(ctx context.Context, recs []Record) error {
 	return nil
 }
 
+// Claim leases key to owner for ttl. See [Leaser].
+func (m *Memory) Claim(ctx context.Context, key, owner string, ttl time.Duration) (Lease, error) {
+	ls, err := m.leases.claim(ctx, m, []string{key}, owner, 1, ttl, true)
+	if err != nil {
+		return nil, err
+	}
+	return ls[0], nil
+}
+
+// ClaimBatch leases up to n of keys to owner for ttl. See [Leaser].
+func (m *Memory) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]Lease, error) {
+	return m.leases.claim(ctx, m, keys, owner, n, ttl, false)
+}
+
+func (m *Memory) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
 // Close empties the store.
 func (m *Memory) Close() error {
 	m.mu.Lock()
@@ -63,6 +94,17 @@ func (t *table) setLocked(recs []Record) {
 	for _, r := range recs {
 		t.recs[r.Key] = r
 	}
+}
+
+// lookup returns the record of key, if any, or ErrClosed.
+func (t *table) lookup(key string) (Record, bool, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return Record{}, false, ErrClosed
+	}
+	r, ok := t.recs[key]
+	return clone(r), ok, nil
 }
 
 // Get returns the record of key. See [Store].

@@ -69,7 +69,7 @@ type Record struct {
 //
 // Implementations are safe for concurrent use. Methods honour ctx: a call
 // whose ctx is already done returns ctx.Err() and changes nothing. Optional
-// capabilities ([Batcher], and later leases) are separate interfaces that a
+// capabilities ([Batcher], [Leaser]) are separate interfaces that a
 // store may also implement; check for them with a type assertion.
 type Store interface {
 	// Put stores r under r.Key, replacing any earlier record of that key.

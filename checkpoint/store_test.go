@@ -66,3 +66,15 @@ func openFile(t testing.TB, path string, opts checkpoint.Options) *checkpoint.Fi
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+func TestMemoryLeaser(t *testing.T) {
+	checkpointtest.RunLeaser(t, func(t *testing.T, clock *checkpointtest.Clock) checkpoint.Store {
+		return &checkpoint.Memory{Now: clock.Now}
+	})
+}
+
+func TestFileLeaser(t *testing.T) {
+	checkpointtest.RunLeaser(t, func(t *testing.T, clock *checkpointtest.Clock) checkpoint.Store {
+		return openFile(t, filepath.Join(t.TempDir(), "cp.jsonl"), checkpoint.Options{Now: clock.Now})
+	})
+}
