@@ -148,43 +148,47 @@ func BenchmarkTrigger(b *testing.B) {
 
 // BenchmarkMemory reports the PSS of the whole process tree (this test
 // process, the driver, chromium) after login and with 1, 4 and 8 pages
-// that each opened an item's page and downloaded its PDF, with resource
-// blocking off and on, for some chromium flag sets.
+// that each opened an item's page (with a 1600×1200 image, a stylesheet
+// and a font) and downloaded its PDF, with resource blocking off and on,
+// for some chromium flag sets.
 func BenchmarkMemory(b *testing.B) {
 	if _, err := session.TreePSS(os.Getpid()); err != nil {
 		b.Skip(err)
 	}
+	without := func(flag string) []string {
+		return slices.DeleteFunc(slices.Clone(session.DefaultArgs), func(a string) bool { return a == flag })
+	}
 	flags := []struct {
 		name string
-		args []string
+		args []string // replace session.DefaultArgs
 	}{
-		{"default", nil},
-		{"disable-gpu", []string{"--disable-gpu"}},
-		{"renderer-limit-1", []string{"--renderer-process-limit=1"}},
-		{"no-zygote", []string{"--no-zygote"}},
-		{"lean", []string{"--disable-gpu", "--renderer-process-limit=1", "--no-zygote", "--disable-extensions"}},
+		{"default", session.DefaultArgs},
+		{"process-per-page", without("--process-per-site")},
+		{"disable-gpu", append(slices.Clone(session.DefaultArgs), "--disable-gpu")},
+		{"renderer-limit-1", append(without("--process-per-site"), "--renderer-process-limit=1")},
+		{"no-zygote", append(slices.Clone(session.DefaultArgs), "--no-zygote")},
 	}
-	if extra := benchArgs(); extra != nil {
-		flags = []struct {
-			name string
-			args []string
-		}{{"env", extra}}
+	if extra := benchArgs(); len(extra) > 0 {
+		flags = flags[:1]
+		flags[0].args = append(slices.Clone(session.DefaultArgs), extra...)
 	}
 	for _, fl := range flags {
 		for _, block := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/block=%v", fl.name, block), func(b *testing.B) {
+				defer func(saved []string) { session.DefaultArgs = saved }(session.DefaultArgs)
+				session.DefaultArgs = fl.args // not parallel: nothing else runs
 				for range b.N {
-					memory(b, fl.args, block)
+					memory(b, block)
 				}
 			})
 		}
 	}
 }
 
-func memory(b *testing.B, args []string, block bool) {
+func memory(b *testing.B, block bool) {
 	srv := sessiontest.NewServer(b)
 	cfg := srv.Config()
-	cfg.Block, cfg.Args = block, args
+	cfg.Block = block
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	s := sessiontest.Open(b, cfg)
 	defer s.Close()

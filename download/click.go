@@ -32,8 +32,9 @@ type Trigger func(ctx context.Context, page playwright.Page) error
 func Selector(sel string) Trigger {
 	return func(ctx context.Context, page playwright.Page) error {
 		defer context.AfterFunc(ctx, func() { _ = page.Close() })() // Evaluate takes no timeout
-		wait := *timeout(ctx, DefaultTimeout) * 0.9                 // give up before ctx ends: the page stays open
-		_, err := page.Evaluate(clickJS, []any{sel, wait})
+		ms := *timeout(ctx, DefaultTimeout)
+		ms -= min(ms/2, 5000) // the script gives up well before ctx ends, so the page stays open
+		_, err := page.Evaluate(clickJS, []any{sel, ms})
 		return err
 	}
 }

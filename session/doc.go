@@ -55,7 +55,8 @@
 //
 // # Concurrency
 //
-// All methods of [Session] are safe for concurrent use. [Session.Close]
-// ends the browser, the driver and chromium's helper processes, and
-// returns once they are gone.
+// All methods of [Session] are safe for concurrent use. The sessions of a
+// process share one driver (Node.js) process; each has its own browser.
+// [Session.Close] ends the browser and chromium's helper processes, and the
+// driver when no other session uses it, and returns once they are gone.
 package session
