@@ -20,7 +20,7 @@ var (
 	// ErrLeaseLost is returned by the methods of a [Lease] that no longer
 	// holds its key: another owner claimed the key after the lease expired,
 	// or the lease was released or abandoned already. Nothing was stored.
-	// The message names the new owner, if there is one.
+	// The message names the owner of the claim that took the key over.
 	ErrLeaseLost = errors.New("checkpoint: lease lost")
 )
 
@@ -135,7 +135,7 @@ func LeaseRecord(r Record, key, owner string) (Record, error) {
 // serializes lease operations; stores then order its lock before their own.
 type leases struct {
 	mu   sync.Mutex
-	held map[string]hold // key → the latest claim, until it ends
+	held map[string]hold // key → its latest claim
 	gen  uint64          // claims so far: each lease's identity
 }
 
@@ -143,6 +143,7 @@ type hold struct {
 	owner   string
 	gen     uint64
 	expires time.Time
+	ended   bool // released or abandoned
 }
 
 // leaseHost is a store that keeps its lease table in memory.
@@ -178,14 +179,14 @@ func (ls *leases) claim(ctx context.Context, h leaseHost, keys []string, owner s
 				return nil, fmt.Errorf("%w: %.80q", ErrDone, key)
 			}
 			continue
-		case leased && cur.expires.After(now):
+		case leased && !cur.ended && cur.expires.After(now):
 			if one {
 				return nil, fmt.Errorf("%w: %.80q is leased to %.80q until %s", ErrLeased, key, cur.owner, cur.expires.Format(time.RFC3339Nano))
 			}
 			continue
 		}
 		ls.gen++
-		ls.held[key] = hold{owner, ls.gen, now.Add(ttl)}
+		ls.held[key] = hold{owner: owner, gen: ls.gen, expires: now.Add(ttl)}
 		out = append(out, &localLease{ls: ls, h: h, key: key, owner: owner, gen: ls.gen, rec: rec, found: found, expires: now.Add(ttl)})
 		if len(out) == n {
 			break
@@ -220,15 +221,13 @@ func (l *localLease) holdsLocked() error {
 	if _, _, err := l.h.lookup(l.key); errors.Is(err, ErrClosed) {
 		return err
 	}
-	cur, ok := l.ls.held[l.key]
-	switch {
-	case ok && cur.gen == l.gen:
-		return nil
-	case ok:
-		return fmt.Errorf("%w: %.80q is leased to %.80q now", ErrLeaseLost, l.key, cur.owner)
-	default:
-		return fmt.Errorf("%w: the lease of %.80q has ended", ErrLeaseLost, l.key)
+	switch cur := l.ls.held[l.key]; {
+	case cur.gen != l.gen:
+		return fmt.Errorf("%w: %.80q was claimed by %.80q since", ErrLeaseLost, l.key, cur.owner)
+	case cur.ended:
+		return fmt.Errorf("%w: the lease of %.80q was released or abandoned", ErrLeaseLost, l.key)
 	}
+	return nil
 }
 
 func (l *localLease) Renew(ctx context.Context, ttl time.Duration) error {
@@ -244,7 +243,7 @@ func (l *localLease) Renew(ctx context.Context, ttl time.Duration) error {
 		return err
 	}
 	l.expires = l.h.now().Add(ttl)
-	l.ls.held[l.key] = hold{l.owner, l.gen, l.expires}
+	l.ls.held[l.key] = hold{owner: l.owner, gen: l.gen, expires: l.expires}
 	return nil
 }
 
@@ -269,7 +268,7 @@ func (l *localLease) put(ctx context.Context, r Record, end bool) error {
 		return err
 	}
 	if end {
-		delete(l.ls.held, l.key)
+		l.ls.held[l.key] = hold{owner: l.owner, gen: l.gen, ended: true}
 	}
 	return nil
 }
@@ -283,6 +282,6 @@ func (l *localLease) Abandon(ctx context.Context) error {
 	if err := l.holdsLocked(); err != nil {
 		return err
 	}
-	delete(l.ls.held, l.key)
+	l.ls.held[l.key] = hold{owner: l.owner, gen: l.gen, ended: true}
 	return nil
 }

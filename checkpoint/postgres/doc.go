@@ -25,10 +25,11 @@
 //
 // # Leases
 //
-// A lease lives in the row of its key: who holds it (lease_owner), until
-// when (lease_expires, by the server's clock), and a generation (lease_gen)
-// that every claim of the key increments. A claim takes a key that is not
-// Done and whose lease is free or has run out:
+// A lease lives in the row of its key: a generation (lease_gen) that every
+// claim of the key increments, the owner of the latest claim (lease_owner),
+// and when its lease runs out (lease_expires, by the server's clock; NULL
+// once it is released or abandoned). A claim takes a key that is not Done
+// and whose lease has ended or run out:
 //
 //   - [Store.Claim] is one INSERT … ON CONFLICT DO UPDATE … WHERE free: a
 //     concurrent claim of the same key waits for its row lock and then finds
@@ -43,7 +44,7 @@
 // is an UPDATE conditional on the key's generation being the lease's and the
 // lease not having ended. Once another process has claimed the key, the
 // condition fails: the statement changes nothing, and returns
-// [checkpoint.ErrLeaseLost] naming the new holder. So a process that was
+// [checkpoint.ErrLeaseLost] naming the owner that claimed it. So a process that was
 // stalled past its TTL can never overwrite the outcome of the process that
 // took its key over. A killed process leaves its leases in the table; they
 // run out after their TTL and the keys go to the others.

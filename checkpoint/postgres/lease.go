@@ -78,12 +78,17 @@ func (s *Store) ClaimBatch(ctx context.Context, keys []string, owner string, n i
 	}
 	keys = uniq
 	var b pgx.Batch
-	b.Queue(s.sql.insertKeys, keys)
+	fresh := s.unknown(keys)
+	if len(fresh) > 0 {
+		b.Queue(s.sql.insertKeys, fresh)
+	}
 	b.Queue(s.sql.claimBatch, keys, n, owner, micros(ttl))
 	res := s.pool.SendBatch(ctx, &b)
 	defer res.Close()
-	if _, err := res.Exec(); err != nil {
-		return nil, s.errorf(err, "claim %d key(s)", len(keys))
+	if len(fresh) > 0 {
+		if _, err := res.Exec(); err != nil {
+			return nil, s.errorf(err, "claim %d key(s)", len(keys))
+		}
 	}
 	rows, err := res.Query()
 	if err != nil {
@@ -103,8 +108,42 @@ func (s *Store) ClaimBatch(ctx context.Context, keys []string, owner string, n i
 	if err := res.Close(); err != nil { // commits
 		return nil, s.errorf(err, "claim %d key(s)", len(keys))
 	}
+	s.learn(fresh, keys, len(ls) < n)
 	slices.SortFunc(ls, func(a, b checkpoint.Lease) int { return order[a.Key()] - order[b.Key()] })
 	return ls, nil
+}
+
+// unknown returns the keys this store has not seen rows of: ClaimBatch adds
+// rows for them first. Sparing that statement spares a scan of the table.
+func (s *Store) unknown(keys []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, k := range keys {
+		if _, ok := s.known[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// learn notes that the keys in fresh have rows now. When a batch came back
+// short, it forgets keys: if someone deleted rows, the next batch puts them
+// back instead of missing those keys for good.
+func (s *Store) learn(fresh, keys []string, short bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.known == nil {
+		s.known = map[string]struct{}{}
+	}
+	for _, k := range fresh {
+		s.known[k] = struct{}{}
+	}
+	if short {
+		for _, k := range keys {
+			delete(s.known, k)
+		}
+	}
 }
 
 func checkClaim(keys []string, owner string, n int, ttl time.Duration) error {
@@ -137,10 +176,10 @@ func (s *Store) scanLease(sc scanner, owner string) (*lease, error) {
 }
 
 // lease is a [checkpoint.Lease] held in the table: the row of its key with
-// its generation and a non-NULL lease_owner. A claim of the key increments
-// the generation; a release or abandon clears the owner. Every statement of
-// the lease is conditional on both, so a lease that another claim took over
-// changes nothing.
+// its generation and a non-NULL lease_expires. A claim of the key increments
+// the generation; a release or abandon clears lease_expires. Every statement
+// of the lease is conditional on both, so a lease that another claim took
+// over, or that ended, changes nothing.
 type lease struct {
 	s     *Store
 	key   string
@@ -170,11 +209,14 @@ func (l *lease) Expires() time.Time {
 
 // lost explains why a statement of the lease changed no row.
 func (l *lease) lost(ctx context.Context) error {
-	var holder pgtype.Text
-	if err := l.s.pool.QueryRow(ctx, l.s.sql.holder, l.key).Scan(&holder); err == nil && holder.Valid {
-		return fmt.Errorf("%w: %.80q is leased to %.80q now", checkpoint.ErrLeaseLost, l.key, holder.String)
+	var (
+		holder pgtype.Text
+		gen    int64
+	)
+	if err := l.s.pool.QueryRow(ctx, l.s.sql.holder, l.key).Scan(&holder, &gen); err == nil && gen != l.gen {
+		return fmt.Errorf("%w: %.80q was claimed by %.80q since", checkpoint.ErrLeaseLost, l.key, holder.String)
 	}
-	return fmt.Errorf("%w: the lease of %.80q has ended", checkpoint.ErrLeaseLost, l.key)
+	return fmt.Errorf("%w: the lease of %.80q was released or abandoned", checkpoint.ErrLeaseLost, l.key)
 }
 
 func (l *lease) Renew(ctx context.Context, ttl time.Duration) error {

@@ -27,7 +27,9 @@ const migrationLock int64 = 0x70_61_67_65_66_6c_65_65
 var migrations = [SchemaVersion]string{
 	// 1: records and leases in one table. A row whose state is NULL holds
 	// a lease and no record yet: Get and All skip it. Keys sort bytewise
-	// (COLLATE "C"), as Go strings do.
+	// (COLLATE "C"), as Go strings do. lease_gen counts the claims of the
+	// key, lease_owner is the latest claim's, lease_expires is NULL once it
+	// ended.
 	`CREATE TABLE %[1]s (
 		key           text COLLATE "C" PRIMARY KEY,
 		state         text CHECK (state IN ('running', 'done', 'failed')),
@@ -42,8 +44,7 @@ var migrations = [SchemaVersion]string{
 		updated       timestamptz,
 		lease_owner   text,
 		lease_gen     bigint NOT NULL DEFAULT 0,
-		lease_expires timestamptz,
-		CONSTRAINT lease CHECK ((lease_owner IS NULL) = (lease_expires IS NULL))
+		lease_expires timestamptz
 	);
 	COMMENT ON TABLE %[1]s IS 'pagefleet checkpoint records and leases (github.com/pagefleet/pagefleet/checkpoint/postgres)'`,
 }

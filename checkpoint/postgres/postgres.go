@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,9 @@ type Store struct {
 	table   string // schema-qualified and quoted
 	closed  atomic.Bool
 	sql     statements
+
+	mu    sync.Mutex
+	known map[string]struct{} // keys ClaimBatch has made sure have a row
 }
 
 var (
@@ -152,10 +156,11 @@ type statements struct {
 const columns = "key, state, attempts, path, size, sha256, err, owner, meta, started, updated"
 
 func newStatements(t string) statements {
-	// Lease conditions: the lease of generation $2 still holds the key; a
-	// key is free when it is not Done and no live lease holds it.
-	const held = "key = $1 AND lease_gen = $2 AND lease_owner IS NOT NULL"
-	const free = "state IS DISTINCT FROM 'done' AND (lease_owner IS NULL OR lease_expires <= now())"
+	// Lease conditions: the lease of generation $2 still holds the key (an
+	// expired one too, until another claim takes it); a key is free when it
+	// is not Done and no lease holds it that has not expired.
+	const held = "key = $1 AND lease_gen = $2 AND lease_expires IS NOT NULL"
+	const free = "state IS DISTINCT FROM 'done' AND (lease_expires IS NULL OR lease_expires <= now())"
 	const set = `state = $3, attempts = $4, path = $5, size = $6, sha256 = $7, err = $8, owner = $9,
 		meta = $10::jsonb, started = $11, updated = $12`
 	const returning = "RETURNING " + columns + ", lease_gen, lease_expires"
@@ -169,7 +174,7 @@ func newStatements(t string) statements {
 				path = excluded.path, size = excluded.size, sha256 = excluded.sha256, err = excluded.err,
 				owner = excluded.owner, meta = excluded.meta, started = excluded.started, updated = excluded.updated`,
 		leasePut:     "UPDATE " + t + " SET " + set + " WHERE " + held,
-		leaseRelease: "UPDATE " + t + " SET " + set + ", lease_owner = NULL, lease_expires = NULL WHERE " + held,
+		leaseRelease: "UPDATE " + t + " SET " + set + ", lease_expires = NULL WHERE " + held,
 		// One statement: a new key is inserted with its lease; an existing
 		// one is updated only if it is free. A concurrent claim of the same
 		// key waits for this one's row lock, then finds the key leased.
@@ -182,32 +187,37 @@ func newStatements(t string) statements {
 		// A batch claim is two statements in one round trip and one
 		// (implicit) transaction. The first adds a row for each offered key
 		// the table does not have, in key order, so that concurrent batches
-		// lock new rows in one order and never deadlock. The second takes up
-		// to $2 free rows in the offered order, skipping rows other claims
-		// have locked: concurrent batches get disjoint keys without waiting.
-		// FOR UPDATE rechecks the conditions on a row another claim changed
-		// since this statement's snapshot, so a key that claim took is
-		// skipped too.
+		// lock new rows in one order and never deadlock. The second walks the
+		// offered keys in order (a function scan WITH ORDINALITY is sorted
+		// by its ordinality: no sort) and looks each one up by the primary
+		// key, locking it if it is free and skipping it if another claim has
+		// it locked, until it has $2: concurrent batches get disjoint keys
+		// without waiting for each other, and a batch costs an index lookup
+		// per key it passes, not a scan of the table. The LATERAL subquery
+		// with FOR UPDATE can't be flattened into a join, which keeps that
+		// plan whatever the statistics. FOR UPDATE rechecks the conditions
+		// on a row another claim changed since this statement's snapshot,
+		// so a key that claim took is skipped too.
 		insertKeys: "INSERT INTO " + t + ` (key)
 			SELECT k FROM unnest($1::text[]) AS u(k)
 			WHERE NOT EXISTS (SELECT FROM ` + t + ` r WHERE r.key = u.k)
 			ORDER BY k
 			ON CONFLICT (key) DO NOTHING`,
 		claimBatch: `WITH c AS (
-				SELECT r.key FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i)
-				JOIN ` + t + ` r ON r.key = u.k
-				WHERE r.` + strings.ReplaceAll(free, "lease_", "r.lease_") + `
+				SELECT f.key FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i),
+					LATERAL (SELECT r.key FROM ` + t + ` r
+						WHERE r.key = u.k AND r.` + strings.ReplaceAll(free, "lease_", "r.lease_") + `
+						FOR UPDATE SKIP LOCKED) f
 				ORDER BY u.i
 				LIMIT $2
-				FOR UPDATE OF r SKIP LOCKED
 			)
 			UPDATE ` + t + ` r SET lease_owner = $3, lease_gen = r.lease_gen + 1,
 				lease_expires = now() + $4::bigint * interval '1 microsecond'
 			FROM c WHERE r.key = c.key
 			RETURNING r.` + strings.ReplaceAll(columns, ", ", ", r.") + ", r.lease_gen, r.lease_expires",
 		renew:   "UPDATE " + t + " SET lease_expires = now() + $3::bigint * interval '1 microsecond' WHERE " + held + " RETURNING lease_expires",
-		abandon: "UPDATE " + t + " SET lease_owner = NULL, lease_expires = NULL WHERE " + held,
-		holder:  "SELECT lease_owner FROM " + t + " WHERE key = $1",
+		abandon: "UPDATE " + t + " SET lease_expires = NULL WHERE " + held,
+		holder:  "SELECT lease_owner, lease_gen FROM " + t + " WHERE key = $1",
 	}
 }
 
