@@ -14,6 +14,7 @@ import (
 	playwright "github.com/mxschmitt/playwright-go"
 
 	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/pool"
 	"github.com/pagefleet/pagefleet/session"
 	"github.com/pagefleet/pagefleet/session/sessiontest"
 )
@@ -34,50 +35,50 @@ func open(ctx context.Context, s *session.Session, page playwright.Page, url str
 	return s.Check(ctx, page)
 }
 
-// TestConcurrentClick logs in once and downloads 40 PDFs on 8 pages at
-// once; each file must hold its own item's VIN.
+// TestConcurrentClick logs in once and downloads 40 PDFs with a pool of 8
+// pages; each file must hold its own item's VIN.
 func TestConcurrentClick(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
 	s := sessiontest.Open(t, srv.Config())
 	dir := t.TempDir()
-	items := make(chan string, 40)
-	for i := range cap(items) {
-		items <- fmt.Sprintf("1FTEW1E5%09d", i)
-	}
-	close(items)
-	var (
-		mu    sync.Mutex
-		files = map[string]download.File{}
-		wg    sync.WaitGroup
-		f     = s.Pages()
-	)
-	for range 8 {
-		wg.Go(func() {
-			ctx := t.Context()
-			page, err := f.New(ctx)
-			if err != nil {
-				t.Error(err)
-				return
+	files := map[string]download.File{}
+	p, err := pool.New(pool.Config[playwright.Page]{
+		Factory: s.Pages(),
+		Workers: 8,
+		Logger:  sessiontest.Logger(t),
+		OnResult: func(r pool.Result) {
+			if r.Err != nil {
+				t.Errorf("%s: %v", r.Key, r.Err)
 			}
-			defer f.Close(page)
-			for id := range items {
-				err := open(ctx, s, page, srv.ItemURL(id))
-				var file download.File
-				if err == nil {
-					file, err = download.Click(ctx, page, download.Selector("#download"), sticker(dir, id))
-				}
-				if err != nil {
-					t.Errorf("%s: %v", id, err)
-					continue
-				}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	for i := range 40 {
+		id := fmt.Sprintf("1FTEW1E5%09d", i)
+		err := p.Submit(pool.Task[playwright.Page]{Key: id, Run: func(ctx context.Context, page playwright.Page) error {
+			if err := open(ctx, s, page, srv.ItemURL(id)); err != nil {
+				return err
+			}
+			f, err := download.Click(ctx, page, download.Selector("#download"), sticker(dir, id))
+			if err == nil {
 				mu.Lock()
-				files[id] = file
+				files[id] = f
 				mu.Unlock()
 			}
-		})
+			return err
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	wg.Wait()
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	if len(files) != 40 {
 		t.Fatalf("%d files, want 40", len(files))
 	}

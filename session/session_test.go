@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	playwright "github.com/mxschmitt/playwright-go"
 
 	"github.com/pagefleet/pagefleet/pool"
@@ -24,75 +25,36 @@ import (
 
 var _ pool.Factory[playwright.Page] = (&session.Session{}).Pages()
 
-// work runs task for every id on n pages from f, the way pool.PagePool
-// does: after a failed attempt the page is Reset, or recycled if Reset
-// fails; pool.Requeue runs the task again for free; other failures are
-// retried up to 3 attempts. It returns each id's last error (nil: done).
+// work runs task for every id in a pool.PagePool of n workers whose pages
+// come from f, and returns each id's result.
 func work(t *testing.T, f pool.Factory[playwright.Page], n int, ids []string,
-	task func(ctx context.Context, page playwright.Page, id string) error) map[string]error {
+	task func(ctx context.Context, page playwright.Page, id string) error) map[string]pool.Result {
 	t.Helper()
-	ctx := t.Context()
-	queue := make(chan string, len(ids))
+	res := map[string]pool.Result{}
+	p, err := pool.New(pool.Config[playwright.Page]{
+		Factory:        f,
+		Workers:        n,
+		AttemptTimeout: 30 * time.Second,
+		NewBackOff:     func() backoff.BackOff { return &backoff.ZeroBackOff{} },
+		OnResult:       func(r pool.Result) { res[r.Key] = r },
+		Logger:         sessiontest.Logger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range ids {
-		queue <- id
+		if err := p.Submit(pool.Task[playwright.Page]{Key: id, Run: func(ctx context.Context, page playwright.Page) error {
+			return task(ctx, page, id)
+		}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	var (
-		mu       sync.Mutex
-		attempts = map[string]int{}
-		result   = map[string]error{}
-		left     = int64(len(ids))
-		done     = make(chan struct{})
-		wg       sync.WaitGroup
-	)
-	for range n {
-		wg.Go(func() {
-			page, err := f.New(ctx)
-			if err != nil {
-				t.Errorf("New: %v", err)
-				return
-			}
-			defer func() { _ = f.Close(page) }()
-			for {
-				var id string
-				select {
-				case id = <-queue:
-				case <-done:
-					return
-				case <-ctx.Done():
-					return
-				}
-				err := task(ctx, page, id)
-				if err != nil && f.Reset(ctx, page) != nil {
-					_ = f.Close(page)
-					if page, err = f.New(ctx); err != nil {
-						t.Errorf("New after recycling: %v", err)
-						queue <- id
-						return
-					}
-					err = task(ctx, page, id) // not charged: the page was broken
-				}
-				mu.Lock()
-				if err != nil && (pool.IsRequeue(err) || attempts[id] < 2) {
-					if !pool.IsRequeue(err) {
-						attempts[id]++
-					}
-					mu.Unlock()
-					queue <- id
-					continue
-				}
-				result[id] = err
-				mu.Unlock()
-				if atomic.AddInt64(&left, -1) == 0 {
-					close(done)
-				}
-			}
-		})
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Errorf("pool.Run: %v", err)
 	}
-	wg.Wait()
-	if len(result) != len(ids) {
-		t.Fatalf("%d of %d tasks finished", len(result), len(ids))
-	}
-	return result
+	t.Logf("pool stats: %+v", p.Stats())
+	return res
 }
 
 // visit opens id's page and checks it shows the item, logged in.
@@ -122,11 +84,11 @@ func ids(n int) []string {
 	return out
 }
 
-func allDone(t *testing.T, res map[string]error) {
+func allDone(t *testing.T, res map[string]pool.Result) {
 	t.Helper()
-	for id, err := range res {
-		if err != nil {
-			t.Errorf("%s: %v", id, err)
+	for id, r := range res {
+		if r.Err != nil {
+			t.Errorf("%s: %v", id, r.Err)
 		}
 	}
 }
@@ -180,6 +142,16 @@ func TestReloginOnce(t *testing.T) {
 		return visit(ctx, page, id)
 	})
 	allDone(t, res)
+	requeued := 0
+	for _, r := range res {
+		if r.Attempts != 1 {
+			t.Errorf("%s charged %d attempts; a logout must cost none", r.Key, r.Attempts)
+		}
+		requeued += r.Requeues
+	}
+	if requeued == 0 {
+		t.Error("no task was requeued: the logout went unnoticed")
+	}
 	if got := srv.LoginPosts(); got != 2 {
 		t.Errorf("%d logins at the server, want 2 (the first and one re-login)", got)
 	}
@@ -278,6 +250,13 @@ func TestStorageState(t *testing.T) {
 	srv := sessiontest.NewServer(t)
 	cfg := srv.Config()
 	cfg.StorageState = filepath.Join(t.TempDir(), "state.json")
+	var logs syncBuffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	defer func() {
+		if strings.Contains(logs.String(), srv.Password) {
+			t.Errorf("the password appears in the logs:\n%s", logs.String())
+		}
+	}()
 
 	open := func() *session.Session { return sessiontest.Open(t, cfg) }
 	s := open()
@@ -496,4 +475,22 @@ func TestRemote(t *testing.T) {
 	if got := srv.LoginPosts(); got != 1 {
 		t.Errorf("%d logins, want 1", got)
 	}
+}
+
+// syncBuffer is a bytes.Buffer for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
