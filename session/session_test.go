@@ -97,7 +97,7 @@ func TestBadCredentialsFailFast(t *testing.T) {
 	t.Parallel()
 	sessiontest.RequireBrowser(t)
 	srv := sessiontest.NewServer(t)
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cfg := srv.Config()
 	const wrong = "Wr0ng-Passw0rd-42"
 	cfg.Login = srv.Login(wrong)
