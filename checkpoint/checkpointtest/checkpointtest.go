@@ -29,6 +29,20 @@
 //
 // Subtests run in parallel, each on its own store from New. Times in the
 // suite's records have microsecond precision, what PostgreSQL keeps.
+//
+// # Leases
+//
+// A store that is a [checkpoint.Leaser] also runs [LeaseSuite], which
+// checks claims, renewals, releases and lost leases, and many goroutines
+// claiming the same keys. Leases expire by a clock: a store that can take
+// the suite's fake [Clock] lets the suite advance it instead of waiting,
+//
+//	checkpointtest.RunLeaser(t, func(t *testing.T, clock *checkpointtest.Clock) checkpoint.Store {
+//		return &checkpoint.Memory{Now: clock.Now}
+//	})
+//
+// and one that keeps its own (a database server's) sets [LeaseSuite].TTL to
+// a short TTL that the suite waits out.
 package checkpointtest
 
 import (

@@ -81,6 +81,7 @@ func TestProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		wg.Go(func() {
+			killed := false
 			for sc := bufio.NewScanner(out); sc.Scan(); {
 				kind, rest, _ := strings.Cut(sc.Text(), " ")
 				mu.Lock()
@@ -89,14 +90,15 @@ func TestProcesses(t *testing.T) {
 					released[name]++
 				case "holding": // the victim stalls holding leases: kill it
 					held = strings.Fields(rest)
-					cmd.Process.Kill()
+					killed = cmd.Process.Kill() == nil
 				}
 				mu.Unlock()
 			}
 			err := cmd.Wait()
-			if ee := (*exec.ExitError)(nil); name == "victim" && errors.As(err, &ee) && !ee.Exited() {
-				err = nil // killed, as planned
-			} else if name == "victim" && err == nil {
+			switch {
+			case killed && c.Err() == nil:
+				err = nil // as planned
+			case name == "victim" && err == nil:
 				err = errors.New("exited by itself, not killed")
 			}
 			if err != nil {
