@@ -494,3 +494,24 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// TestZeroConfig: the zero Config launches headless chromium, no login.
+func TestZeroConfig(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, session.Config{})
+	page, err := s.NewPage(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ClosePage(page)
+	if _, err := page.Goto(srv.ItemURL("A")); err != nil { // redirected to the login form
+		t.Fatal(err)
+	}
+	if err := s.Check(t.Context(), page); err != nil {
+		t.Errorf("Check = %v; without LoginURL nothing looks logged out", err)
+	}
+	if st := s.Stats(); st.Logins != 0 || st.Generation != 1 || srv.LoginPosts() != 0 {
+		t.Errorf("Stats = %+v after %d logins at the server; want none", st, srv.LoginPosts())
+	}
+}
