@@ -105,7 +105,7 @@ func Click(ctx context.Context, page playwright.Page, trigger Trigger, dst Targe
 
 func saveDownload(ctx context.Context, dl playwright.Download, dst Target) (File, error) {
 	defer func() { _ = dl.Delete() }() // the driver's own copy
-	f, err := os.CreateTemp(dst.Dir, ".pagefleet-*.part")
+	f, err := createTemp(dst.Dir)
 	if err != nil {
 		_ = dl.Cancel()
 		return File{}, fmt.Errorf("download: %w", err)

@@ -2,11 +2,13 @@ package download
 
 import (
 	"cmp"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -98,7 +100,7 @@ func Save(r io.Reader, dst Target) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	f, err := os.CreateTemp(dst.Dir, ".pagefleet-*.part")
+	f, err := createTemp(dst.Dir)
 	if err != nil {
 		return File{}, fmt.Errorf("download: %w", err)
 	}
@@ -153,6 +155,17 @@ func finish(f *os.File, dst Target) (_ File, err error) {
 	}
 	syncDir(dst.Dir) // makes the rename itself durable
 	return File{Path: final, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// createTemp creates a temporary file in dir. Unlike os.CreateTemp (0600)
+// it leaves the mode to the umask, as for any file a program saves.
+func createTemp(dir string) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(filepath.Join(dir, ".pagefleet-"+rand.Text()[:16]+".part"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
 }
 
 func syncDir(dir string) {
