@@ -291,12 +291,25 @@ func TestStorageState(t *testing.T) {
 
 // TestBlocking blocks images by type and the stylesheet by URL: no asset
 // reaches the server (the font is never asked for without the stylesheet).
+// Its login fails once, transiently, and is retried.
 func TestBlocking(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
 	cfg := srv.Config()
 	cfg.Block, cfg.BlockTypes, cfg.BlockURLs = true, []string{"image"}, []string{"**/*.css"}
+	var calls atomic.Int32
+	login := cfg.Login
+	cfg.Login = func(ctx context.Context, page playwright.Page) error {
+		if calls.Add(1) == 1 {
+			return errors.New("connection reset") // transient: retried
+		}
+		return login(ctx, page)
+	}
+	cfg.NewBackOff = func() backoff.BackOff { return &backoff.ZeroBackOff{} }
 	s := sessiontest.Open(t, cfg)
+	if calls.Load() != 2 || s.Stats().Logins != 1 {
+		t.Errorf("%d login calls, %d logins; want a retry and one login", calls.Load(), s.Stats().Logins)
+	}
 	allDone(t, work(t, s.Pages(), 1, ids(2), visit(s, srv)))
 	if got := srv.Assets(); got != 0 {
 		t.Errorf("%d asset requests reached the server, want 0", got)
