@@ -17,11 +17,19 @@ import (
 // Sentinel errors. Validation failures come as an [*InvalidError] whose
 // Reason is one of ErrEmpty … ErrContentMismatch; test with errors.Is.
 var (
-	ErrEmpty           = errors.New("download: empty file")
-	ErrTooLarge        = errors.New("download: file too large")
-	ErrNotPDF          = errors.New("download: not a PDF")
-	ErrHTMLPage        = errors.New("download: HTML page instead of the file")
-	ErrTruncated       = errors.New("download: truncated file")
+	// ErrEmpty: the file has no bytes.
+	ErrEmpty = errors.New("download: empty file")
+	// ErrTooLarge: the file exceeds Target.MaxSize.
+	ErrTooLarge = errors.New("download: file too large")
+	// ErrNotPDF: the file is no PDF (nor an HTML page), or cannot be read as one.
+	ErrNotPDF = errors.New("download: not a PDF")
+	// ErrHTMLPage: an HTML page — usually an error or login page — came
+	// instead of the file.
+	ErrHTMLPage = errors.New("download: HTML page instead of the file")
+	// ErrTruncated: the PDF ends before its %%EOF marker.
+	ErrTruncated = errors.New("download: truncated file")
+	// ErrContentMismatch: the file's text lacks the item's ID: it is
+	// another item's file.
 	ErrContentMismatch = errors.New("download: file content does not match the item")
 	// ErrNoDownload: the trigger ran but no download (nor inline file)
 	// arrived in time, or the page closed while waiting.
