@@ -66,6 +66,7 @@ type controller struct {
 	log     *slog.Logger
 	set     func(int)
 	backlog func() bool
+	limit   func() int // the pool's SetMaxWorkers cap; 0: none
 	now     func() time.Time
 
 	level     int
@@ -83,7 +84,7 @@ type measure struct {
 	at      time.Time
 }
 
-func newController(a Adaptive, workers int, log *slog.Logger, set func(int), backlog func() bool) *controller {
+func newController(a Adaptive, workers int, log *slog.Logger, set func(int), backlog func() bool, limit func() int) *controller {
 	a.Min = max(a.Min, 1)
 	a.Max = cmp.Or(a.Max, workers)
 	a.Max = max(a.Max, a.Min)
@@ -97,12 +98,16 @@ func newController(a Adaptive, workers int, log *slog.Logger, set func(int), bac
 			return !errors.As(err, &p)
 		}
 	}
-	return &controller{cfg: a, log: log, set: set, backlog: backlog, now: time.Now,
+	return &controller{cfg: a, log: log, set: set, backlog: backlog, limit: limit, now: time.Now,
 		measured: make(map[int]measure), offLimits: make(map[int]time.Time)}
 }
 
 // observe takes one finished attempt; called from the pool's event goroutine.
 func (c *controller) observe(a Attempt) {
+	if l := c.limit(); l > 0 && c.level > l {
+		c.level = l // the pool was capped: measure anew at the cap
+		c.reset(c.now())
+	}
 	if a.Started.Before(c.since) {
 		return // ran (partly) under the previous count
 	}
@@ -170,6 +175,9 @@ func (c *controller) lastLower(L int, now time.Time) (int, measure, bool) {
 // ceiling is the highest count allowed now: below any count off-limits.
 func (c *controller) ceiling(now time.Time) int {
 	ceil := c.cfg.Max
+	if l := c.limit(); l > 0 {
+		ceil = min(ceil, l)
+	}
 	for l, at := range c.offLimits {
 		if now.Sub(at) < c.cfg.Cooldown {
 			ceil = min(ceil, l-1)

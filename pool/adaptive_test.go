@@ -112,3 +112,38 @@ func TestAdaptiveClimbsToMax(t *testing.T) {
 	counts, log := settle(t, srv, 1000, pool.Adaptive{Max: 8, MinWindow: 50 * time.Millisecond})
 	checkSettled(t, counts, 8, log)
 }
+
+// SetMaxWorkers caps the pool, and the controller stays under the cap.
+func TestSetMaxWorkersCapsTheController(t *testing.T) {
+	t.Parallel()
+	srv := &pooltest.Server{Capacity: 100, Latency: 5 * time.Millisecond}
+	f := &pooltest.Factory{}
+	var p *pool.PagePool[*pooltest.Page]
+	finished, over := 0, 0
+	p, err := pool.New(pool.Config[*pooltest.Page]{
+		Factory: f, Workers: 8, Logger: testLogger(t),
+		Adaptive: &pool.Adaptive{Start: 8, MinWindow: 10 * time.Millisecond},
+		OnResult: func(pool.Result) {
+			switch finished++; {
+			case finished == 50:
+				p.SetMaxWorkers(2)
+			case finished > 100 && p.Stats().Target > 2:
+				over++
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 600 {
+		p.Submit(srv.Task(fmt.Sprint(i)))
+	}
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if over > 0 || p.Stats().Target > 2 {
+		t.Errorf("the controller went over the cap %d times; final target %d", over, p.Stats().Target)
+	}
+	f.Check(t)
+}

@@ -24,6 +24,7 @@ type PagePool[P any] struct {
 	waiting     map[*task[P]]struct{}
 	workers     map[int]*worker[P]
 	target      int
+	maxWorkers  int // cap from SetMaxWorkers; 0: none
 	nextID      int
 	pending     int // submitted tasks without a Result yet
 	queueClosed bool
@@ -89,7 +90,7 @@ func New[P any](cfg Config[P]) (*PagePool[P], error) {
 	p.cond = sync.NewCond(&p.mu)
 	p.events.notify = make(chan struct{}, 1)
 	if cfg.Adaptive != nil {
-		p.ctl = newController(*cfg.Adaptive, cfg.Workers, cfg.Logger, func(n int) { p.SetWorkers(n) }, p.hasBacklog)
+		p.ctl = newController(*cfg.Adaptive, cfg.Workers, cfg.Logger, func(n int) { p.SetWorkers(n) }, p.hasBacklog, p.maxWorkersNow)
 		p.target = p.ctl.cfg.Start
 	}
 	return p, nil
@@ -215,6 +216,9 @@ func (p *PagePool[P]) SetWorkers(n int) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.maxWorkers > 0 {
+		n = min(n, p.maxWorkers)
+	}
 	p.target = n
 	if !p.running || p.stopping {
 		return nil
@@ -246,6 +250,30 @@ func (p *PagePool[P]) SetWorkers(n int) error {
 		p.cond.Broadcast()
 	}
 	return nil
+}
+
+// SetMaxWorkers caps the number of workers at n from now on — also for
+// the adaptive controller — and shrinks the pool to n if it is larger.
+// Use it when the site turns out to take no more (say, it keeps per-session
+// state that parallel pages would mix up). n = 0 removes the cap.
+func (p *PagePool[P]) SetMaxWorkers(n int) error {
+	if n < 0 {
+		return fmt.Errorf("pool: SetMaxWorkers(%d): want >= 0", n)
+	}
+	p.mu.Lock()
+	p.maxWorkers = n
+	target := p.target
+	p.mu.Unlock()
+	if n > 0 && target > n {
+		return p.SetWorkers(n)
+	}
+	return nil
+}
+
+func (p *PagePool[P]) maxWorkersNow() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.maxWorkers
 }
 
 func (p *PagePool[P]) hasBacklog() bool {
@@ -393,9 +421,8 @@ func (p *PagePool[P]) finalizeLocked(t *task[P], err error) {
 }
 
 // settleLocked decides what follows an attempt of t that ended with err
-// after running for d: a Result, a retry after backoff, or a requeue
-// (reported true: the attempt was not charged).
-func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.Duration) (requeued bool) {
+// after running for d: a Result, a retry after backoff, or a requeue.
+func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.Duration) {
 	att := Attempt{Key: t.Key, Worker: w.id, Err: err, Started: w.since, Duration: d}
 	if err != nil && IsRequeue(err) && t.requeues < p.cfg.MaxRequeues && !p.stopping {
 		t.requeues++
@@ -404,7 +431,7 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 		p.pushAttemptLocked(att)
 		p.ready = append(p.ready, t)
 		p.cond.Signal()
-		return true
+		return
 	}
 	t.attempts++
 	att.Number = t.attempts
@@ -433,7 +460,7 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 			err = fmt.Errorf("task %q: giving up after %d attempt(s): %w", t.Key, t.attempts, err)
 		}
 		p.finalizeLocked(t, err)
-		return false
+		return
 	}
 	p.counts.retries++
 	p.cfg.Logger.Debug("pool: attempt failed, will retry", "key", t.Key, "attempt", t.attempts, "in", next, "err", err)
@@ -449,7 +476,6 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 			p.cond.Signal()
 		}
 	})
-	return false
 }
 
 func (p *PagePool[P]) pushAttemptLocked(a Attempt) {

@@ -138,8 +138,10 @@ func (p *PagePool[P]) attempt(w *worker[P], t *task[P]) bool {
 	}
 	w.state, w.task = Idle, nil
 	w.tasks++
-	requeued := p.settleLocked(t, w, err, time.Since(start))
-	reset := err != nil && !requeued
+	p.settleLocked(t, w, err, time.Since(start))
+	// Reset after any failure, a requeued one too: it is cheap, and it is
+	// how a page of a crashed browser is found out and replaced.
+	reset := err != nil
 	if !reset && p.cfg.RecycleAfter > 0 && w.tasks >= p.cfg.RecycleAfter {
 		p.counts.recycled++
 		p.closePageLocked(w)
