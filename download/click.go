@@ -144,7 +144,7 @@ func saveNavigation(ctx context.Context, page playwright.Page, o outcome, dst Ta
 			return File{}, &InvalidError{ErrHTMLPage, fmt.Sprintf("%s, HTTP %d at %s", describeHTML(body), r.Status(), o.url)}
 		}
 		if r.Status() < 200 || r.Status() > 299 {
-			return File{}, fmt.Errorf("download: %s: %w %d", o.url, ErrStatus, r.Status())
+			return File{}, &StatusError{Code: r.Status(), URL: o.url}
 		}
 	}
 	// What a viewer shows is not the file (chromium's PDF viewer wraps it
@@ -156,7 +156,7 @@ func saveNavigation(ctx context.Context, page playwright.Page, o outcome, dst Ta
 // carries the browser context's cookies — and saves the body validated and
 // atomically (see [Save]), without rendering anything. Redirects are
 // followed, so a logged-out fetch typically fails validation with
-// [ErrHTMLPage]; a non-2xx status is [ErrStatus]. Playwright hands over the
+// [ErrHTMLPage]; a non-2xx status is a [*StatusError]. Playwright hands over the
 // body whole, so files are held in memory once; MaxSize is checked against
 // Content-Length before that.
 func Fetch(ctx context.Context, req playwright.APIRequestContext, url string, dst Target) (File, error) {
@@ -181,7 +181,7 @@ func fetch(ctx context.Context, req playwright.APIRequestContext, url string, ds
 		return File{}, &InvalidError{ErrHTMLPage, fmt.Sprintf("%s, HTTP %d at %s", describeHTML(body), resp.Status(), url)}
 	}
 	if !resp.Ok() {
-		return File{}, fmt.Errorf("download: GET %s: %w %d %s", url, ErrStatus, resp.Status(), resp.StatusText())
+		return File{}, &StatusError{Code: resp.Status(), URL: url}
 	}
 	if n, err := strconv.ParseInt(resp.Headers()["content-length"], 10, 64); err == nil && n > dst.MaxSize {
 		return File{}, &InvalidError{ErrTooLarge, fmt.Sprintf("Content-Length %d, limit %d", n, dst.MaxSize)}

@@ -34,9 +34,22 @@ var (
 	// ErrNoDownload: the trigger ran but no download (nor inline file)
 	// arrived in time, or the page closed while waiting.
 	ErrNoDownload = errors.New("download: no download")
-	// ErrStatus: a fetch got an HTTP status other than 2xx.
+	// ErrStatus: a fetch got an HTTP status other than 2xx. The error is
+	// a [*StatusError] that carries the code.
 	ErrStatus = errors.New("download: HTTP status")
 )
+
+// StatusError is an HTTP status other than 2xx where the file should have
+// been. errors.Is(err, ErrStatus) holds for it.
+type StatusError struct {
+	Code int
+	URL  string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("download: HTTP %d at %s", e.Code, e.URL) }
+
+// Is makes a StatusError match [ErrStatus].
+func (e *StatusError) Is(target error) bool { return target == ErrStatus }
 
 // InvalidError is a file that failed validation. Its Reason is one of the
 // sentinel errors; Detail says what was seen.
