@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pagefleet/pagefleet/checkpoint"
+	"github.com/pagefleet/pagefleet/examples/portal/dealer"
+)
+
+// benchRow is one measured configuration.
+type benchRow struct {
+	Mode          string  `json:"mode"`    // fixed or adaptive
+	Workers       int     `json:"workers"` // the fixed count, or the adaptive ceiling
+	FinalWorkers  int     `json:"final_workers"`
+	Vehicles      int     `json:"vehicles"`
+	Done          int     `json:"done"`
+	Seconds       float64 `json:"seconds"`
+	PerHour       float64 `json:"vehicles_per_hour"`
+	SuccessPct    float64 `json:"success_pct"` // vehicles done
+	Errors        int     `json:"errors"`      // failed attempts, retried or not
+	P50s          float64 `json:"p50_seconds"`
+	P95s          float64 `json:"p95_seconds"`
+	PeakMemoryMB  float64 `json:"peak_memory_mb"`
+	CPUPerVehicle float64 `json:"cpu_seconds_per_vehicle"`
+	CPU           struct {
+		Go, Driver, Browser float64
+	} `json:"cpu_seconds_per_vehicle_by_part"`
+	Server429    int     `json:"server_429,omitempty"`
+	Server500    int     `json:"server_500,omitempty"`
+	EfficiencyPc float64 `json:"efficiency_pct,omitempty"` // of workers ÷ server time per vehicle (demo, fixed only)
+}
+
+type benchReport struct {
+	Started  time.Time         `json:"started"`
+	Portal   string            `json:"portal"`
+	Settings map[string]string `json:"settings"`
+	Rows     []benchRow        `json:"rows"`
+}
+
+// runBench is `jdrun bench`: the old tool's worker count analysis, automated.
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("jdrun bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		n        = fs.Int("vehicles", 200, "vehicles per measured run")
+		counts   = fs.String("workers", "1,2,4,7,10,12", "fixed worker counts to measure, comma-separated")
+		adaptive = fs.Bool("adaptive", true, "also measure the adaptive mode, with the largest count as its ceiling")
+		latency  = fs.Duration("latency", 300*time.Millisecond, "demo portal: latency per request")
+		limit    = fs.Int("limit", 6, "demo portal: requests one session may have in flight (0: no limit)")
+		errRate  = fs.Float64("error-rate", 0, "demo portal: share of requests answered HTTP 500")
+		photos   = fs.Int("photos", 6, "demo portal: photos per vehicle page")
+		out      = fs.String("out", "bench", "directory for bench.json and bench.html")
+		siteURL  = fs.String("url", "", "measure this portal instead of the demo (downloads go to a temporary directory; JD_USER/JD_PASS from the environment or .env; keep -vehicles small to be polite)")
+		mode     = fs.String("download", "auto", "fetch, click or auto (see jdrun -h)")
+		block    = fs.Bool("block", true, "block images, stylesheets, fonts and media")
+		verbose  = fs.Bool("v", false, "log what each run does")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "jdrun bench measures vehicles/hour, success, time per vehicle, memory and CPU for a sweep of worker counts\nand the adaptive mode, on a sample of vehicles. Against the embedded demo portal by default.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	var sweep []int
+	for _, s := range strings.Split(*counts, ",") {
+		w, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || w < 1 || w > 64 {
+			return fmt.Errorf("%w: -workers: %q is not a count in 1..64", errUsage, s)
+		}
+		sweep = append(sweep, w)
+	}
+	if *n < 1 {
+		return fmt.Errorf("%w: -vehicles must be positive", errUsage)
+	}
+	envArgs := []string{"-url", *siteURL, "-download", *mode, "-block=" + strconv.FormatBool(*block), "-progress", "off"}
+	base, err := loadConfig(envArgs, getenv, strings.NewReader(""), stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: redactor([]string{base.Password})}))
+
+	var srv *dealer.Server
+	if base.URL == "" {
+		srv, err = dealer.Start(dealer.Config{Vehicles: *n, Latency: *latency, MaxInFlight: *limit, ErrorRate: *errRate,
+			Photos: *photos, Prewarm: true})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		base.URL, base.User, base.Password = srv.URL(), dealer.DemoUser, dealer.DemoPassword
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	rep := benchReport{Started: time.Now(), Portal: base.URL, Settings: map[string]string{
+		"vehicles": strconv.Itoa(*n), "latency": latency.String(), "limit": strconv.Itoa(*limit),
+		"error_rate": fmt.Sprint(*errRate), "download": *mode, "block": strconv.FormatBool(*block),
+	}}
+	if srv == nil {
+		rep.Settings = map[string]string{"vehicles": strconv.Itoa(*n), "download": *mode, "block": strconv.FormatBool(*block)}
+	}
+	fmt.Fprintf(stdout, "benchmarking %s: %d vehicles per run; latency %v, per-session limit %d\n", base.URL, *n, *latency, *limit)
+
+	var vehicles []vehicle
+	runs := make([]func() (benchRow, error), 0, len(sweep)+1)
+	measure := func(workers int, adapt bool) func() (benchRow, error) {
+		return func() (benchRow, error) {
+			cfg := *base
+			cfg.Workers, cfg.Adaptive = workers, adapt
+			return benchOnce(ctx, &cfg, log, srv, &vehicles, *n, *latency)
+		}
+	}
+	for _, w := range sweep {
+		runs = append(runs, measure(w, false))
+	}
+	if *adaptive {
+		runs = append(runs, measure(slices.Max(sweep), true))
+	}
+	for _, run := range runs {
+		row, err := run()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  %-8s %2d workers: %6.0f vehicles/h, %5.1f%% done, p50 %.2fs\n", row.Mode, row.Workers, row.PerHour, row.SuccessPct, row.P50s)
+		rep.Rows = append(rep.Rows, row)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: bench stopped", errInterrupted)
+		}
+	}
+	printBench(stdout, rep)
+	if err := writeJSON(filepath.Join(*out, "bench.json"), rep); err != nil {
+		return err
+	}
+	var b strings.Builder
+	if err := benchHTML.Execute(&b, benchView(rep)); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(*out, "bench.html"), []byte(b.String())); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwritten: %s, %s\n", filepath.Join(*out, "bench.json"), filepath.Join(*out, "bench.html"))
+	return nil
+}
+
+// benchOnce measures one configuration with a fresh browser and session.
+func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.Server, vehicles *[]vehicle, n int, latency time.Duration) (benchRow, error) {
+	row := benchRow{Mode: "fixed", Workers: cfg.Workers}
+	if cfg.Adaptive {
+		row.Mode = "adaptive"
+	}
+	dir, err := os.MkdirTemp("", "jdrun-bench-")
+	if err != nil {
+		return row, err
+	}
+	defer os.RemoveAll(dir)
+	cfg.OutDir = dir
+	st, err := loadSite(cfg.SiteFile)
+	if err != nil {
+		return row, err
+	}
+	j := newJob(cfg, st, log)
+	j.store = checkpoint.NewMemory()
+	sess, err := j.openSession(ctx)
+	if err != nil {
+		return row, err
+	}
+	defer sess.Close()
+	j.sess = sess
+	if *vehicles == nil {
+		if *vehicles, err = j.listInventory(ctx); err != nil {
+			return row, err
+		}
+		if len(*vehicles) > n {
+			*vehicles = (*vehicles)[:n]
+		}
+	}
+	if srv != nil {
+		srv.ResetStats()
+	}
+	cpu0, _ := cpuNow(sess.DriverPID())
+	start := time.Now()
+	if err := j.download(ctx, *vehicles, io.Discard, &switchWriter{w: io.Discard}); err != nil {
+		return row, err
+	}
+	row.Seconds = time.Since(start).Seconds()
+	cpu1, cpuErr := cpuNow(sess.DriverPID())
+
+	j.finishSummary(ctx)
+	s := j.sum
+	row.Vehicles, row.Done = len(*vehicles), s.Done
+	row.FinalWorkers = s.Workers
+	row.PerHour = float64(s.Done) / row.Seconds * 3600
+	row.SuccessPct = 100 * float64(s.Done) / float64(max(row.Vehicles, 1))
+	row.PeakMemoryMB = s.PeakMemoryMB
+	var secs []float64
+	for _, o := range j.outcomes {
+		row.Errors += o.Attempts - 1 + o.Requeues
+		if o.State == "done" {
+			secs = append(secs, o.Seconds)
+		} else {
+			row.Errors++
+		}
+	}
+	row.P50s, row.P95s = percentile(secs, 50), percentile(secs, 95)
+	if cpuErr == nil && s.Done > 0 {
+		c := cpu1.sub(cpu0)
+		per := float64(s.Done)
+		row.CPUPerVehicle = c.total() / per
+		row.CPU.Go, row.CPU.Driver, row.CPU.Browser = c.Go/per, c.Driver/per, c.Browser/per
+	}
+	if srv != nil {
+		ps := srv.Stats()
+		row.Server429, row.Server500 = int(ps.TooManyRequests), int(ps.Errors500)
+		if !cfg.Adaptive && latency > 0 {
+			// Each vehicle costs the server two requests: its page and its sticker.
+			ideal := float64(cfg.Workers) / (2 * latency.Seconds()) * 3600
+			row.EfficiencyPc = 100 * row.PerHour / ideal
+		}
+	}
+	return row, nil
+}
+
+func percentile(xs []float64, p int) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	return xs[min(len(xs)-1, len(xs)*p/100)]
+}
+
+func printBench(w io.Writer, rep benchReport) {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "mode\tworkers\tvehicles/h\tsuccess %\terrors\tp50 s\tp95 s\tpeak MB\tCPU s/veh\t(go/driver/browser)\t429s\tefficiency %\t")
+	for _, r := range rep.Rows {
+		workers := strconv.Itoa(r.Workers)
+		if r.Mode == "adaptive" {
+			workers = fmt.Sprintf("≤%d→%d", r.Workers, r.FinalWorkers)
+		}
+		eff := "-"
+		if r.EfficiencyPc > 0 {
+			eff = fmt.Sprintf("%.0f", r.EfficiencyPc)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%d\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f/%.3f/%.3f\t%d\t%s\t\n",
+			r.Mode, workers, r.PerHour, r.SuccessPct, r.Errors, r.P50s, r.P95s, r.PeakMemoryMB,
+			r.CPUPerVehicle, r.CPU.Go, r.CPU.Driver, r.CPU.Browser, r.Server429, eff)
+	}
+	tw.Flush()
+}
+
+//go:embed bench.html.tmpl
+var benchTemplate string
+
+var benchHTML = template.Must(template.New("bench").Parse(benchTemplate))
+
+type benchBar struct {
+	Label      string
+	X, W, H, Y float64
+	PerHour    float64
+	Adaptive   bool
+}
+
+func benchView(rep benchReport) map[string]any {
+	var peak float64
+	for _, r := range rep.Rows {
+		peak = max(peak, r.PerHour)
+	}
+	const width, height = 640.0, 220.0
+	var bars []benchBar
+	slot := width / float64(max(len(rep.Rows), 1))
+	for i, r := range rep.Rows {
+		h := 0.0
+		if peak > 0 {
+			h = r.PerHour / peak * (height - 40)
+		}
+		label := strconv.Itoa(r.Workers)
+		if r.Mode == "adaptive" {
+			label = "adaptive"
+		}
+		bars = append(bars, benchBar{Label: label, X: float64(i)*slot + 6, W: slot - 12, H: h, Y: height - 20 - h,
+			PerHour: r.PerHour, Adaptive: r.Mode == "adaptive"})
+	}
+	return map[string]any{"R": rep, "Bars": bars, "W": width, "H": height}
+}

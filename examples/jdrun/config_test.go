@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// inDir runs the test in a fresh working directory (for .env files).
+func inDir(t *testing.T) string {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	return dir
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := inDir(t)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte(
+		"JD_URL=https://dealer.example\nJD_USER=fromdotenv\nJD_PASS=dotenv-secret\nCONCURRENT_CONTEXTS=5\nHEADLESS=False\nMAX_DOWNLOADS=30\n"), 0o600)
+	c, err := loadConfig([]string{"-workers", "9"}, env(map[string]string{"JD_USER": "fromenv", "BLOCK_RESOURCES": "no"}), nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case c.URL != "https://dealer.example":
+		t.Errorf("URL %q: .env not read", c.URL)
+	case c.User != "fromenv":
+		t.Errorf("User %q: env must override .env", c.User)
+	case c.Password != "dotenv-secret":
+		t.Errorf("password not read from .env")
+	case c.Workers != 9:
+		t.Errorf("Workers %d: a flag must override .env", c.Workers)
+	case c.Headless || c.Block:
+		t.Errorf("HEADLESS=False / BLOCK_RESOURCES=no not understood: headless=%v block=%v", c.Headless, c.Block)
+	case c.MaxDownloads != 30:
+		t.Errorf("MAX_DOWNLOADS: %d", c.MaxDownloads)
+	}
+}
+
+func TestConfigDefaultsNeedNothing(t *testing.T) {
+	inDir(t)
+	c, err := loadConfig(nil, env(nil), nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "" || c.Workers != 8 || !c.Adaptive || !c.Headless || !c.Block || c.Timeout != 3*time.Minute || c.Retries != 4 {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.Store != filepath.Join(".jdrun", "checkpoint.jsonl") {
+		t.Errorf("store %q", c.Store)
+	}
+}
+
+func TestConfigRejectsBadValuesNamingTheSetting(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, map[string]string{"CONCURRENT_CONTEXTS": "many"}, "CONCURRENT_CONTEXTS"},
+		{nil, map[string]string{"CONCURRENT_CONTEXTS": "0"}, "CONCURRENT_CONTEXTS"},
+		{nil, map[string]string{"HEADLESS": "maybe"}, "HEADLESS"},
+		{nil, map[string]string{"MAX_DOWNLOADS": "-1"}, "MAX_DOWNLOADS"},
+		{[]string{"-timeout", "10m"}, nil, "STUCK_AFTER"},
+		{[]string{"-download", "teleport"}, nil, "DOWNLOAD_MODE"},
+		{[]string{"-name", "{{.Nope}}.pdf"}, nil, "FILE_NAME"},
+		{nil, map[string]string{"JD_URL": "dealer.example"}, "JD_URL"},
+		{nil, map[string]string{"JD_URL": "https://dealer.example"}, "JD_USER/JD_PASS"},
+		{[]string{"stray"}, nil, "unexpected argument"},
+	} {
+		inDir(t)
+		_, err := loadConfig(tc.args, env(tc.env), nil, &bytes.Buffer{})
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("args %v env %v: got %v, want a usage error naming %s", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
+
+func TestPasswordFromStdin(t *testing.T) {
+	inDir(t)
+	c, err := loadConfig([]string{"-password-stdin", "-url", "https://x.example", "-user", "u"}, env(nil),
+		strings.NewReader("pa ss\n"), &bytes.Buffer{})
+	if err != nil || c.Password != "pa ss" {
+		t.Fatalf("password %q, err %v", c.Password, err)
+	}
+	if _, err := loadConfig([]string{"-password-stdin"}, env(nil), strings.NewReader(""), &bytes.Buffer{}); !errors.Is(err, errUsage) {
+		t.Errorf("empty stdin: %v", err)
+	}
+}
+
+func TestHelpListsEverySettingWithItsEnvName(t *testing.T) {
+	inDir(t)
+	var out bytes.Buffer
+	_, err := loadConfig([]string{"-h"}, env(nil), nil, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err %v", err)
+	}
+	for _, want := range []string{"JD_USER", "JD_PASS", "MAX_DOWNLOADS", "CONCURRENT_CONTEXTS", "HEADLESS", "BLOCK_RESOURCES",
+		"JD_URL", "OUTPUT_DIR", "STATE_DIR", "TASK_TIMEOUT", "MAX_RETRIES", "-retry-failed", "-dry-run", "-password-stdin",
+		"default 8", "Exit codes"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-h lacks %q", want)
+		}
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	var buf bytes.Buffer
+	c := &config{LogFormat: "json"}
+	log, _ := newLogger(c, &buf, env(nil), nil, "hunter2-secret")
+	log.Info("login with hunter2-secret", "password", "hunter2-secret", "err", errors.New("bad: hunter2-secret"))
+	log.Info("ok", slog.Group("g", "p", "x hunter2-secret"))
+	if strings.Contains(buf.String(), "hunter2") || strings.Count(buf.String(), "[redacted]") < 4 {
+		t.Errorf("log not redacted:\n%s", buf.String())
+	}
+	err := redactError(errFailures, "hunter2-secret")
+	if err != errFailures {
+		t.Errorf("redactError changed an error without the secret")
+	}
+	err = redactError(errors.Join(errLogin, errors.New("hunter2-secret")), "hunter2-secret")
+	if strings.Contains(err.Error(), "hunter2") || !errors.Is(err, errLogin) {
+		t.Errorf("redactError: %v", err)
+	}
+}
+
+func TestSiteFile(t *testing.T) {
+	dir := inDir(t)
+	p := filepath.Join(dir, "site.json")
+	os.WriteFile(p, []byte(`{"login_path": "/signin", "row_fields": {"stock": "td.stk"}}`), 0o600)
+	s, err := loadSite(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.LoginPath != "/signin" || s.RowFields["stock"] != "td.stk" || s.RowFields["vin"] != "td.vin" || s.Row != defaultSite().Row {
+		t.Errorf("site %+v", s)
+	}
+	os.WriteFile(p, []byte(`{"login_pth": "/x"}`), 0o600)
+	if _, err := loadSite(p); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "login_pth") {
+		t.Errorf("unknown field: %v", err)
+	}
+	os.WriteFile(p, []byte(`{"row": ""}`), 0o600)
+	if _, err := loadSite(p); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "row is empty") {
+		t.Errorf("empty row: %v", err)
+	}
+}
+
+func TestFileNames(t *testing.T) {
+	inDir(t)
+	c, err := loadConfig([]string{"-name", "{{.Year}} {{.Make}}/{{.Stock}}-{{.VIN}}.pdf"}, env(nil), nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &job{cfg: c}
+	name := j.fileName(vehicle{VIN: "1HGCM82633A004352", Stock: "../../etc", Year: "2024", Make: "Ford"})
+	if strings.ContainsAny(name, `/\`) || !strings.HasSuffix(name, ".pdf") || !strings.Contains(name, "1HGCM82633A004352") {
+		t.Errorf("unsafe or wrong name %q", name)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for err, want := range map[error]int{
+		nil: 0, flag.ErrHelp: 0, errUsage: 2, errLogin: 3, errFailures: 4, errInterrupted: 130, errors.New("x"): 1,
+	} {
+		if got := exitCode(err, &bytes.Buffer{}); got != want {
+			t.Errorf("exitCode(%v) = %d, want %d", err, got, want)
+		}
+	}
+}

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pagefleet/pagefleet/checkpoint"
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/examples/portal/dealer"
+	"github.com/pagefleet/pagefleet/session/sessiontest"
+)
+
+const secret = "Sup3r-S3cret-pa55"
+
+// startPortal starts a demo portal that accepts demo/secret.
+func startPortal(t *testing.T, cfg dealer.Config) *dealer.Server {
+	t.Helper()
+	cfg.Username, cfg.Password = dealer.DemoUser, secret
+	srv, err := dealer.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type runResult struct {
+	err            error
+	stdout, stderr string
+	took           time.Duration
+}
+
+// runJD runs jdrun in-process in dir against srv with the given extra flags.
+func runJD(t *testing.T, dir string, srv *dealer.Server, password string, args ...string) runResult {
+	t.Helper()
+	t.Chdir(dir)
+	env := map[string]string{"JD_USER": dealer.DemoUser, "JD_PASS": password}
+	args = append([]string{"-url", srv.URL(), "-out", "out", "-state", "state", "-progress", "off"}, args...)
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	err := run(t.Context(), args, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+	r := runResult{err, stdout.String(), stderr.String(), time.Since(start)}
+	t.Logf("jdrun %v: err=%v in %v\nstdout:\n%s", args, err, r.took.Round(time.Millisecond), r.stdout)
+	return r
+}
+
+func readMetrics(t *testing.T, dir string) metrics {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "state", "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m metrics
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// checkFiles checks that out holds exactly one valid PDF per vehicle, named
+// by its VIN and carrying it, and nothing else.
+func checkFiles(t *testing.T, out string, vehicles []dealer.Vehicle) {
+	t.Helper()
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(vehicles) {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("%d files in %s, want %d: %v", len(entries), out, len(vehicles), names)
+	}
+	for _, v := range vehicles {
+		p := filepath.Join(out, v.VIN+".pdf")
+		f, err := os.Open(p)
+		if err != nil {
+			t.Errorf("vehicle %d: %v", v.ID, err)
+			continue
+		}
+		fi, _ := f.Stat()
+		for _, check := range []download.Validator{download.PDF(), download.PDFContains(v.VIN)} {
+			if err := check(f, fi.Size()); err != nil {
+				t.Errorf("%s: %v", p, err)
+			}
+		}
+		f.Close()
+	}
+}
+
+// noSecret checks that the password appears in no output and no file.
+func noSecret(t *testing.T, r runResult, dirs ...string) {
+	t.Helper()
+	if strings.Contains(r.stdout+r.stderr, secret) || (r.err != nil && strings.Contains(r.err.Error(), secret)) {
+		t.Error("the password appears in jdrun's output")
+	}
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(secret)) {
+					t.Errorf("the password appears in %s", p)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// TestEndToEndWithFaults: 120 vehicles, every fault the portal has, eight
+// workers over one session; views and downloads so that the "current
+// vehicle" interference bites. Every file must be there and right.
+func TestEndToEndWithFaults(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{
+		Vehicles: 120, Seed: 7, Photos: 2, Latency: 20 * time.Millisecond,
+		ErrorRate: 0.05, HangRate: 0.01, TruncateRate: 0.02, SoftErrorRate: 0.01,
+		SessionTTL: 3 * time.Second, MaxInFlight: 6, Interference: true,
+	})
+	dir := t.TempDir()
+	r := runJD(t, dir, srv, secret, "-workers", "8", "-download", "fetch", "-retries", "8",
+		"-request-timeout", "2s", "-timeout", "20s", "-stuck-after", "40s")
+	if r.err != nil {
+		t.Fatalf("jdrun failed: %v\nstderr:\n%s", r.err, r.stderr)
+	}
+	vehicles := srv.Vehicles()
+	checkFiles(t, filepath.Join(dir, "out"), vehicles)
+
+	m := readMetrics(t, dir)
+	ps := srv.Stats()
+	if m.Run.Done != 120 || m.Run.Failed != 0 || len(m.Vehicles) != 120 {
+		t.Errorf("report: done %d failed %d vehicles %d", m.Run.Done, m.Run.Failed, len(m.Vehicles))
+	}
+	if ps.LoginsOK < 3 || m.Run.Relogins < 2 {
+		t.Errorf("want ≥ 2 re-logins: portal saw %d logins, report says %d re-logins", ps.LoginsOK, m.Run.Relogins)
+	}
+	if ps.WrongStickers == 0 || m.Run.WrongPDF == 0 || int64(m.Run.WrongPDF) > ps.WrongStickers {
+		t.Errorf("wrong stickers: portal served %d, jdrun caught %d", ps.WrongStickers, m.Run.WrongPDF)
+	}
+	if ps.Hangs == 0 || ps.TruncatedStickers == 0 || ps.Errors500 == 0 || ps.TooManyRequests == 0 {
+		t.Logf("faults seen by the portal: hangs %d, truncated %d, 500s %d, 429s %d", ps.Hangs, ps.TruncatedStickers, ps.Errors500, ps.TooManyRequests)
+	}
+	// No vehicle downloaded twice without cause: the portal served a second
+	// sticker only to a vehicle whose first one was refused.
+	byVIN := map[string]outcome{}
+	for _, o := range m.Vehicles {
+		byVIN[o.VIN] = o
+	}
+	for _, v := range vehicles {
+		o, served := byVIN[v.VIN], int(ps.StickersByVehicle[v.ID])
+		if o.State != "done" || served < 1 || served > o.Downloads || (served > 1 && o.Attempts+o.Requeues < 2) {
+			t.Errorf("%s: %+v, portal served %d sticker(s)", v.VIN, o, served)
+		}
+	}
+	var report summary
+	b, _ := os.ReadFile(filepath.Join(dir, "state", "report.json"))
+	if err := json.Unmarshal(b, &report); err != nil || report.Done != 120 {
+		t.Errorf("report.json: done %d, err %v", report.Done, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "state", "report.html")); !bytes.Contains(b, []byte("<svg")) {
+		t.Error("report.html has no chart")
+	}
+	noSecret(t, r, filepath.Join(dir, "state"), filepath.Join(dir, "out"))
+
+	// A rerun resumes: nothing left to download, nothing fetched.
+	srv.ResetStats()
+	r = runJD(t, dir, srv, secret)
+	if r.err != nil || srv.Stats().Stickers != 0 || !strings.Contains(r.stdout, "120 already done") {
+		t.Errorf("rerun: err %v, %d stickers fetched", r.err, srv.Stats().Stickers)
+	}
+}
+
+// TestKilledMidRunResumes SIGKILLs a jdrun process mid-run and reruns it:
+// nothing is missing and nothing recorded as done is downloaded again.
+func TestKilledMidRunResumes(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 150, Seed: 3, Photos: 1, Latency: 30 * time.Millisecond})
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "jdrun")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	const workers = 4
+	cmd := exec.Command(bin, "-url", srv.URL(), "-out", "out", "-state", "state", "-progress", "off", "-workers", strconv.Itoa(workers), "-adaptive=false")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "JD_USER="+dealer.DemoUser, "JD_PASS="+secret)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(dir, "state", "checkpoint.jsonl")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b, _ := os.ReadFile(journal)
+		if bytes.Count(b, []byte("\n")) > 40 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("jdrun recorded nothing within 2 minutes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	// What survived the kill.
+	store, err := checkpoint.Open(journal, checkpoint.Options{})
+	if err != nil {
+		t.Fatalf("the checkpoint does not open after kill -9: %v", err)
+	}
+	doneBefore := map[string]bool{}
+	for r, err := range store.All(t.Context()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State == checkpoint.Done {
+			doneBefore[r.Key] = true
+		}
+	}
+	store.Close()
+	before := srv.Stats().StickersByVehicle
+	t.Logf("killed with %d vehicles recorded done, %d stickers served", len(doneBefore), srv.Stats().Stickers)
+
+	r := runJD(t, dir, srv, secret, "-workers", strconv.Itoa(workers))
+	if r.err != nil {
+		t.Fatalf("rerun failed: %v\n%s", r.err, r.stderr)
+	}
+	checkFiles(t, filepath.Join(dir, "out"), srv.Vehicles())
+	after := srv.Stats().StickersByVehicle
+	twice := 0
+	for _, v := range srv.Vehicles() {
+		if doneBefore[v.VIN] && after[v.ID] != before[v.ID] {
+			t.Errorf("%s was recorded done before the kill but downloaded again", v.VIN)
+		}
+		if after[v.ID] > 1 {
+			twice++
+		}
+	}
+	// Only downloads in flight at the kill may have been made twice.
+	if twice > workers {
+		t.Errorf("%d vehicles downloaded twice, more than the %d in flight", twice, workers)
+	}
+}
+
+func TestWrongPasswordFailsFast(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 5})
+	r := runJD(t, t.TempDir(), srv, "not-the-password")
+	if !errors.Is(r.err, errLogin) || exitCode(r.err, &bytes.Buffer{}) != exitLogin {
+		t.Fatalf("err %v, want a login error (exit %d)", r.err, exitLogin)
+	}
+	if !strings.Contains(r.err.Error(), "refused the credentials") {
+		t.Errorf("message %q does not say the credentials were refused", r.err)
+	}
+	if r.took > 15*time.Second {
+		t.Errorf("took %v, want < 15s", r.took)
+	}
+	if st := srv.Stats(); st.LoginsFailed != 1 || st.LoginsOK != 0 {
+		t.Errorf("portal saw %d failed and %d good logins, want exactly 1 failed", st.LoginsFailed, st.LoginsOK)
+	}
+	if strings.Contains(r.err.Error()+r.stderr, "not-the-password") {
+		t.Error("the password appears in the output")
+	}
+}
+
+func TestCorruptCheckpointIsRefusedUntouched(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.MkdirAll("state", 0o755)
+	journal := filepath.Join("state", "checkpoint.jsonl")
+	content := []byte(`{"format":"pagefleet-checkpoint","version":1}
+{"key":"A","state":"done","attempts":1}
+{"key":"B","state":"do
+{"key":"C","state":"done","attempts":1}
+`)
+	os.WriteFile(journal, content, 0o644)
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"-state", "state", "-progress", "off"}, func(string) string { return "" }, nil, &stdout, &stderr)
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), journal) || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("err %v, want a clear error naming %s line 3", err, journal)
+	}
+	if b, _ := os.ReadFile(journal); !bytes.Equal(b, content) {
+		t.Error("the corrupt checkpoint was changed")
+	}
+}
+
+// TestPlan checks resume decisions without a browser.
+func TestPlan(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	c, err := loadConfig([]string{"-out", "out"}, func(string) string { return "" }, nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll("out", 0o755)
+	pdf := sessiontest.PDF("WINDOW STICKER", "VIN 1HGCM82633A004352")
+	os.WriteFile(filepath.Join("out", "1HGCM82633A004352.pdf"), pdf, 0o644) // saved, never recorded: adopted
+	os.WriteFile(filepath.Join("out", "INTACT00000000001.pdf"), pdf, 0o644)
+	size, sum, _ := hashFile(filepath.Join("out", "INTACT00000000001.pdf"))
+	abs, _ := filepath.Abs(filepath.Join("out", "INTACT00000000001.pdf"))
+
+	store := checkpoint.NewMemory()
+	ctx := context.Background()
+	store.Put(ctx, checkpoint.Record{Key: "INTACT00000000001", State: checkpoint.Done, Path: abs, Size: size, SHA256: sum})
+	store.Put(ctx, checkpoint.Record{Key: "CHANGED0000000001", State: checkpoint.Done, Path: abs, Size: size, SHA256: "00"})
+	store.Put(ctx, checkpoint.Record{Key: "FAILED00000000001", State: checkpoint.Failed, Err: "HTTP 500"})
+	vehicles := []vehicle{{VIN: "1HGCM82633A004352"}, {VIN: "INTACT00000000001"}, {VIN: "CHANGED0000000001"},
+		{VIN: "FAILED00000000001"}, {VIN: "NEW00000000000001"}, {VIN: "NEW00000000000002"}}
+
+	plan := func(mod func(*config)) []string {
+		cfg := *c
+		mod(&cfg)
+		j := newJob(&cfg, defaultSite(), sessiontest.Logger(t))
+		j.store = store
+		todo, err := j.plan(ctx, vehicles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, v := range todo {
+			keys = append(keys, v.VIN)
+		}
+		return keys
+	}
+	if got := strings.Join(plan(func(*config) {}), " "); got != "CHANGED0000000001 FAILED00000000001 NEW00000000000001 NEW00000000000002" {
+		t.Errorf("plan: %s", got)
+	}
+	if r, err := store.Get(ctx, "1HGCM82633A004352"); err != nil || r.State != checkpoint.Done {
+		t.Errorf("the unrecorded valid file was not adopted: %+v %v", r, err)
+	}
+	if got := strings.Join(plan(func(c *config) { c.RetryFailed = true }), " "); got != "FAILED00000000001" {
+		t.Errorf("-retry-failed plan: %s", got)
+	}
+	if got := strings.Join(plan(func(c *config) { c.MaxDownloads = 1 }), " "); got != "CHANGED0000000001" {
+		t.Errorf("MAX_DOWNLOADS=1 plan: %s", got)
+	}
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	playwright "github.com/mxschmitt/playwright-go"
+
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/session"
+)
+
+// inventoryPage is what one inventory page yields.
+type inventoryPage struct {
+	Rows  []map[string]string `json:"rows"`
+	Next  string              `json:"next"`
+	Error string              `json:"error"`
+}
+
+// extractJS reads the rows and the next link of an inventory page with the
+// site adapter's selectors.
+const extractJS = `([row, link, fields, next, errSel]) => {
+	const rows = [];
+	for (const tr of document.querySelectorAll(row)) {
+		const a = tr.querySelector(link);
+		const rec = {url: a ? a.href : ""};
+		for (const [k, sel] of Object.entries(fields)) {
+			const el = tr.querySelector(sel);
+			rec[k] = el ? el.textContent.trim() : "";
+		}
+		rows.push(rec);
+	}
+	const n = document.querySelector(next), e = document.querySelector(errSel);
+	return {rows, next: n ? n.href : "", error: e ? e.textContent.trim() : ""};
+}`
+
+// listInventory follows the inventory's pages from the first to the last
+// and returns its vehicles, each VIN once. A failing page is retried with
+// backoff; a logout in between logs in again.
+func (j *job) listInventory(ctx context.Context) ([]vehicle, error) {
+	page, err := j.sess.NewPage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing the inventory: %w", err)
+	}
+	defer j.sess.ClosePage(page)
+
+	var vehicles []vehicle
+	seen := map[string]bool{}
+	next := j.abs(j.site.InventoryPath)
+	for n := 1; next != ""; n++ {
+		var ip inventoryPage
+		op := func() error {
+			var err error
+			ip, err = j.inventoryPage(ctx, page, next)
+			if pool.IsAbort(err) || ctx.Err() != nil {
+				return backoff.Permanent(err)
+			}
+			return err
+		}
+		b := backoff.WithContext(backoff.WithMaxRetries(backoff.NewExponentialBackOff(
+			backoff.WithInitialInterval(500*time.Millisecond), backoff.WithMaxInterval(10*time.Second)), 8), ctx)
+		notify := func(err error, d time.Duration) {
+			j.log.Warn("inventory page failed; retrying", "page", n, "in", d.Round(time.Millisecond), "err", err)
+		}
+		if err := backoff.RetryNotify(op, b, notify); err != nil {
+			return nil, fmt.Errorf("listing the inventory, page %d (%s): %w", n, next, err)
+		}
+		if n == 1 && len(ip.Rows) == 0 {
+			return nil, fmt.Errorf("the inventory at %s has no rows matching %q: check the site adapter (-site)", next, j.site.Row)
+		}
+		for _, r := range ip.Rows {
+			v := vehicle{URL: r["url"], VIN: strings.ToUpper(strings.TrimSpace(r["vin"])), Stock: r["stock"],
+				Year: r["year"], Make: r["make"], Model: r["model"], Trim: r["trim"], ID: path.Base(r["url"])}
+			switch {
+			case v.VIN == "" || v.URL == "":
+				j.log.Warn("inventory row without a VIN or link; skipped", "page", n, "row", r)
+				continue
+			case seen[v.VIN]:
+				j.log.Warn("VIN listed twice; keeping the first", "vin", v.VIN)
+				continue
+			}
+			seen[v.VIN] = true
+			vehicles = append(vehicles, v)
+		}
+		j.log.Debug("inventory page", "page", n, "rows", len(ip.Rows))
+		if ip.Next == next {
+			break
+		}
+		next = ip.Next
+	}
+	j.log.Info("inventory listed", "vehicles", len(vehicles))
+	return vehicles, nil
+}
+
+func (j *job) inventoryPage(ctx context.Context, page playwright.Page, url string) (inventoryPage, error) {
+	var ip inventoryPage
+	// An inventory page is small: a hang should not cost a whole attempt timeout.
+	ctx, cancel := context.WithTimeout(ctx, min(j.cfg.Timeout, 30*time.Second))
+	defer cancel()
+	resp, err := page.Goto(url, playwright.PageGotoOptions{Timeout: session.Timeout(ctx, j.cfg.Timeout)})
+	if err != nil {
+		return ip, err
+	}
+	if err := j.sess.Check(ctx, page); err != nil {
+		return ip, err // after a re-login, the retry loads the page again
+	}
+	if resp != nil && resp.Status() >= 400 {
+		return ip, &download.StatusError{Code: resp.Status(), URL: url}
+	}
+	fields := map[string]any{}
+	for k, v := range j.site.RowFields {
+		fields[k] = v
+	}
+	res, err := page.Evaluate(extractJS, []any{j.site.Row, j.site.RowLink, fields, j.site.NextPage, j.site.ErrorPage})
+	if err != nil {
+		return ip, err
+	}
+	b, _ := json.Marshal(res)
+	if err := json.Unmarshal(b, &ip); err != nil {
+		return ip, err
+	}
+	if ip.Error != "" {
+		return ip, fmt.Errorf("the portal showed an error page: %q", ip.Error)
+	}
+	return ip, nil
+}
+
+// reason names a failure's kind for the report's grouping.
+func reason(err error) string {
+	var st *download.StatusError
+	var pe *pool.PanicError
+	switch {
+	case errors.Is(err, errWrongPDF):
+		return "wrong PDF (another vehicle's VIN)"
+	case errors.Is(err, download.ErrTruncated):
+		return "truncated PDF"
+	case errors.Is(err, download.ErrHTMLPage):
+		return "HTML page instead of the PDF"
+	case errors.Is(err, download.ErrNotPDF), errors.Is(err, download.ErrEmpty):
+		return "not a PDF"
+	case errors.Is(err, download.ErrNoDownload):
+		return "no download arrived"
+	case errors.As(err, &st):
+		return fmt.Sprintf("HTTP %d", st.Code)
+	case errors.Is(err, pool.ErrStuck):
+		return "stuck (rescued by the watchdog)"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, playwright.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, session.ErrLoggedOut):
+		return "logged out"
+	case errors.Is(err, session.ErrDisconnected):
+		return "browser disconnected"
+	case errors.As(err, &pe):
+		return "panic (a bug: please report it)"
+	case strings.Contains(err.Error(), "error page"):
+		return "site error page"
+	}
+	return "other"
+}
+
+// finishSummary fills the run totals from the pool and the session.
+func (j *job) finishSummary(ctx context.Context) {
+	s := &j.sum
+	s.Finished = time.Now()
+	s.Seconds = s.Finished.Sub(s.Started).Seconds()
+	s.Interrupted = ctx.Err() != nil
+	s.Failures = map[string]int{}
+	for _, o := range j.outcomes {
+		switch o.State {
+		case "done":
+			s.Done++
+		case "failed":
+			s.Failed++
+			s.Failures[o.Reason]++
+			s.FailedList = append(s.FailedList, o)
+		case "stopped":
+			s.Stopped++
+		}
+		s.WrongPDF += o.WrongPDF
+		s.Downloads += o.Downloads
+	}
+	if j.pool != nil {
+		ps := j.pool.Stats()
+		s.Retries, s.Requeues, s.Rescued, s.Recycled, s.Workers = ps.Retries, ps.Requeued, ps.Rescued, ps.Recycled, ps.Target
+		if ps.Elapsed > 0 {
+			s.PerHour = float64(s.Done) / ps.Elapsed.Hours()
+		}
+	}
+	for _, smp := range j.samples {
+		s.MaxWorkers = max(s.MaxWorkers, smp.Workers)
+	}
+	if j.sess != nil {
+		ss := j.sess.Stats()
+		s.Relogins, s.Relaunches = int(max(ss.Logins-1, 0)), int(ss.Relaunches)
+	}
+	s.PeakMemoryMB = float64(j.peakPSS) / (1 << 20)
+}
