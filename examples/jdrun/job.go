@@ -417,7 +417,7 @@ func (j *job) download(ctx context.Context, todo []vehicle, stderr io.Writer, lo
 	mode := cfg.Progress
 	if mode == "auto" {
 		mode = "log"
-		if isTerminal(stderr) {
+		if canDrawBar(stderr) {
 			mode = "bar"
 		}
 	}

@@ -19,6 +19,16 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// canDrawBar reports whether w is a terminal with a width to draw a
+// progress bar in (a pty without a size shows nothing).
+func canDrawBar(w io.Writer) bool {
+	if !isTerminal(w) {
+		return false
+	}
+	cols, _, err := term.GetSize(int(w.(*os.File).Fd()))
+	return err == nil && cols > 0
+}
+
 // switchWriter lets the progress bar take over the terminal: while it runs,
 // log lines go through it and appear above the bar.
 type switchWriter struct {
