@@ -26,7 +26,9 @@ import (
 // logouts: see Overload). Then:
 //
 //   - overload above Tolerance: step down by a quarter (at least one worker)
-//     and keep off that count for Cooldown;
+//     and keep off that count for Cooldown — at once, without waiting for
+//     the window to fill, when a quarter of the attempts (and at least 5)
+//     are overloaded;
 //   - goodput gained less than half of what the extra workers should give
 //     over the last lower count measured (latency climbed instead: the site
 //     only queues them): step back to that count, and keep off for Cooldown;
@@ -66,11 +68,13 @@ type controller struct {
 	log     *slog.Logger
 	set     func(int)
 	backlog func() bool
-	limit   func() int // the pool's SetMaxWorkers cap; 0: none
+	limit   func() int  // the pool's SetMaxWorkers cap; 0: none
+	settled func() bool // the pool runs exactly its target (retired workers gone)
 	now     func() time.Time
 
 	level     int
 	since     time.Time // when level was set: attempts started earlier don't count
+	shrinking bool      // retired workers are finishing their attempts: wait
 	linear    bool      // past slow start
 	n, ok     int       // attempts and successes in the window
 	overload  int
@@ -84,7 +88,7 @@ type measure struct {
 	at      time.Time
 }
 
-func newController(a Adaptive, workers int, log *slog.Logger, set func(int), backlog func() bool, limit func() int) *controller {
+func newController(a Adaptive, workers int, log *slog.Logger, set func(int), backlog func() bool, limit func() int, settled func() bool) *controller {
 	a.Min = max(a.Min, 1)
 	a.Max = cmp.Or(a.Max, workers)
 	a.Max = max(a.Max, a.Min)
@@ -98,7 +102,7 @@ func newController(a Adaptive, workers int, log *slog.Logger, set func(int), bac
 			return !errors.As(err, &p)
 		}
 	}
-	return &controller{cfg: a, log: log, set: set, backlog: backlog, limit: limit, now: time.Now,
+	return &controller{cfg: a, log: log, set: set, backlog: backlog, limit: limit, settled: settled, now: time.Now,
 		measured: make(map[int]measure), offLimits: make(map[int]time.Time)}
 }
 
@@ -106,6 +110,13 @@ func newController(a Adaptive, workers int, log *slog.Logger, set func(int), bac
 func (c *controller) observe(a Attempt) {
 	if l := c.limit(); l > 0 && c.level > l {
 		c.level = l // the pool was capped: measure anew at the cap
+		c.reset(c.now())
+	}
+	if c.shrinking {
+		if !c.settled() {
+			return // the workers being retired still add their load
+		}
+		c.shrinking = false
 		c.reset(c.now())
 	}
 	if a.Started.Before(c.since) {
@@ -120,7 +131,10 @@ func (c *controller) observe(a Attempt) {
 		c.overload++
 	}
 	now := c.now()
-	if c.n < max(c.cfg.MinSamples, 4*c.level, 20) || now.Sub(c.since) < c.cfg.MinWindow {
+	// Overload is decided at once when it is plain (429s come back fast, and
+	// every one more is a request the site refused); goodput needs a window.
+	plain := c.overload >= 5 && c.overload*4 > c.n
+	if !plain && (c.n < max(c.cfg.MinSamples, 4*c.level, 20) || now.Sub(c.since) < c.cfg.MinWindow) {
 		return
 	}
 	c.decide(now)
@@ -192,6 +206,7 @@ func (c *controller) change(to int, reason string) {
 	if to != c.level {
 		c.log.Info("pool: adaptive concurrency", "from", c.level, "to", to, "reason", reason)
 		c.set(to)
+		c.shrinking = to < c.level
 	}
 	c.level = to
 	c.reset(c.now())

@@ -90,7 +90,7 @@ func New[P any](cfg Config[P]) (*PagePool[P], error) {
 	p.cond = sync.NewCond(&p.mu)
 	p.events.notify = make(chan struct{}, 1)
 	if cfg.Adaptive != nil {
-		p.ctl = newController(*cfg.Adaptive, cfg.Workers, cfg.Logger, func(n int) { p.SetWorkers(n) }, p.hasBacklog, p.maxWorkersNow)
+		p.ctl = newController(*cfg.Adaptive, cfg.Workers, cfg.Logger, func(n int) { p.SetWorkers(n) }, p.hasBacklog, p.maxWorkersNow, p.settled)
 		p.target = p.ctl.cfg.Start
 	}
 	return p, nil
@@ -274,6 +274,14 @@ func (p *PagePool[P]) maxWorkersNow() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.maxWorkers
+}
+
+// settled reports whether the pool runs exactly its target number of
+// workers, none of them retiring.
+func (p *PagePool[P]) settled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.workers) == p.target
 }
 
 func (p *PagePool[P]) hasBacklog() bool {

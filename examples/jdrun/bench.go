@@ -42,6 +42,8 @@ type benchRow struct {
 	Server429    int     `json:"server_429,omitempty"`
 	Server500    int     `json:"server_500,omitempty"`
 	EfficiencyPc float64 `json:"efficiency_pct,omitempty"` // of workers ÷ server time per vehicle (demo, fixed only)
+	// ServerSecondsPerVehicle is the latency one vehicle costs at the server.
+	ServerSecondsPerVehicle float64 `json:"server_seconds_per_vehicle,omitempty"`
 }
 
 type benchReport struct {
@@ -233,10 +235,18 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 	if srv != nil {
 		ps := srv.Stats()
 		row.Server429, row.Server500 = int(ps.TooManyRequests), int(ps.Errors500)
-		if !cfg.Adaptive && latency > 0 {
-			// Each vehicle costs the server two requests: its page and its sticker.
-			ideal := float64(cfg.Workers) / (2 * latency.Seconds()) * 3600
-			row.EfficiencyPc = 100 * row.PerHour / ideal
+		if !cfg.Adaptive && latency > 0 && s.Done > 0 {
+			// The ideal: each worker always waiting on the server, for the
+			// requests one vehicle needs (its page, its sticker…, counted
+			// by the portal) at the portal's latency each.
+			var reqs int64
+			for _, k := range []dealer.Kind{dealer.KindVehicle, dealer.KindSticker, dealer.KindPrepare} {
+				reqs += ps.Requests[k]
+			}
+			reqs -= ps.TooManyRequests // refused before any latency
+			perVehicle := float64(reqs) / float64(s.Done) * latency.Seconds()
+			row.ServerSecondsPerVehicle = perVehicle
+			row.EfficiencyPc = 100 * row.PerHour / (float64(cfg.Workers) / perVehicle * 3600)
 		}
 	}
 	return row, nil

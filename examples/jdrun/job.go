@@ -447,15 +447,14 @@ func retryable(err error) bool {
 }
 
 // overloaded tells the adaptive controller which failures mean "the site
-// has more than it can take": 429 and 5xx, timeouts, stuck attempts, and
-// forced logouts (requeues).
+// has more than it can take": 429, 502–504, timeouts and stuck attempts.
+// A plain 500 or a forced logout happens at any load and says nothing.
 func overloaded(err error) bool {
 	var st *download.StatusError
 	switch {
 	case errors.As(err, &st):
-		return st.Code == 429 || st.Code >= 500
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, pool.ErrStuck), pool.IsRequeue(err),
-		errors.Is(err, playwright.ErrTimeout):
+		return st.Code == 429 || st.Code >= 502 && st.Code <= 504
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, pool.ErrStuck), errors.Is(err, playwright.ErrTimeout):
 		return true
 	}
 	return false
