@@ -97,7 +97,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	level := slog.LevelWarn
+	level := slog.LevelError // failed vehicles are counted in the table
 	if *verbose {
 		level = slog.LevelInfo
 	}

@@ -46,6 +46,8 @@ type config struct {
 	Browser      string // ws:// endpoint of a Playwright browser server
 	Store        string // checkpoint store: a file path (default) or postgres://…
 	WorkerID     string
+	LeaseTTL     time.Duration
+	StoreTable   string
 
 	// The embedded demo portal, used when URL is empty.
 	DemoVehicles int
@@ -137,6 +139,8 @@ func newFlagSet(c *config, fs *flag.FlagSet) []setting {
 	str(&c.Browser, "browser", "BROWSER_WS", "", "ws:// endpoint of a remote Playwright browser server instead of a local chromium")
 	str(&c.Store, "store", "CHECKPOINT_STORE", "", "checkpoint store: a file (default <state>/checkpoint.jsonl) or postgres://…")
 	str(&c.WorkerID, "worker-id", "WORKER_ID", "", "this process's name in a shared checkpoint (default host-pid)")
+	str(&c.StoreTable, "store-table", "CHECKPOINT_TABLE", "pagefleet_checkpoint", "shared checkpoint: the table of this job (jobs sharing a database use different tables)")
+	dur(&c.LeaseTTL, "lease-ttl", "LEASE_TTL", 2*time.Minute, "shared checkpoint: a vehicle claimed by a process that died is taken over after this")
 	num(&c.DemoVehicles, "demo-vehicles", "DEMO_VEHICLES", 60, "demo portal: number of vehicles")
 	dur(&c.DemoLatency, "demo-latency", "DEMO_LATENCY", 150*time.Millisecond, "demo portal: latency per request")
 	boolean(&c.DemoFaults, "demo-faults", "DEMO_FAULTS", false, "demo portal: turn on errors, hangs, logouts, 429s, truncated and wrong stickers (and a 5s -request-timeout)")
@@ -224,6 +228,8 @@ func (c *config) validate() error {
 		return bad("LOG_FORMAT (-log-format)", "%q is not text or json", c.LogFormat)
 	case c.Progress != "auto" && c.Progress != "bar" && c.Progress != "log" && c.Progress != "off":
 		return bad("PROGRESS (-progress)", "%q is not auto, bar, log or off", c.Progress)
+	case c.LeaseTTL < time.Second:
+		return bad("LEASE_TTL (-lease-ttl)", "%v is under a second", c.LeaseTTL)
 	case c.ProgressLog <= 0:
 		return bad("PROGRESS_EVERY (-progress-every)", "%v must be positive", c.ProgressLog)
 	case c.DemoVehicles < 1:
@@ -271,6 +277,8 @@ through a real browser, in parallel, resumably, checking each PDF carries its VI
 Usage:
   jdrun [flags]          run the job (with no JD_URL: against the embedded demo portal)
   jdrun bench [flags]    measure throughput per worker count (see jdrun bench -h)
+  jdrun doctor [flags]   check the machine, browser, credentials and site before a run
+  jdrun report [flags]   the combined report of every worker in a checkpoint (see jdrun report -h)
 
 Settings come from flags, then environment variables, then a .env file in the
 working directory, then the defaults. The password is read from JD_PASS (env or

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/cenkalti/backoff/v4"
 	playwright "github.com/mxschmitt/playwright-go"
 
@@ -45,11 +48,29 @@ const extractJS = `([row, link, fields, next, errSel]) => {
 // and returns its vehicles, each VIN once. A failing page is retried with
 // backoff; a logout in between logs in again.
 func (j *job) listInventory(ctx context.Context) ([]vehicle, error) {
-	page, err := j.sess.NewPage(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing the inventory: %w", err)
+	// Inventory pages are read without rendering (a GET with the session's
+	// cookies, parsed here), as long as that finds rows; a page built by
+	// script is rendered in a browser page instead.
+	var page playwright.Page
+	defer func() {
+		if page != nil {
+			j.sess.ClosePage(page)
+		}
+	}()
+	read := func(url string) (inventoryPage, error) {
+		if page == nil {
+			ip, err := j.inventoryHTML(ctx, url)
+			if err != nil || len(ip.Rows) > 0 {
+				return ip, err
+			}
+			j.log.Info("the inventory page has no rows without rendering; listing it in the browser", "url", url)
+			if page, err = j.sess.NewPage(ctx); err != nil {
+				page = nil
+				return ip, err
+			}
+		}
+		return j.inventoryPage(ctx, page, url)
 	}
-	defer j.sess.ClosePage(page)
 
 	var vehicles []vehicle
 	seen := map[string]bool{}
@@ -58,7 +79,7 @@ func (j *job) listInventory(ctx context.Context) ([]vehicle, error) {
 		var ip inventoryPage
 		op := func() error {
 			var err error
-			ip, err = j.inventoryPage(ctx, page, next)
+			ip, err = read(next)
 			if pool.IsAbort(err) || ctx.Err() != nil {
 				return backoff.Permanent(err)
 			}
@@ -97,6 +118,56 @@ func (j *job) listInventory(ctx context.Context) ([]vehicle, error) {
 	}
 	j.log.Info("inventory listed", "vehicles", len(vehicles))
 	return vehicles, nil
+}
+
+// inventoryHTML reads an inventory page from its HTML as served.
+func (j *job) inventoryHTML(ctx context.Context, pageURL string) (inventoryPage, error) {
+	var ip inventoryPage
+	gen := j.sess.Generation()
+	resp, err := j.sess.Request().Get(pageURL, playwright.APIRequestContextGetOptions{Timeout: session.Timeout(ctx, j.cfg.ReqTimeout)})
+	if err != nil {
+		return ip, err
+	}
+	defer resp.Dispose()
+	if session.SamePage(resp.URL(), j.abs(j.site.LoginPath)) {
+		if err := j.sess.Relogin(ctx, gen); err != nil {
+			return ip, err
+		}
+		return ip, fmt.Errorf("%w while listing the inventory; logged in again", session.ErrLoggedOut)
+	}
+	if resp.Status() >= 400 {
+		return ip, &download.StatusError{Code: resp.Status(), URL: pageURL}
+	}
+	body, err := resp.Body()
+	if err != nil {
+		return ip, err
+	}
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	if err != nil {
+		return ip, err
+	}
+	base, _ := url.Parse(resp.URL())
+	abs := func(href string) string {
+		if u, err := base.Parse(href); err == nil && href != "" {
+			return u.String()
+		}
+		return ""
+	}
+	if e := doc.Find(j.site.ErrorPage).First(); e.Length() > 0 {
+		return ip, fmt.Errorf("the portal showed an error page: %q", strings.TrimSpace(e.Text()))
+	}
+	doc.Find(j.site.Row).Each(func(_ int, tr *goquery.Selection) {
+		href, _ := tr.Find(j.site.RowLink).First().Attr("href")
+		rec := map[string]string{"url": abs(href)}
+		for k, sel := range j.site.RowFields {
+			rec[k] = strings.TrimSpace(tr.Find(sel).First().Text())
+		}
+		ip.Rows = append(ip.Rows, rec)
+	})
+	if href, ok := doc.Find(j.site.NextPage).First().Attr("href"); ok {
+		ip.Next = abs(href)
+	}
+	return ip, nil
 }
 
 func (j *job) inventoryPage(ctx context.Context, page playwright.Page, url string) (inventoryPage, error) {

@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	playwright "github.com/mxschmitt/playwright-go"
 
 	"github.com/pagefleet/pagefleet/checkpoint"
+	"github.com/pagefleet/pagefleet/checkpoint/postgres"
 	"github.com/pagefleet/pagefleet/download"
 	"github.com/pagefleet/pagefleet/examples/portal/dealer"
 	"github.com/pagefleet/pagefleet/pool"
@@ -49,6 +49,7 @@ type job struct {
 	pageMode syncBool
 
 	cancel context.CancelFunc // stops the pool when the checkpoint can't be written
+	leases *leases            // work shared with other processes (-store postgres://…); nil otherwise
 
 	byVIN   map[string]vehicle
 	mu      sync.Mutex
@@ -102,8 +103,8 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 		return err
 	}
 	defer logFile.Close()
-	log, logOut := newLogger(cfg, stderr, os.Getenv, logFile, cfg.Password)
-	defer func() { err = redactError(err, cfg.Password) }()
+	log, logOut := newLogger(cfg, stderr, os.Getenv, logFile, cfg.Password, storePassword(cfg.Store))
+	defer func() { err = redactError(err, cfg.Password, storePassword(cfg.Store)) }()
 
 	j := newJob(cfg, st, log)
 	j.sum.Started = time.Now()
@@ -120,11 +121,15 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	}
 	j.sum.Portal = cfg.URL
 
-	store, err := openStore(cfg, log)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	j.store = store
+	if l, ok := store.(checkpoint.Leaser); ok && isPostgres(cfg.Store) {
+		j.leases = newLeases(j, l)
+		log.Info("shared checkpoint: splitting the work with other jdrun processes", "worker", cfg.WorkerID)
+	}
 	defer func() {
 		if cerr := store.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing the checkpoint: %w", cerr)
@@ -164,6 +169,9 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	j.sum.Queued = len(todo)
 	log.Info("plan", "inventory", len(vehicles), "already_done", j.sum.Skipped, "to_download", len(todo))
 
+	if err := j.preflight(todo); err != nil {
+		return err
+	}
 	if cfg.DryRun {
 		for _, v := range todo {
 			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", v.VIN, v.Stock, j.fileName(v), v.URL)
@@ -210,9 +218,13 @@ func startDemo(cfg *config) (*dealer.Server, error) {
 	return srv, nil
 }
 
-func openStore(cfg *config, log *slog.Logger) (checkpoint.Store, error) {
-	if strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://") {
-		return nil, fmt.Errorf("%w: CHECKPOINT_STORE: PostgreSQL stores are not built into this jdrun", errUsage)
+func openStore(ctx context.Context, cfg *config, log *slog.Logger) (checkpoint.Store, error) {
+	if isPostgres(cfg.Store) {
+		st, err := postgres.Open(ctx, cfg.Store, postgres.Options{Table: cfg.StoreTable, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("opening the shared checkpoint: %w", err)
+		}
+		return st, nil
 	}
 	f, err := checkpoint.Open(cfg.Store, checkpoint.Options{Logger: log})
 	var corrupt *checkpoint.CorruptError
@@ -229,6 +241,19 @@ func openStore(cfg *config, log *slog.Logger) (checkpoint.Store, error) {
 		log.Warn("the checkpoint's last line was cut short by a crash; dropped it", "file", cfg.Store)
 	}
 	return f, nil
+}
+
+func isPostgres(store string) bool {
+	return strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://")
+}
+
+// storePassword is the password in a store URL: a secret like JD_PASS.
+func storePassword(store string) string {
+	if u, err := url.Parse(store); err == nil && u.User != nil {
+		p, _ := u.User.Password()
+		return p
+	}
+	return ""
 }
 
 func (j *job) abs(path string) string { return j.cfg.URL + path }
@@ -307,12 +332,22 @@ func (j *job) plan(ctx context.Context, vehicles []vehicle) ([]vehicle, error) {
 		if j.cfg.RetryFailed && (!known || r.State != checkpoint.Failed) {
 			continue
 		}
+		if known && r.State == checkpoint.Done && j.leases != nil && r.Owner != j.cfg.WorkerID {
+			j.sum.Skipped++ // done by another process, its file where that one keeps it
+			continue
+		}
 		if known && r.State == checkpoint.Done {
 			if reason := j.intact(r); reason == "" {
 				j.sum.Skipped++
 				continue
 			} else {
 				j.log.Warn("downloading again: the recorded file is not intact", "vin", v.VIN, "reason", reason)
+				if j.leases != nil { // a shared store claims no Done key: mark it failed first
+					r.State, r.Err = checkpoint.Failed, "file not intact: "+reason
+					if err := j.store.Put(ctx, r); err != nil {
+						return nil, fmt.Errorf("writing the checkpoint: %w", err)
+					}
+				}
 			}
 		} else if j.adopt(ctx, v) {
 			j.sum.Skipped++
@@ -417,18 +452,24 @@ func (j *job) download(ctx context.Context, todo []vehicle, stderr io.Writer, lo
 	j.pool = p
 	ctx, j.cancel = context.WithCancel(ctx)
 	defer j.cancel()
-	byVIN := map[string]vehicle{}
+	j.byVIN = map[string]vehicle{}
 	for _, v := range todo {
-		byVIN[v.VIN] = v
+		j.byVIN[v.VIN] = v
 		j.counts[v.VIN] = &vehicleCounts{}
-		if err := p.Submit(pool.Task[*slot]{Key: v.VIN, Run: func(ctx context.Context, sl *slot) error {
-			return j.fetchSticker(ctx, sl, v)
-		}}); err != nil {
-			return err
-		}
 	}
-	p.CloseQueue()
-	j.byVIN = byVIN
+	fed := make(chan struct{})
+	if j.leases != nil {
+		go func() { defer close(fed); j.leases.feed(ctx, p, todo) }()
+	} else {
+		for _, v := range todo {
+			if err := j.submit(p, v); err != nil {
+				return err
+			}
+		}
+		p.CloseQueue()
+		close(fed)
+	}
+	defer func() { j.cancel(); <-fed }()
 
 	mode := cfg.Progress
 	if mode == "auto" {
@@ -451,6 +492,12 @@ func (j *job) download(ctx context.Context, todo []vehicle, stderr io.Writer, lo
 	return runErr
 }
 
+func (j *job) submit(p *pool.PagePool[*slot], v vehicle) error {
+	return p.Submit(pool.Task[*slot]{Key: v.VIN, Run: func(ctx context.Context, sl *slot) error {
+		return j.fetchSticker(ctx, sl, v)
+	}})
+}
+
 // retryable: a page that does not exist or a file the site will never
 // serve is not worth retrying; everything else (timeouts, 5xx, 429,
 // truncated or wrong PDFs, error pages) is.
@@ -459,7 +506,7 @@ func retryable(err error) bool {
 	if errors.As(err, &st) && (st.Code == 404 || st.Code == 410) {
 		return false
 	}
-	return !errors.Is(err, syscall.ENOSPC)
+	return !diskFull(err)
 }
 
 // overloaded tells the adaptive controller which failures mean "the site
@@ -611,7 +658,7 @@ func (j *job) settle(ctx context.Context, v vehicle, f download.File, err error,
 			return rerr
 		}
 		return pool.Requeue(fmt.Errorf("%w (the sticker URL answered with the login page)", session.ErrLoggedOut))
-	case errors.Is(err, syscall.ENOSPC):
+	case diskFull(err):
 		return pool.Abort(fmt.Errorf("the disk is full: %w", err))
 	}
 	return err
@@ -647,6 +694,9 @@ func (j *job) record(r pool.Result) {
 	case errors.Is(r.Err, pool.ErrStopped):
 		o.State = "stopped"
 		j.outcomes = append(j.outcomes, o)
+		if j.leases != nil {
+			j.leases.end(context.Background(), v.VIN, nil) // another process may take it at once
+		}
 		return // not an outcome: the next run does it
 	default:
 		o.State, o.Error, o.Reason = "failed", redactError(r.Err, j.cfg.Password).Error(), reason(r.Err)
@@ -654,7 +704,14 @@ func (j *job) record(r pool.Result) {
 		j.log.Warn("vehicle failed", "vin", v.VIN, "attempts", r.Attempts, "reason", o.Reason, "err", r.Err)
 	}
 	j.outcomes = append(j.outcomes, o)
-	if err := j.store.Put(context.WithoutCancel(context.Background()), rec); err != nil && j.putErr == nil {
+	var err error
+	if j.leases != nil {
+		rec.Attempts += j.leases.priorAttempts(v.VIN)
+		_, err = j.leases.end(context.Background(), v.VIN, &rec)
+	} else {
+		err = j.store.Put(context.Background(), rec)
+	}
+	if err != nil && j.putErr == nil {
 		j.putErr = err
 		j.log.Error("writing the checkpoint failed; stopping", "err", err)
 		j.cancel()

@@ -121,22 +121,26 @@ func redactor(secrets []string) func([]string, slog.Attr) slog.Attr {
 	}
 }
 
+// redact replaces the secrets in s.
+func redact(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if len(secret) >= 3 {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
+
 // redactError returns err with secrets replaced in its text, keeping it
 // testable with errors.Is.
 func redactError(err error, secrets ...string) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	for _, s := range secrets {
-		if len(s) >= 3 {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
+	if msg := redact(err.Error(), secrets...); msg != err.Error() {
+		return &redactedError{msg: msg, err: err}
 	}
-	if msg == err.Error() {
-		return err
-	}
-	return &redactedError{msg: msg, err: err}
+	return err
 }
 
 type redactedError struct {

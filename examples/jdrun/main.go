@@ -79,6 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		switch args[0] {
 		case "bench":
 			return runBench(ctx, args[1:], getenv, stdout, stderr)
+		case "doctor":
+			return runDoctor(ctx, args[1:], getenv, stdin, stdout, stderr)
+		case "report":
+			return runReport(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := loadConfig(args, getenv, stdin, stderr)
