@@ -67,7 +67,7 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		return redactError(err, secret)
 	}
 	defer st.Close()
-	rep := combinedReport{Store: redact(cfg.Store, secret), Generated: time.Now(),
+	rep := combinedReport{Store: redactedStore(cfg.Store), Generated: time.Now(),
 		Failures: map[string]int{}, byOwner: map[string]*workerTotals{}}
 	for r, err := range st.All(ctx) {
 		if err != nil {

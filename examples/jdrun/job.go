@@ -247,6 +247,14 @@ func isPostgres(store string) bool {
 	return strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://")
 }
 
+// redactedStore is a store URL fit to show: its password replaced.
+func redactedStore(store string) string {
+	if u, err := url.Parse(store); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return store
+}
+
 // storePassword is the password in a store URL: a secret like JD_PASS.
 func storePassword(store string) string {
 	if u, err := url.Parse(store); err == nil && u.User != nil {

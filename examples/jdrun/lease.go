@@ -47,6 +47,8 @@ func (ls *leases) feed(ctx context.Context, p *pool.PagePool[*slot], todo []vehi
 	room := 2 * j.cfg.Workers // enough claimed to keep every worker busy
 	heartbeat := time.NewTicker(ls.ttl / 3)
 	defer heartbeat.Stop()
+	poll := time.NewTicker(time.Second) // for claims that run out and vehicles done elsewhere
+	defer poll.Stop()
 	lastCheck := time.Time{}
 	for ctx.Err() == nil {
 		ls.mu.Lock()
@@ -68,7 +70,7 @@ func (ls *leases) feed(ctx context.Context, p *pool.PagePool[*slot], todo []vehi
 		}
 		// Vehicles neither claimable nor ours: done elsewhere, or leased by
 		// a process that may yet die. Look which are done, now and then.
-		if starved && len(pending) > 0 && time.Since(lastCheck) > ls.ttl/4 {
+		if starved && len(pending) > 0 && time.Since(lastCheck) >= time.Second {
 			lastCheck = time.Now()
 			finished := map[string]bool{}
 			for _, k := range pending {
@@ -90,6 +92,7 @@ func (ls *leases) feed(ctx context.Context, p *pool.PagePool[*slot], todo []vehi
 		select {
 		case <-ctx.Done():
 		case <-ls.wake:
+		case <-poll.C:
 		case <-heartbeat.C:
 			ls.renew(ctx)
 		}
