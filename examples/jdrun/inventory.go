@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
@@ -24,6 +25,7 @@ import (
 type inventoryPage struct {
 	Rows  []map[string]string `json:"rows"`
 	Next  string              `json:"next"`
+	Links []string            `json:"-"` // other inventory pages it links to
 	Error string              `json:"error"`
 }
 
@@ -44,64 +46,68 @@ const extractJS = `([row, link, fields, next, errSel]) => {
 	return {rows, next: n ? n.href : "", error: e ? e.textContent.trim() : ""};
 }`
 
-// listInventory follows the inventory's pages from the first to the last
-// and returns its vehicles, each VIN once. A failing page is retried with
-// backoff; a logout in between logs in again.
-func (j *job) listInventory(ctx context.Context) ([]vehicle, error) {
-	// Inventory pages are read without rendering (a GET with the session's
-	// cookies, parsed here), as long as that finds rows; a page built by
-	// script is rendered in a browser page instead.
-	var page playwright.Page
-	defer func() {
-		if page != nil {
-			j.sess.ClosePage(page)
-		}
-	}()
-	read := func(url string) (inventoryPage, error) {
-		if page == nil {
-			ip, err := j.inventoryHTML(ctx, url)
-			if err != nil || len(ip.Rows) > 0 {
-				return ip, err
-			}
-			j.log.Info("the inventory page has no rows without rendering; listing it in the browser", "url", url)
-			if page, err = j.sess.NewPage(ctx); err != nil {
-				page = nil
-				return ip, err
-			}
-		}
-		return j.inventoryPage(ctx, page, url)
-	}
+// inventoryReaders is how many inventory pages are read at once: enough to
+// hide the site's latency, few enough to be polite.
+const inventoryReaders = 4
 
+// listInventory returns the inventory's vehicles in its order, each VIN
+// once. Pages are read without rendering (a GET with the session's
+// cookies, parsed here) as long as that finds rows, and several at once:
+// the pages a page links to (the site adapter's page_links) are read
+// ahead, while the order comes from the next links. An inventory built by
+// script is rendered in one browser page instead, page after page. A
+// failing page is retried with backoff; a logout in between logs in again.
+func (j *job) listInventory(ctx context.Context) ([]vehicle, error) {
+	first := j.abs(j.site.InventoryPath)
+	read, readers := j.inventoryHTML, min(j.cfg.Workers, inventoryReaders)
+	ip, err := j.readInventory(ctx, first, read)
+	if err == nil && len(ip.Rows) == 0 {
+		j.log.Info("the inventory page has no rows without rendering; listing it in the browser", "url", first)
+		page, perr := j.sess.NewPage(ctx)
+		if perr != nil {
+			return nil, fmt.Errorf("listing the inventory: %w", perr)
+		}
+		defer j.sess.ClosePage(page)
+		read = func(ctx context.Context, u string) (inventoryPage, error) { return j.inventoryPage(ctx, page, u) }
+		readers = 1
+		ip, err = j.readInventory(ctx, first, read)
+	}
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("listing the inventory, page 1 (%s): %w", first, err)
+	case len(ip.Rows) == 0:
+		return nil, fmt.Errorf("the inventory at %s has no rows matching %q: check the site adapter (-site)", first, j.site.Row)
+	}
+	pages := crawlInventory(ctx, first, ip, readers, func(ctx context.Context, u string) (inventoryPage, error) {
+		return j.readInventory(ctx, u, read)
+	})
+	vehicles, err := j.inventoryVehicles(first, pages)
+	if err == nil {
+		j.log.Info("inventory listed", "vehicles", len(vehicles))
+	}
+	return vehicles, err
+}
+
+// inventoryVehicles puts the pages read in order, from the first along the
+// next links, and returns their vehicles, each VIN once.
+func (j *job) inventoryVehicles(first string, pages map[string]readPage) ([]vehicle, error) {
 	var vehicles []vehicle
 	seen := map[string]bool{}
-	next := j.abs(j.site.InventoryPath)
-	for n := 1; next != ""; n++ {
-		var ip inventoryPage
-		op := func() error {
-			var err error
-			ip, err = read(next)
-			if pool.IsAbort(err) || ctx.Err() != nil {
-				return backoff.Permanent(err)
-			}
-			return err
+	for n, u := 1, first; u != ""; n++ {
+		r, ok := pages[u]
+		if !ok {
+			break // a next link back to a page already listed
 		}
-		b := backoff.WithContext(backoff.WithMaxRetries(backoff.NewExponentialBackOff(
-			backoff.WithInitialInterval(500*time.Millisecond), backoff.WithMaxInterval(10*time.Second)), 8), ctx)
-		notify := func(err error, d time.Duration) {
-			j.log.Warn("inventory page failed; retrying", "page", n, "in", d.Round(time.Millisecond), "err", err)
+		delete(pages, u)
+		if r.err != nil {
+			return nil, fmt.Errorf("listing the inventory, page %d (%s): %w", n, u, r.err)
 		}
-		if err := backoff.RetryNotify(op, b, notify); err != nil {
-			return nil, fmt.Errorf("listing the inventory, page %d (%s): %w", n, next, err)
-		}
-		if n == 1 && len(ip.Rows) == 0 {
-			return nil, fmt.Errorf("the inventory at %s has no rows matching %q: check the site adapter (-site)", next, j.site.Row)
-		}
-		for _, r := range ip.Rows {
-			v := vehicle{URL: r["url"], VIN: strings.ToUpper(strings.TrimSpace(r["vin"])), Stock: r["stock"],
-				Year: r["year"], Make: r["make"], Model: r["model"], Trim: r["trim"], ID: path.Base(r["url"])}
+		for _, row := range r.Rows {
+			v := vehicle{URL: row["url"], VIN: strings.ToUpper(strings.TrimSpace(row["vin"])), Stock: row["stock"],
+				Year: row["year"], Make: row["make"], Model: row["model"], Trim: row["trim"], ID: path.Base(row["url"])}
 			switch {
 			case v.VIN == "" || v.URL == "":
-				j.log.Warn("inventory row without a VIN or link; skipped", "page", n, "row", r)
+				j.log.Warn("inventory row without a VIN or link; skipped", "page", n, "row", row)
 				continue
 			case seen[v.VIN]:
 				j.log.Warn("VIN listed twice; keeping the first", "vin", v.VIN)
@@ -110,14 +116,78 @@ func (j *job) listInventory(ctx context.Context) ([]vehicle, error) {
 			seen[v.VIN] = true
 			vehicles = append(vehicles, v)
 		}
-		j.log.Debug("inventory page", "page", n, "rows", len(ip.Rows))
-		if ip.Next == next {
-			break
-		}
-		next = ip.Next
+		j.log.Debug("inventory page", "page", n, "rows", len(r.Rows))
+		u = r.Next
 	}
-	j.log.Info("inventory listed", "vehicles", len(vehicles))
 	return vehicles, nil
+}
+
+// readInventory reads one inventory page, retrying with backoff what may
+// pass (not a 404, not a stopped run).
+func (j *job) readInventory(ctx context.Context, u string, read func(context.Context, string) (inventoryPage, error)) (inventoryPage, error) {
+	var ip inventoryPage
+	op := func() error {
+		var err error
+		ip, err = read(ctx, u)
+		if err != nil && (pool.IsAbort(err) || ctx.Err() != nil || !retryable(err)) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}
+	b := backoff.WithContext(backoff.WithMaxRetries(backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(500*time.Millisecond), backoff.WithMaxInterval(10*time.Second)), 8), ctx)
+	notify := func(err error, d time.Duration) {
+		j.log.Warn("inventory page failed; retrying", "url", u, "in", d.Round(time.Millisecond), "err", err)
+	}
+	err := backoff.RetryNotify(op, b, notify)
+	return ip, err
+}
+
+// readPage is one inventory page read, or why it could not be.
+type readPage struct {
+	inventoryPage
+	err error
+}
+
+// crawlInventory reads every page reachable from the first (already read
+// as ip) through next and page links, up to readers at a time, and returns
+// them by URL. A page that fails is returned with its error: only a page
+// on the next chain fails the listing.
+func crawlInventory(ctx context.Context, first string, ip inventoryPage, readers int,
+	read func(context.Context, string) (inventoryPage, error)) map[string]readPage {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		sem    = make(chan struct{}, max(readers, 1))
+		pages  = map[string]readPage{}
+		queued = map[string]bool{first: true}
+	)
+	var found func(u string, r readPage)
+	found = func(u string, r readPage) {
+		mu.Lock()
+		defer mu.Unlock()
+		pages[u] = r
+		for _, l := range append([]string{r.Next}, r.Links...) {
+			if l == "" || queued[l] {
+				continue
+			}
+			queued[l] = true
+			wg.Go(func() {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					found(l, readPage{err: ctx.Err()})
+					return
+				}
+				ip, err := read(ctx, l)
+				<-sem
+				found(l, readPage{ip, err})
+			})
+		}
+	}
+	found(first, readPage{inventoryPage: ip})
+	wg.Wait()
+	return pages
 }
 
 // inventoryHTML reads an inventory page from its HTML as served.
@@ -149,6 +219,7 @@ func (j *job) inventoryHTML(ctx context.Context, pageURL string) (inventoryPage,
 	base, _ := url.Parse(resp.URL())
 	abs := func(href string) string {
 		if u, err := base.Parse(href); err == nil && href != "" {
+			u.Fragment = ""
 			return u.String()
 		}
 		return ""
@@ -166,6 +237,14 @@ func (j *job) inventoryHTML(ctx context.Context, pageURL string) (inventoryPage,
 	})
 	if href, ok := doc.Find(j.site.NextPage).First().Attr("href"); ok {
 		ip.Next = abs(href)
+	}
+	if j.site.PageLinks != "" {
+		doc.Find(j.site.PageLinks).Each(func(_ int, a *goquery.Selection) {
+			href, _ := a.Attr("href")
+			if u, err := url.Parse(abs(href)); err == nil && u.Host == base.Host {
+				ip.Links = append(ip.Links, u.String())
+			}
+		})
 	}
 	return ip, nil
 }

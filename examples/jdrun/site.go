@@ -37,6 +37,9 @@ type site struct {
 	RowFields map[string]string `json:"row_fields"`
 	// NextPage selects the link to the next inventory page.
 	NextPage string `json:"next_page"`
+	// PageLinks selects the links to other inventory pages (page numbers):
+	// they are read ahead, several at once. Empty: one page after another.
+	PageLinks string `json:"page_links"`
 
 	// PageVIN selects the VIN on a vehicle page: checked before downloading.
 	PageVIN string `json:"page_vin"`
@@ -69,6 +72,7 @@ func defaultSite() site {
 			"vin": "td.vin", "stock": "td.stock", "year": "td.year", "make": "td.make", "model": "td.model", "trim": "td.trim",
 		},
 		NextPage:      "a[rel=next]",
+		PageLinks:     "nav.pagination a",
 		PageVIN:       "#vin",
 		StickerButton: "#window-sticker",
 		ErrorPage:     "h1#error",
