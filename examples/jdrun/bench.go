@@ -35,7 +35,7 @@ type benchRow struct {
 	P50s          float64 `json:"p50_seconds"`
 	P95s          float64 `json:"p95_seconds"`
 	PeakMemoryMB  float64 `json:"peak_memory_mb"`
-	CPUPerVehicle float64 `json:"cpu_seconds_per_vehicle"`
+	CPUPerVehicle float64 `json:"cpu_seconds_per_vehicle,omitempty"` // 0: not measured (the browser was relaunched)
 	CPU           struct {
 		Go, Driver, Browser float64
 	} `json:"cpu_seconds_per_vehicle_by_part"`
@@ -201,7 +201,8 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 	if srv != nil {
 		srv.ResetStats()
 	}
-	cpu0, _ := cpuNow(sess.DriverPID())
+	driver := sess.DriverPID()
+	cpu0, _ := cpuNow(driver)
 	start := time.Now()
 	if err := j.download(ctx, *vehicles, io.Discard, &switchWriter{w: io.Discard}); err != nil {
 		return row, err
@@ -226,7 +227,9 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 		}
 	}
 	row.P50s, row.P95s = percentile(secs, 50), percentile(secs, 95)
-	if cpuErr == nil && s.Done > 0 {
+	// A relaunched browser or driver takes its CPU time with it: no figure
+	// is better than a wrong one.
+	if cpuErr == nil && s.Done > 0 && s.Relaunches == 0 && sess.DriverPID() == driver {
 		c := cpu1.sub(cpu0)
 		per := float64(s.Done)
 		row.CPUPerVehicle = c.total() / per
@@ -269,13 +272,17 @@ func printBench(w io.Writer, rep benchReport) {
 		if r.Mode == "adaptive" {
 			workers = fmt.Sprintf("≤%d→%d", r.Workers, r.FinalWorkers)
 		}
-		eff := "-"
+		eff, cpu, split := "-", "-", "-"
 		if r.EfficiencyPc > 0 {
 			eff = fmt.Sprintf("%.0f", r.EfficiencyPc)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%d\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f/%.3f/%.3f\t%d\t%s\t\n",
+		if r.CPUPerVehicle > 0 {
+			cpu = fmt.Sprintf("%.3f", r.CPUPerVehicle)
+			split = fmt.Sprintf("%.3f/%.3f/%.3f", r.CPU.Go, r.CPU.Driver, r.CPU.Browser)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%d\t%.2f\t%.2f\t%.0f\t%s\t%s\t%d\t%s\t\n",
 			r.Mode, workers, r.PerHour, r.SuccessPct, r.Errors, r.P50s, r.P95s, r.PeakMemoryMB,
-			r.CPUPerVehicle, r.CPU.Go, r.CPU.Driver, r.CPU.Browser, r.Server429, eff)
+			cpu, split, r.Server429, eff)
 	}
 	tw.Flush()
 }

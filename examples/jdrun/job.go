@@ -273,11 +273,14 @@ func (j *job) abs(path string) string { return j.cfg.URL + path }
 // (CDPScreenshotNewSurface), which a second flag would replace.
 var leanArgs = []string{"--disable-gpu", "--in-process-gpu", "--enable-features=CDPScreenshotNewSurface,NetworkServiceInProcess2"}
 
-// leanDriver keeps the Playwright driver's young generation small (about
-// 15 MB less), unless the user set NODE_OPTIONS.
+// leanDriver sizes the Playwright driver's young generation, unless the
+// user set NODE_OPTIONS. Measured over 1,820 direct fetches at 7 workers:
+// node's default (16 MB) holds the driver at ~140 MB; 1 MB promotes the
+// short-lived response bodies into the old generation, which then grows
+// (105 → 175 MB); 4 MB stays flat at ~120 MB.
 func leanDriver() {
 	if os.Getenv("NODE_OPTIONS") == "" {
-		os.Setenv("NODE_OPTIONS", "--max-semi-space-size=1")
+		os.Setenv("NODE_OPTIONS", "--max-semi-space-size=4")
 	}
 }
 
