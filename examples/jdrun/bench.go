@@ -201,8 +201,7 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 	if srv != nil {
 		srv.ResetStats()
 	}
-	driver := sess.DriverPID()
-	cpu0, _ := cpuNow(driver)
+	cpu0, _ := cpuNow(sess.DriverPID())
 	start := time.Now()
 	if err := j.download(ctx, *vehicles, io.Discard, &switchWriter{w: io.Discard}); err != nil {
 		return row, err
@@ -227,9 +226,9 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 		}
 	}
 	row.P50s, row.P95s = percentile(secs, 50), percentile(secs, 95)
-	// A relaunched browser or driver takes its CPU time with it: no figure
-	// is better than a wrong one.
-	if cpuErr == nil && s.Done > 0 && s.Relaunches == 0 && sess.DriverPID() == driver {
+	// A relaunch (of the browser, and of the driver if it died) takes the
+	// dead processes' CPU time with it: no figure is better than a wrong one.
+	if cpuErr == nil && s.Done > 0 && s.Relaunches == 0 {
 		c := cpu1.sub(cpu0)
 		per := float64(s.Done)
 		row.CPUPerVehicle = c.total() / per
