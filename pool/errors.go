@@ -24,7 +24,7 @@ var (
 // dealt with — the session was logged out and has logged in again — so the
 // task runs again without being charged an attempt and without backoff.
 // A pool limits how often one task may be requeued (Config.MaxRequeues);
-// beyond that the failure counts as an ordinary attempt.
+// beyond that the failure is charged an attempt, still without backoff.
 func Requeue(err error) error {
 	if err == nil {
 		return nil

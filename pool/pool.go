@@ -454,6 +454,11 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 	case p.stopping && (t.attempts < p.cfg.MaxAttempts || isContextErr(err)):
 		err = stoppedError(p.stopErr, err)
 	case t.attempts >= p.cfg.MaxAttempts:
+	case IsRequeue(err):
+		// Charged, as MaxRequeues says, but retried at once: its cause has
+		// been dealt with, and waiting would only let it come back (a
+		// session that expires while the task sleeps).
+		att.Final = false
 	default:
 		if t.backoff == nil {
 			t.backoff = p.cfg.NewBackOff()

@@ -507,7 +507,11 @@ func TestRequeueIsNotCharged(t *testing.T) {
 		}
 		return pooltest.Step{}
 	}}
-	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 2, MaxRequeues: 2}, "twice", "always")
+	// A requeue past MaxRequeues is charged but not backed off: waiting
+	// would let a short-lived session expire again before the retry.
+	b := &countingBackOff{}
+	counting := func() backoff.BackOff { return b }
+	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 2, MaxRequeues: 2, NewBackOff: counting}, "twice", "always")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,6 +520,9 @@ func TestRequeueIsNotCharged(t *testing.T) {
 	}
 	if r := res["always"]; !errors.Is(r.Err, loggedOut) || r.Attempts != 3 || r.Requeues != 2 {
 		t.Errorf("always: %+v, want failure after 2 requeues and 3 charged attempts", r)
+	}
+	if n := b.n.Load(); n != 0 {
+		t.Errorf("%d backoffs asked for, want none", n)
 	}
 	// Every failure resets the page, requeued ones too (that is how a page
 	// of a crashed browser gets replaced): 2 + (2 requeues + 3 charged).
