@@ -125,7 +125,9 @@ func TestEndToEndWithFaults(t *testing.T) {
 	srv := startPortal(t, dealer.Config{
 		Vehicles: 120, Seed: 7, Photos: 2, Latency: 20 * time.Millisecond,
 		ErrorRate: 0.05, HangRate: 0.01, TruncateRate: 0.02, SoftErrorRate: 0.01,
-		SessionTTL: 3 * time.Second, MaxInFlight: 6, Interference: true,
+		// Sessions short enough for many re-logins, long enough that a login
+		// on a loaded CI machine (up to 4 s seen) does not outlast one.
+		SessionTTL: 5 * time.Second, MaxInFlight: 6, Interference: true,
 	})
 	dir := t.TempDir()
 	r := runJD(t, dir, srv, secret, "-workers", "8", "-download", "fetch", "-retries", "8",
