@@ -17,8 +17,9 @@
 // Every path ends in [Save]: the bytes go to a temporary file in the target
 // directory, which is validated ([Target].Validate), synced and only then
 // renamed to its final name. A partial or invalid file never carries the
-// final name, and temporary files are removed on every error. The result,
-// a [File], has the path, size and SHA-256 a checkpoint records.
+// final name, and temporary files are removed on every error; those a
+// killed process leaves behind, [RemoveTemp] removes on the next run. The
+// result, a [File], has the path, size and SHA-256 a checkpoint records.
 //
 // # Validating
 //

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -178,11 +179,14 @@ func finish(f *os.File, dst Target) (_ File, err error) {
 	return File{Path: final, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
+// Temporary files are named tempPrefix + random + tempSuffix.
+const tempPrefix, tempSuffix = ".pagefleet-", ".part"
+
 // createTemp creates a temporary file in dir. Unlike os.CreateTemp (0600)
 // it leaves the mode to the umask, as for any file a program saves.
 func createTemp(dir string) (*os.File, error) {
 	for {
-		f, err := os.OpenFile(filepath.Join(dir, ".pagefleet-"+rand.Text()[:16]+".part"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		f, err := os.OpenFile(filepath.Join(dir, tempPrefix+rand.Text()[:16]+tempSuffix), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if !errors.Is(err, fs.ErrExist) {
 			return f, err
 		}
@@ -194,4 +198,39 @@ func syncDir(dir string) {
 		_ = d.Sync() // not supported everywhere (Windows); best effort
 		_ = d.Close()
 	}
+}
+
+// RemoveTemp removes from dir the temporary files of [Save] last modified
+// more than olderThan ago (0: all of them) and returns how many it removed.
+// Save removes its own on every error, but a killed process leaves them
+// behind. Call it before saving into dir; if other processes may be saving
+// into dir at the same time, pass an age their downloads cannot reach.
+// A missing dir has nothing to remove.
+func RemoveTemp(dir string, olderThan time.Duration) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("download: %w", err)
+	}
+	removed, errs := 0, []error(nil)
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, tempPrefix) || !strings.HasSuffix(name, tempSuffix) {
+			continue
+		}
+		if olderThan > 0 {
+			fi, err := e.Info()
+			if err != nil || time.Since(fi.ModTime()) <= olderThan {
+				continue // gone meanwhile, or maybe still being written
+			}
+		}
+		switch err := os.Remove(filepath.Join(dir, name)); {
+		case err == nil:
+			removed++
+		case !errors.Is(err, fs.ErrNotExist):
+			errs = append(errs, fmt.Errorf("download: %w", err))
+		}
+	}
+	return removed, errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/pagefleet/pagefleet/download"
 	"github.com/pagefleet/pagefleet/session/sessiontest"
@@ -86,5 +87,82 @@ func TestSave(t *testing.T) {
 		if _, err := download.Save(strings.NewReader("x"), download.Target{Dir: t.TempDir(), Name: name}); err == nil || !strings.Contains(err.Error(), "Name") {
 			t.Errorf("Save with Name %q = %v; want an error naming Target.Name", name, err)
 		}
+	}
+}
+
+// TestRemoveTemp removes what a killed Save leaves behind — by age when
+// asked, so that another process's download in progress survives — and
+// nothing else.
+func TestRemoveTemp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	others := []string{"a.pdf", "notes.part", ".pagefleet-notes", ".hidden"}
+	for _, name := range others {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("keep"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// saving starts a Save that blocks mid-copy and returns its temporary
+	// file, as a killed process would leave it, and how to end the Save.
+	saving := func() (string, func()) {
+		before, _ := os.ReadDir(dir)
+		pr, pw := io.Pipe()
+		done := make(chan error)
+		go func() {
+			_, err := download.Save(pr, download.Target{Dir: dir, Name: "b.pdf"})
+			done <- err
+		}()
+		if _, err := pw.Write([]byte("%PDF-1.4 partial")); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := os.ReadDir(dir)
+		if len(after) != len(before)+1 {
+			t.Fatalf("Save in progress: %d files, want %d", len(after), len(before)+1)
+		}
+		var temp string
+		for i, e := range after {
+			if i >= len(before) || e.Name() != before[i].Name() {
+				temp = e.Name()
+				break
+			}
+		}
+		return filepath.Join(dir, temp), func() {
+			pw.CloseWithError(io.ErrUnexpectedEOF)
+			if err := <-done; !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("Save = %v, want it to fail", err)
+			}
+		}
+	}
+
+	temp, end := saving()
+	if n, err := download.RemoveTemp(dir, time.Hour); n != 0 || err != nil {
+		t.Errorf("RemoveTemp(1h) of a fresh file = %d, %v; want 0, nil", n, err)
+	}
+	if _, err := os.Stat(temp); err != nil {
+		t.Errorf("a fresh temporary file was removed: %v", err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(temp, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := download.RemoveTemp(dir, time.Hour); n != 1 || err != nil {
+		t.Errorf("RemoveTemp(1h) of a 2 h old file = %d, %v; want 1, nil", n, err)
+	}
+	end()
+
+	temp, end = saving()
+	if n, err := download.RemoveTemp(dir, 0); n != 1 || err != nil {
+		t.Errorf("RemoveTemp(0) = %d, %v; want 1, nil", n, err)
+	}
+	end()
+	if _, err := os.Stat(temp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s still there: %v", temp, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != len(others) {
+		t.Errorf("%d files left, want the %d others untouched", len(entries), len(others))
+	}
+	if n, err := download.RemoveTemp(filepath.Join(dir, "missing"), 0); n != 0 || err != nil {
+		t.Errorf("RemoveTemp of a missing dir = %d, %v; want 0, nil", n, err)
 	}
 }

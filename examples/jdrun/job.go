@@ -179,6 +179,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 		return nil
 	}
 
+	j.removeTemp()
 	runErr := j.download(ctx, todo, stderr, logOut)
 	j.finishSummary(ctx)
 	m := &metrics{Run: j.sum, Vehicles: j.outcomes, Throughput: j.samples}
@@ -608,6 +609,23 @@ func (j *job) fetchSticker(ctx context.Context, sl *slot, v vehicle) error {
 		f, err = download.Click(ctx, page, download.Selector(j.site.StickerButton), dst)
 	}
 	return j.settle(ctx, v, f, err, gen)
+}
+
+// removeTemp removes the temporary files a killed run left in the output
+// dir. Other processes of a shared checkpoint may be saving into it: their
+// files are spared until older than any attempt of ours can last.
+func (j *job) removeTemp() {
+	age := time.Duration(0)
+	if j.leases != nil {
+		age = 2 * max(j.cfg.Timeout, j.cfg.StuckAfter)
+	}
+	n, err := download.RemoveTemp(j.cfg.OutDir, age)
+	if err != nil {
+		j.log.Warn("removing temporary files of an interrupted run", "dir", j.cfg.OutDir, "err", err)
+	}
+	if n > 0 {
+		j.log.Info("removed temporary files of an interrupted run", "dir", j.cfg.OutDir, "files", n)
+	}
 }
 
 // direct reports whether to fetch sticker URLs without opening pages.
