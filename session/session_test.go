@@ -226,9 +226,11 @@ func TestCrashRecovery(t *testing.T) {
 	if err := f.Reset(ctx, dead); err == nil {
 		t.Error("Reset of a dead browser's page succeeded")
 	}
+	// Close must not wait for the dead browser: a hang would last the 30 s
+	// default timeout, far beyond what any load makes of 10 s.
 	start := time.Now()
-	if err := f.Close(dead); err != nil || time.Since(start) > 2*time.Second {
-		t.Errorf("Close = %v after %v; want nil, quickly", err, time.Since(start))
+	if err := f.Close(dead); err != nil || time.Since(start) > 10*time.Second {
+		t.Errorf("Close = %v after %v; want nil, without waiting for the dead browser", err, time.Since(start))
 	}
 	if st := s.Stats(); st.Relaunches != 1 || st.Logins != 2 {
 		t.Errorf("Stats = %+v, want 1 relaunch and 2 logins", st)
