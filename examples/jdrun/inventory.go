@@ -217,9 +217,16 @@ func (j *job) inventoryHTML(ctx context.Context, pageURL string) (inventoryPage,
 		return ip, err
 	}
 	base, _ := url.Parse(resp.URL())
+	resolve := func(href string) *url.URL {
+		u, err := base.Parse(href)
+		if err != nil || href == "" {
+			return nil
+		}
+		u.Fragment = ""
+		return u
+	}
 	abs := func(href string) string {
-		if u, err := base.Parse(href); err == nil && href != "" {
-			u.Fragment = ""
+		if u := resolve(href); u != nil {
 			return u.String()
 		}
 		return ""
@@ -241,7 +248,7 @@ func (j *job) inventoryHTML(ctx context.Context, pageURL string) (inventoryPage,
 	if j.site.PageLinks != "" {
 		doc.Find(j.site.PageLinks).Each(func(_ int, a *goquery.Selection) {
 			href, _ := a.Attr("href")
-			if u, err := url.Parse(abs(href)); err == nil && u.Host == base.Host {
+			if u := resolve(href); u != nil && u.Host == base.Host {
 				ip.Links = append(ip.Links, u.String())
 			}
 		})
