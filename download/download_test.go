@@ -59,9 +59,9 @@ func TestConcurrentClick(t *testing.T) {
 	var mu sync.Mutex
 	for i := range 40 {
 		id := fmt.Sprintf("1FTEW1E5%09d", i)
-		err := p.Submit(pool.Task[playwright.Page]{Key: id, Run: func(ctx context.Context, page playwright.Page) error {
+		err := p.Submit(pool.Task[playwright.Page]{Key: id, Run: func(ctx context.Context, page playwright.Page) (any, error) {
 			if err := open(ctx, s, page, srv.ItemURL(id)); err != nil {
-				return err
+				return nil, err
 			}
 			f, err := download.Click(ctx, page, download.Selector("#download"), sticker(dir, id))
 			if err == nil {
@@ -69,7 +69,7 @@ func TestConcurrentClick(t *testing.T) {
 				files[id] = f
 				mu.Unlock()
 			}
-			return err
+			return f, err
 		}})
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pagefleet/pagefleet/pool"
@@ -84,66 +85,82 @@ func checkSettled(t *testing.T, counts map[int]int, k int, log string) {
 // A site that refuses requests beyond its capacity (429s).
 func TestAdaptiveSettlesBelowRefusals(t *testing.T) {
 	t.Parallel()
-	const k = 6
-	srv := &pooltest.Server{Capacity: k, Latency: 20 * time.Millisecond, RefuseRate: 1, Seed: 1}
-	counts, log := settle(t, srv, 1500, pool.Adaptive{Min: 1, Max: 12, MinWindow: 50 * time.Millisecond, Cooldown: time.Second})
-	checkSettled(t, counts, k, log)
-	if !strings.Contains(log, "overload") {
-		t.Errorf("never saw overload:\n%s", log)
-	}
+	// On a fake clock: rates measured in wall time are at the mercy of a
+	// loaded machine; in the bubble, time moves only when every goroutine waits.
+	synctest.Test(t, func(t *testing.T) {
+		const k = 6
+		srv := &pooltest.Server{Capacity: k, Latency: 20 * time.Millisecond, RefuseRate: 1, Seed: 1}
+		counts, log := settle(t, srv, 1500, pool.Adaptive{Min: 1, Max: 12, MinWindow: 50 * time.Millisecond, Cooldown: time.Second})
+		checkSettled(t, counts, k, log)
+		if !strings.Contains(log, "overload") {
+			t.Errorf("never saw overload:\n%s", log)
+		}
+	})
 }
 
 // A site that only gets slower beyond its capacity: more workers queue.
 func TestAdaptiveSettlesWhereLatencyClimbs(t *testing.T) {
 	t.Parallel()
-	const k = 5
-	srv := &pooltest.Server{Capacity: k, Latency: 20 * time.Millisecond, Seed: 2}
-	counts, log := settle(t, srv, 1500, pool.Adaptive{Min: 1, Max: 12, MinWindow: 50 * time.Millisecond, Cooldown: time.Second})
-	checkSettled(t, counts, k, log)
-	if !strings.Contains(log, "no gain") {
-		t.Errorf("never saw a no-gain step:\n%s", log)
-	}
+	// On a fake clock: rates measured in wall time are at the mercy of a
+	// loaded machine; in the bubble, time moves only when every goroutine waits.
+	synctest.Test(t, func(t *testing.T) {
+		const k = 5
+		srv := &pooltest.Server{Capacity: k, Latency: 20 * time.Millisecond, Seed: 2}
+		counts, log := settle(t, srv, 1500, pool.Adaptive{Min: 1, Max: 12, MinWindow: 50 * time.Millisecond, Cooldown: time.Second})
+		checkSettled(t, counts, k, log)
+		if !strings.Contains(log, "no gain") {
+			t.Errorf("never saw a no-gain step:\n%s", log)
+		}
+	})
 }
 
 // Without limits in sight the controller climbs to Max.
 func TestAdaptiveClimbsToMax(t *testing.T) {
 	t.Parallel()
-	srv := &pooltest.Server{Capacity: 100, Latency: 20 * time.Millisecond}
-	counts, log := settle(t, srv, 1000, pool.Adaptive{Max: 8, MinWindow: 50 * time.Millisecond})
-	checkSettled(t, counts, 8, log)
+	// On a fake clock: rates measured in wall time are at the mercy of a
+	// loaded machine; in the bubble, time moves only when every goroutine waits.
+	synctest.Test(t, func(t *testing.T) {
+		srv := &pooltest.Server{Capacity: 100, Latency: 20 * time.Millisecond}
+		counts, log := settle(t, srv, 1000, pool.Adaptive{Max: 8, MinWindow: 50 * time.Millisecond})
+		checkSettled(t, counts, 8, log)
+	})
 }
 
 // SetMaxWorkers caps the pool, and the controller stays under the cap.
 func TestSetMaxWorkersCapsTheController(t *testing.T) {
 	t.Parallel()
-	srv := &pooltest.Server{Capacity: 100, Latency: 5 * time.Millisecond}
-	f := &pooltest.Factory{}
-	var p *pool.PagePool[*pooltest.Page]
-	finished, over := 0, 0
-	p, err := pool.New(pool.Config[*pooltest.Page]{
-		Factory: f, Workers: 8, Logger: testLogger(t),
-		Adaptive: &pool.Adaptive{Start: 8, MinWindow: 10 * time.Millisecond},
-		OnResult: func(pool.Result) {
-			switch finished++; {
-			case finished == 50:
-				p.SetMaxWorkers(2)
-			case finished > 100 && p.Stats().Target > 2:
-				over++
-			}
-		},
+	// On a fake clock: rates measured in wall time are at the mercy of a
+	// loaded machine; in the bubble, time moves only when every goroutine waits.
+	synctest.Test(t, func(t *testing.T) {
+		srv := &pooltest.Server{Capacity: 100, Latency: 5 * time.Millisecond}
+		f := &pooltest.Factory{}
+		var p *pool.PagePool[*pooltest.Page]
+		finished, over := 0, 0
+		p, err := pool.New(pool.Config[*pooltest.Page]{
+			Factory: f, Workers: 8, Logger: testLogger(t),
+			Adaptive: &pool.Adaptive{Start: 8, MinWindow: 10 * time.Millisecond},
+			OnResult: func(pool.Result) {
+				switch finished++; {
+				case finished == 50:
+					p.SetMaxWorkers(2)
+				case finished > 100 && p.Stats().Target > 2:
+					over++
+				}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 600 {
+			p.Submit(srv.Task(fmt.Sprint(i)))
+		}
+		p.CloseQueue()
+		if err := p.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if over > 0 || p.Stats().Target > 2 {
+			t.Errorf("the controller went over the cap %d times; final target %d", over, p.Stats().Target)
+		}
+		f.Check(t)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 600 {
-		p.Submit(srv.Task(fmt.Sprint(i)))
-	}
-	p.CloseQueue()
-	if err := p.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if over > 0 || p.Stats().Target > 2 {
-		t.Errorf("the controller went over the cap %d times; final target %d", over, p.Stats().Target)
-	}
-	f.Check(t)
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/pagefleet/pagefleet/pool"
 )
 
-func benchPool(b *testing.B, workers, tasks int, run func(context.Context, int) error) {
+func benchPool(b *testing.B, workers, tasks int, run func(context.Context, int) (any, error)) {
 	p, err := pool.New(pool.Config[int]{
 		Workers:  workers,
 		Factory:  pool.Funcs[int]{NewFunc: func(context.Context) (int, error) { return 0, nil }},
@@ -40,7 +40,7 @@ func BenchmarkOverhead(b *testing.B) {
 	for _, workers := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			b.ReportAllocs()
-			benchPool(b, workers, b.N, func(context.Context, int) error { return nil })
+			benchPool(b, workers, b.N, func(context.Context, int) (any, error) { return nil, nil })
 		})
 	}
 }
@@ -64,9 +64,9 @@ func BenchmarkEfficiency(b *testing.B) {
 	}
 	b.Run("pool", func(b *testing.B) {
 		measure(b, func() {
-			benchPool(b, workers, tasks, func(ctx context.Context, _ int) error {
+			benchPool(b, workers, tasks, func(ctx context.Context, _ int) (any, error) {
 				time.Sleep(latency)
-				return nil
+				return nil, nil
 			})
 		})
 	})

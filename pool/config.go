@@ -12,7 +12,8 @@ import (
 )
 
 // Task is one unit of work: Run is called with a page that no other task
-// uses at the same time, under a context that ends at the attempt's deadline.
+// uses at the same time, under a context that ends at the attempt's deadline
+// and carries the attempt's number ([AttemptFrom]).
 //
 // Run should return once ctx is done. If it does not (a browser call that
 // ignores the context), the watchdog closes its page, which must make Run
@@ -20,9 +21,15 @@ import (
 type Task[P any] struct {
 	// Key identifies the task: unique within a pool, and the key of its Result.
 	Key string
-	// Run does the work. A nil error is success; see [Config.Retryable],
-	// [Requeue] and [Abort] for how errors are treated.
-	Run func(ctx context.Context, page P) error
+	// Run does the work. A nil error is success, and the value it returns
+	// with it (say, the saved file) is the Result's Value; see
+	// [Config.Retryable], [Requeue] and [Abort] for how errors are treated.
+	Run func(ctx context.Context, page P) (any, error)
+	// Prior is the number of attempts charged to the task before this pool
+	// (by earlier runs, as a checkpoint recorded them): the task gets
+	// Config.MaxAttempts in all, and a task with no attempts left still
+	// gets one. Defaults to 0.
+	Prior int
 }
 
 // Result is the final outcome of a task. Every submitted task gets exactly one.
@@ -33,7 +40,10 @@ type Result struct {
 	// [ErrStopped] (and the cause, e.g. context.Canceled); such a task was
 	// not given up on, so a later run can try it again.
 	Err error
-	// Attempts is the number of attempts charged to the task.
+	// Value is what the successful attempt's Run returned; nil on failure.
+	Value any
+	// Attempts is the number of attempts charged to the task, Task.Prior
+	// included. An attempt a stopping pool cut short is not charged.
 	Attempts int
 	// Requeues counts attempts not charged (see [Requeue]).
 	Requeues int
@@ -44,17 +54,32 @@ type Result struct {
 	Duration time.Duration
 }
 
-// Attempt describes one finished attempt, for observers such as an
-// adaptive concurrency controller.
+// Attempt describes one attempt: to the task itself through its context
+// ([AttemptFrom]) and to Config.OnStart as it starts, to Config.OnAttempt
+// when it has ended.
 type Attempt struct {
-	Key    string
-	Number int // 1 for the first charged attempt
-	Worker int
-	Err    error // nil on success; wraps [ErrStuck] for a rescued attempt
-	// Started is when the attempt began.
+	Key string
+	// Number counts the task's charged attempts, Task.Prior included, this
+	// one too: 1 for the first attempt of a fresh task. An attempt that
+	// ends requeued ([Requeue]) is not charged, so the next one carries the
+	// same Number.
+	Number int
+	// Requeues is how many attempts of the task were requeued (not charged)
+	// before this one.
+	Requeues int
+	Worker   int
+	// Started is when the attempt began. It identifies the attempt among
+	// the task's attempts.
 	Started time.Time
+
+	// The fields below are set once the attempt has ended (OnAttempt).
+
+	Err error // nil on success; wraps [ErrStuck] for a rescued attempt
 	// Duration is how long the attempt ran (for a rescued attempt: until the rescue).
 	Duration time.Duration
+	// Requeued reports that the attempt ended with a [Requeue] that was
+	// honoured: it was not charged, and the task runs again at once.
+	Requeued bool
 	// Final reports whether the task's Result follows from this attempt.
 	Final bool
 }
@@ -69,7 +94,8 @@ type Config[P any] struct {
 	Workers int
 
 	// AttemptTimeout bounds each attempt through its context's deadline.
-	// Defaults to 3 minutes.
+	// Set it to a few times what one item takes on a slow day: a hang costs
+	// this much. Defaults to 1 minute.
 	AttemptTimeout time.Duration
 
 	// MaxAttempts is how many attempts a task gets in all, the first
@@ -97,8 +123,7 @@ type Config[P any] struct {
 	// before the watchdog gives up on it: it closes the worker's page (which
 	// unblocks a driver call that ignores its context), starts a replacement
 	// worker, and counts the attempt as failed with [ErrStuck]. It must
-	// exceed AttemptTimeout. Defaults to AttemptTimeout + 2 minutes (5 min
-	// with the default timeout).
+	// exceed AttemptTimeout. Defaults to AttemptTimeout + 30 s.
 	StuckAfter time.Duration
 
 	// WatchdogInterval is how often the watchdog looks for stuck attempts.
@@ -132,6 +157,13 @@ type Config[P any] struct {
 	// lead to, from the same goroutine as OnResult. Defaults to nothing.
 	OnAttempt func(Attempt)
 
+	// OnStart is called on the worker's goroutine as each attempt starts,
+	// before Task.Run, with the attempt's context: to record the attempt
+	// durably before it can crash the process, say. An error fails the
+	// attempt (Run is not called), and it counts like an error of Run.
+	// Defaults to nothing.
+	OnStart func(ctx context.Context, a Attempt) error
+
 	// Adaptive, if set, turns on the concurrency controller: it moves the
 	// number of workers between Adaptive.Min and Adaptive.Max (by default
 	// Workers) to where the site does the most good work; see [Adaptive].
@@ -144,7 +176,7 @@ type Config[P any] struct {
 
 func (c *Config[P]) setDefaults() {
 	c.Workers = cmp.Or(c.Workers, 4)
-	c.AttemptTimeout = cmp.Or(c.AttemptTimeout, 3*time.Minute)
+	c.AttemptTimeout = cmp.Or(c.AttemptTimeout, time.Minute)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, 3)
 	c.MaxRequeues = cmp.Or(c.MaxRequeues, 5)
 	if c.NewBackOff == nil {
@@ -153,7 +185,7 @@ func (c *Config[P]) setDefaults() {
 	if c.Retryable == nil {
 		c.Retryable = func(error) bool { return true }
 	}
-	c.StuckAfter = cmp.Or(c.StuckAfter, c.AttemptTimeout+2*time.Minute)
+	c.StuckAfter = cmp.Or(c.StuckAfter, c.AttemptTimeout+30*time.Second)
 	c.WatchdogInterval = cmp.Or(c.WatchdogInterval, min(c.StuckAfter/10, 30*time.Second))
 	c.PageTimeout = cmp.Or(c.PageTimeout, time.Minute)
 	c.PageAttempts = cmp.Or(c.PageAttempts, 5)

@@ -15,7 +15,12 @@
 //
 // # Attempts, retries and errors
 //
-// Each attempt runs under a context with Config.AttemptTimeout. A failed
+// Each attempt runs under a context with Config.AttemptTimeout that also
+// says which attempt it is ([AttemptFrom]: key, number, requeues, start);
+// Config.OnStart is told as each attempt starts, on the worker's goroutine,
+// so a store can record it before it can crash the process. A successful
+// Run's value comes back in the [Result]. Attempts add up across runs when
+// the caller passes the attempts made before as Task.Prior. A failed
 // attempt is retried after a backoff (github.com/cenkalti/backoff/v4, a
 // fresh BackOff per task) until Config.MaxAttempts; a task waiting for its
 // retry does not hold a worker. An error wrapped with backoff.Permanent is
@@ -33,7 +38,10 @@
 // finds attempts running longer than Config.StuckAfter, closes their page
 // (which makes the driver call return), starts a replacement worker with a
 // fresh page, and counts the attempt as failed with [ErrStuck]. Whatever the
-// abandoned attempt returns later is ignored.
+// abandoned attempt returns later is ignored. An abandoned attempt that never
+// returns at all (a CPU loop deaf to its context and its page) can't be
+// stopped in Go: Run waits a grace period for it, then leaves it running
+// and counts it in [Stats].Adrift, rather than hang.
 //
 // # Concurrency
 //

@@ -31,11 +31,11 @@ func Example() {
 	}
 	var flaky atomic.Int32
 	for _, vin := range []string{"1HGCM82633A004352", "JH4KA7561PC008269", "5YJSA1E26HF000001"} {
-		p.Submit(pool.Task[string]{Key: vin, Run: func(ctx context.Context, page string) error {
+		p.Submit(pool.Task[string]{Key: vin, Run: func(ctx context.Context, page string) (any, error) {
 			if vin == "JH4KA7561PC008269" && flaky.Add(1) == 1 {
-				return errors.New("site hiccup") // retried
+				return nil, errors.New("site hiccup") // retried
 			}
-			return nil // download the vehicle's PDF on page here
+			return vin + ".pdf", nil // download the vehicle's PDF on page here; the value goes to the Result
 		}})
 	}
 	p.CloseQueue()

@@ -39,13 +39,16 @@ type PagePool[P any] struct {
 	attemptCtx     context.Context // parent of attempts; outlives Run's ctx by the grace period
 	cancelAttempts context.CancelFunc
 
-	wg     sync.WaitGroup // workers, page closers, retry timers
+	wg sync.WaitGroup // workers, page closers, retry timers
+	// adrift counts the goroutines of abandoned attempts that have not
+	// returned yet; Run waits for them only a while (see Run).
+	adrift sync.WaitGroup
 	events events
 	ctl    *controller // nil without Config.Adaptive
 }
 
 type counts struct {
-	done, failed, stopped, retries, requeued, recycled, rescued int
+	done, failed, stopped, retries, requeued, recycled, rescued, adrift int
 }
 
 type task[P any] struct {
@@ -56,6 +59,7 @@ type task[P any] struct {
 	worker             int
 	timer              *time.Timer
 	final              bool
+	value              any // of the successful attempt
 }
 
 type worker[P any] struct {
@@ -101,8 +105,8 @@ func New[P any](cfg Config[P]) (*PagePool[P], error) {
 // seen before, and [ErrClosed] after [PagePool.CloseQueue] or once the pool
 // is stopping.
 func (p *PagePool[P]) Submit(t Task[P]) error {
-	if t.Key == "" || t.Run == nil {
-		return errors.New("pool: Submit: task needs a Key and a Run func")
+	if t.Key == "" || t.Run == nil || t.Prior < 0 {
+		return errors.New("pool: Submit: task needs a Key, a Run func and Prior >= 0")
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -114,7 +118,7 @@ func (p *PagePool[P]) Submit(t Task[P]) error {
 	}
 	p.keys[t.Key] = struct{}{}
 	p.pending++
-	p.ready = append(p.ready, &task[P]{Task: t})
+	p.ready = append(p.ready, &task[P]{Task: t, attempts: t.Prior})
 	p.cond.Signal()
 	return nil
 }
@@ -137,8 +141,14 @@ func (p *PagePool[P]) CloseQueue() {
 // Config.GracePeriod to finish, then their contexts are cancelled, and
 // half a grace period later the pages of attempts still running are closed.
 // Tasks left unfinished get a Result wrapping [ErrStopped]. Run returns
-// only after every goroutine it started has exited and every page is closed.
-// Run may be called once.
+// only after every goroutine it started has exited and every page is closed
+// — with one exception, because Go cannot stop a goroutine: an attempt that
+// was abandoned (by the watchdog, or by shutdown) and still has not
+// returned a grace period after its page was closed is left running. It is
+// a task that loops without looking at its context or its page, a bug;
+// Run logs it and counts it in [Stats].Adrift. Whatever it returns later is
+// ignored. (The validators of package download are bounded, so they never
+// loop like that.) Run may be called once.
 func (p *PagePool[P]) Run(ctx context.Context) error {
 	p.mu.Lock()
 	if p.running {
@@ -184,6 +194,7 @@ func (p *PagePool[P]) Run(ctx context.Context) error {
 	p.await(exited, p.cfg.GracePeriod, p.cancelAttempts)
 	p.await(exited, p.cfg.GracePeriod/2, p.closeRunning)
 	<-exited
+	p.waitAdrift()
 
 	close(stopWatchdog)
 	<-watchdogDone
@@ -194,6 +205,24 @@ func (p *PagePool[P]) Run(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stopErr
+}
+
+// waitAdrift waits a grace period for abandoned attempts to return, then
+// leaves the rest running (see Run).
+func (p *PagePool[P]) waitAdrift() {
+	back := make(chan struct{})
+	go func() { p.adrift.Wait(); close(back) }()
+	t := time.NewTimer(max(p.cfg.GracePeriod, time.Second))
+	defer t.Stop()
+	select {
+	case <-back:
+	case <-t.C:
+		p.mu.Lock()
+		n := p.counts.adrift
+		p.mu.Unlock()
+		p.cfg.Logger.Error("pool: abandoned attempts did not return after their pages were closed; leaving them running",
+			"attempts", n)
+	}
 }
 
 // await waits for exited for at most d, then calls then.
@@ -359,20 +388,23 @@ func (p *PagePool[P]) closeRunning() {
 		if w.state == Running {
 			t := w.task
 			p.abandonLocked(w)
-			t.attempts++
-			p.finalizeLocked(t, stoppedError(p.stopErr, nil))
+			p.finalizeLocked(t, stoppedError(p.stopErr, nil)) // cut short: not charged
 		}
 	}
 }
 
 // abandonLocked takes a running attempt's page and task away from its
 // worker, closes the page in the background, and forgets the worker; its
-// goroutine exits when the attempt returns.
+// goroutine exits when the attempt returns. From now on Run waits for it
+// only as long as waitAdrift does.
 func (p *PagePool[P]) abandonLocked(w *worker[P]) {
 	w.abandoned = true
 	w.cancel()
 	delete(p.workers, w.id)
 	p.closePageLocked(w)
+	p.counts.adrift++
+	p.adrift.Add(1)
+	p.wg.Done() // the worker's own: its goroutine signs off through adrift
 }
 
 // closePageLocked takes the worker's page and closes it in the background
@@ -422,8 +454,12 @@ func (p *PagePool[P]) finalizeLocked(t *task[P], err error) {
 	default:
 		p.counts.failed++
 	}
+	var v any
+	if err == nil {
+		v = t.value
+	}
 	p.events.push(event{isResult: true, result: Result{
-		Key: t.Key, Err: err, Attempts: t.attempts, Requeues: t.requeues, Worker: t.worker, Duration: d,
+		Key: t.Key, Value: v, Err: err, Attempts: t.attempts, Requeues: t.requeues, Worker: t.worker, Duration: d,
 	}})
 	p.checkFinishedLocked()
 }
@@ -431,18 +467,24 @@ func (p *PagePool[P]) finalizeLocked(t *task[P], err error) {
 // settleLocked decides what follows an attempt of t that ended with err
 // after running for d: a Result, a retry after backoff, or a requeue.
 func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.Duration) {
-	att := Attempt{Key: t.Key, Worker: w.id, Err: err, Started: w.since, Duration: d}
+	att := Attempt{Key: t.Key, Number: t.attempts + 1, Requeues: t.requeues, Worker: w.id, Err: err, Started: w.since, Duration: d}
 	if err != nil && IsRequeue(err) && t.requeues < p.cfg.MaxRequeues && !p.stopping {
 		t.requeues++
 		p.counts.requeued++
-		att.Number = t.attempts + 1
+		att.Requeued = true
 		p.pushAttemptLocked(att)
 		p.ready = append(p.ready, t)
 		p.cond.Signal()
 		return
 	}
+	if p.stopping && err != nil && isContextErr(err) {
+		// Cut short by the shutdown: not the task's failure, not charged.
+		att.Final = true
+		p.pushAttemptLocked(att)
+		p.finalizeLocked(t, stoppedError(p.stopErr, err))
+		return
+	}
 	t.attempts++
-	att.Number = t.attempts
 	att.Final = true
 	var permanent *backoff.PermanentError
 	var next time.Duration
@@ -451,7 +493,7 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 	case IsAbort(err):
 		p.stopLocked(fmt.Errorf("pool: aborted by task %q: %w", t.Key, err))
 	case errors.As(err, &permanent) || !p.cfg.Retryable(err):
-	case p.stopping && (t.attempts < p.cfg.MaxAttempts || isContextErr(err)):
+	case p.stopping && t.attempts < p.cfg.MaxAttempts:
 		err = stoppedError(p.stopErr, err)
 	case t.attempts >= p.cfg.MaxAttempts:
 	case IsRequeue(err):

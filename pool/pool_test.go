@@ -1,11 +1,13 @@
 package pool_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,17 +250,17 @@ type gate struct {
 func newGate() *gate { return &gate{started: make(chan string, 1000), release: make(chan struct{})} }
 
 func (g *gate) task(key string, fn func() error) pool.Task[*pooltest.Page] {
-	return pool.Task[*pooltest.Page]{Key: key, Run: func(ctx context.Context, _ *pooltest.Page) error {
+	return pool.Task[*pooltest.Page]{Key: key, Run: func(ctx context.Context, _ *pooltest.Page) (any, error) {
 		g.started <- key
 		select {
 		case <-g.release:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		if fn != nil {
-			return fn()
+			return nil, fn()
 		}
-		return nil
+		return nil, nil
 	}}
 }
 
@@ -448,14 +450,14 @@ func TestLateReturnOfRescuedAttemptIsIgnored(t *testing.T) {
 	t.Parallel()
 	f := &pooltest.Factory{}
 	var calls atomic.Int32
-	task := pool.Task[*pooltest.Page]{Key: "late", Run: func(ctx context.Context, pg *pooltest.Page) error {
+	task := pool.Task[*pooltest.Page]{Key: "late", Run: func(ctx context.Context, pg *pooltest.Page) (any, error) {
 		if calls.Add(1) == 1 {
 			for !pg.Closed() { // ignore ctx; "succeed" only after the watchdog gave up on us
 				time.Sleep(time.Millisecond)
 			}
-			return nil
+			return nil, nil
 		}
-		return backoff.Permanent(errFlaky)
+		return nil, backoff.Permanent(errFlaky)
 	}}
 	var results []pool.Result
 	p, _ := pool.New(pool.Config[*pooltest.Page]{
@@ -490,7 +492,7 @@ func TestPanicIsAFailedAttempt(t *testing.T) {
 		t.Errorf("once: %+v", r)
 	}
 	var pe *pool.PanicError
-	if r := res["always"]; !errors.As(r.Err, &pe) || pe.Value != "boom" || !strings.Contains(string(pe.Stack), "pooltest.(*Page).Do") {
+	if r := res["always"]; !errors.As(r.Err, &pe) || pe.Value != "boom" || !strings.Contains(string(pe.Stack), "pooltest.(*Page).do") {
 		t.Errorf("always: %v, want a PanicError with the stack", r.Err)
 	}
 	if r := res["after"]; r.Err != nil && r.Attempts > 2 {
@@ -539,7 +541,7 @@ func TestAbortStopsThePool(t *testing.T) {
 	results := map[string]pool.Result{}
 	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 1,
 		OnResult: func(r pool.Result) { results[r.Key] = r }})
-	p.Submit(pool.Task[*pooltest.Page]{Key: "abort", Run: func(context.Context, *pooltest.Page) error { return pool.Abort(badCreds) }})
+	p.Submit(pool.Task[*pooltest.Page]{Key: "abort", Run: func(context.Context, *pooltest.Page) (any, error) { return nil, pool.Abort(badCreds) }})
 	p.Submit(g.task("never", nil))
 	err := p.Run(t.Context())
 	if !errors.Is(err, badCreds) || !pool.IsAbort(err) {
@@ -641,11 +643,11 @@ func TestShutdownClosesPagesOfAttemptsIgnoringContext(t *testing.T) {
 	p, _ := pool.New(cfg)
 	for _, k := range keys(10) {
 		k := k
-		p.Submit(pool.Task[*pooltest.Page]{Key: k, Run: func(ctx context.Context, pg *pooltest.Page) error {
+		p.Submit(pool.Task[*pooltest.Page]{Key: k, Run: func(ctx context.Context, pg *pooltest.Page) (any, error) {
 			if started.Add(1) == 4 {
 				cancel()
 			}
-			return pg.Do(ctx, k)
+			return nil, pg.Do(ctx, k)
 		}})
 	}
 	p.CloseQueue()
@@ -672,7 +674,7 @@ func TestSetWorkers(t *testing.T) {
 	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 2, Logger: testLogger(t)})
 	for _, k := range keys(30) {
 		gated := g.task(k, nil)
-		p.Submit(pool.Task[*pooltest.Page]{Key: k, Run: func(ctx context.Context, pg *pooltest.Page) error {
+		p.Submit(pool.Task[*pooltest.Page]{Key: k, Run: func(ctx context.Context, pg *pooltest.Page) (any, error) {
 			if shrunk.Load() { // started after the shrink: count how many run at once
 				if n := running.Add(1); n > maxAfterShrink.Load() {
 					maxAfterShrink.Store(n)
@@ -773,5 +775,195 @@ func TestNoPageRunsTwoTasks(t *testing.T) {
 	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 16, MaxAttempts: 10}, keys(400)...)
 	if err != nil || len(res) != 400 {
 		t.Fatalf("Run: %v, %d results", err, len(res))
+	}
+}
+
+func TestResultCarriesValueAndAttemptsAddUp(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
+		if key == "flaky" && call == 1 {
+			return pooltest.Step{Err: errFlaky}
+		}
+		return pooltest.Step{Value: key + ".pdf"}
+	}}
+	results := map[string]pool.Result{}
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 2, MaxAttempts: 3, NewBackOff: noWait, Logger: testLogger(t),
+		OnResult: func(r pool.Result) { results[r.Key] = r }})
+	for _, k := range []string{"fresh", "flaky"} {
+		task := f.Task(k)
+		task.Prior = 1 // one attempt made by an earlier run
+		p.Submit(task)
+	}
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r := results["fresh"]; r.Err != nil || r.Value != "fresh.pdf" || r.Attempts != 2 {
+		t.Errorf("fresh: %+v, want value fresh.pdf after 1+1 attempts", r)
+	}
+	if r := results["flaky"]; r.Err != nil || r.Value != "flaky.pdf" || r.Attempts != 3 {
+		t.Errorf("flaky: %+v, want value flaky.pdf after 1+2 attempts", r)
+	}
+	if err := p.Submit(pool.Task[*pooltest.Page]{Key: "neg", Prior: -1, Run: f.Task("neg").Run}); err == nil {
+		t.Error("Submit accepted a negative Prior")
+	}
+}
+
+func TestPriorAttemptsLeaveOneTry(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{Script: func(string, int) pooltest.Step { return pooltest.Step{Err: errFlaky} }}
+	results := map[string]pool.Result{}
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 1, MaxAttempts: 3, NewBackOff: noWait, Logger: testLogger(t),
+		OnResult: func(r pool.Result) { results[r.Key] = r }})
+	task := f.Task("spent")
+	task.Prior = 5 // more than MaxAttempts already
+	p.Submit(task)
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r := results["spent"]; !errors.Is(r.Err, errFlaky) || r.Attempts != 6 || f.Calls("spent") != 1 {
+		t.Errorf("spent: %+v after %d calls, want one more try, then given up", r, f.Calls("spent"))
+	}
+}
+
+// TestAttemptInContext: a task and OnStart see the attempt's number; a
+// requeued attempt is marked as such and the next one carries the same
+// number; OnAttempt sees every attempt.
+func TestAttemptInContext(t *testing.T) {
+	t.Parallel()
+	loggedOut := errors.New("logged out")
+	var seen []pool.Attempt // from the task, in order (one worker)
+	var started []pool.Attempt
+	var ended []pool.Attempt
+	calls := 0
+	task := pool.Task[*pooltest.Page]{Key: "k", Prior: 2, Run: func(ctx context.Context, _ *pooltest.Page) (any, error) {
+		a, ok := pool.AttemptFrom(ctx)
+		if !ok {
+			t.Error("no attempt in the task's context")
+		}
+		seen = append(seen, a)
+		switch calls++; calls {
+		case 1:
+			return nil, pool.Requeue(loggedOut)
+		case 2:
+			return nil, errFlaky
+		}
+		return "ok", nil
+	}}
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 1, MaxAttempts: 5, NewBackOff: noWait, Logger: testLogger(t),
+		OnStart:   func(ctx context.Context, a pool.Attempt) error { started = append(started, a); return nil },
+		OnAttempt: func(a pool.Attempt) { ended = append(ended, a) },
+	})
+	p.Submit(task)
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := pool.AttemptFrom(t.Context()); ok {
+		t.Error("AttemptFrom found an attempt in a plain context")
+	}
+	var nums, reqs []int
+	for _, a := range seen {
+		nums, reqs = append(nums, a.Number), append(reqs, a.Requeues)
+	}
+	if fmt.Sprint(nums) != "[3 3 4]" || fmt.Sprint(reqs) != "[0 1 1]" {
+		t.Errorf("task saw numbers %v requeues %v, want [3 3 4] [0 1 1]", nums, reqs)
+	}
+	if len(started) != 3 || started[2].Number != 4 || started[2].Started != seen[2].Started {
+		t.Errorf("OnStart saw %+v", started)
+	}
+	if len(ended) != 3 || !ended[0].Requeued || ended[1].Requeued || ended[1].Final || !ended[2].Final || ended[0].Started != seen[0].Started {
+		t.Errorf("OnAttempt saw %+v", ended)
+	}
+}
+
+func TestOnStartErrorFailsTheAttempt(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{}
+	storeDown := errors.New("store down")
+	n := 0
+	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 1, MaxAttempts: 3,
+		OnStart: func(ctx context.Context, a pool.Attempt) error {
+			if n++; n == 1 {
+				return storeDown
+			}
+			return nil
+		}}, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res["k"]; r.Err != nil || r.Attempts != 2 || f.Calls("k") != 1 {
+		t.Errorf("%+v after %d calls: want the first attempt failed without running, the second done", r, f.Calls("k"))
+	}
+}
+
+// TestStoppedAttemptIsNotCharged: an attempt a shutdown cuts short is the
+// shutdown's doing, not the task's: its Result keeps the attempts before.
+func TestStoppedAttemptIsNotCharged(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	results := map[string]pool.Result{}
+	ctx, cancel := context.WithCancel(t.Context())
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 1, GracePeriod: time.Millisecond, Logger: testLogger(t),
+		OnResult: func(r pool.Result) { results[r.Key] = r }})
+	task := g.task("k", nil)
+	task.Prior = 2
+	p.Submit(task)
+	p.CloseQueue()
+	go func() { <-g.started; cancel() }()
+	if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if r := results["k"]; !errors.Is(r.Err, pool.ErrStopped) || r.Attempts != 2 {
+		t.Errorf("%+v, want ErrStopped with the 2 prior attempts only", r)
+	}
+}
+
+// TestRunDoesNotWaitForeverForAnAbandonedLoop: an attempt that spins in a
+// CPU loop, deaf to its context and its page, can't be stopped; Run leaves
+// it running after a grace period instead of hanging, and says so.
+func TestRunDoesNotWaitForeverForAnAbandonedLoop(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	looping := make(chan struct{})
+	spin := pool.Task[*pooltest.Page]{Key: "spin", Run: func(ctx context.Context, _ *pooltest.Page) (any, error) {
+		close(looping)
+		for {
+			select {
+			case <-release: // only the test can end it
+				return nil, nil
+			default:
+				runtime.Gosched()
+			}
+		}
+	}}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	results := map[string]pool.Result{}
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 1, MaxAttempts: 1,
+		AttemptTimeout: 10 * time.Millisecond, StuckAfter: 20 * time.Millisecond, WatchdogInterval: 5 * time.Millisecond,
+		GracePeriod: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs, mu: &mu}, nil)),
+		OnResult: func(r pool.Result) { results[r.Key] = r }})
+	p.Submit(spin)
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-looping
+	if r := results["spin"]; !errors.Is(r.Err, pool.ErrStuck) {
+		t.Errorf("spin: %+v, want ErrStuck", r)
+	}
+	if s := p.Stats(); s.Adrift != 1 {
+		t.Errorf("Stats.Adrift = %d, want 1", s.Adrift)
+	}
+	mu.Lock()
+	if !strings.Contains(logs.String(), "did not return") {
+		t.Errorf("nothing logged about the abandoned attempt:\n%s", logs.String())
+	}
+	mu.Unlock()
+	close(release) // let it go, for goleak
+	for p.Stats().Adrift != 0 {
+		runtime.Gosched()
 	}
 }

@@ -54,6 +54,9 @@ type Stats struct {
 	Requeued int // attempts not charged (see Requeue)
 	Recycled int // pages closed and replaced after a failure, a rescue or RecycleAfter
 	Rescued  int // stuck attempts rescued by the watchdog
+	// Adrift counts abandoned attempts whose goroutine has not returned
+	// yet (see [PagePool.Run]).
+	Adrift int
 
 	Target  int           // workers wanted (see SetWorkers)
 	Workers []WorkerStats // live workers, by ID
@@ -83,6 +86,7 @@ func (p *PagePool[P]) Stats() Stats {
 		Requeued: p.counts.requeued,
 		Recycled: p.counts.recycled,
 		Rescued:  p.counts.rescued,
+		Adrift:   p.counts.adrift,
 		Target:   p.target,
 		Workers:  make([]WorkerStats, 0, len(p.workers)),
 	}

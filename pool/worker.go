@@ -12,18 +12,22 @@ import (
 // work is one worker's life: make a page, run tasks on it, reset or
 // replace it after failures, close it on the way out.
 func (p *PagePool[P]) work(w *worker[P]) {
-	defer p.wg.Done()
 	if p.ensurePage(w) { // the first page eagerly, so it is warm when work comes
 		for {
 			t := p.next(w)
 			if t == nil {
 				break
 			}
-			if !p.attempt(w, t) {
-				return // abandoned: the watchdog took the page and the task
+			if !p.attempt(w, t) { // abandoned: the watchdog took the page and the task
+				p.mu.Lock()
+				p.counts.adrift--
+				p.mu.Unlock()
+				p.adrift.Done()
+				return
 			}
 		}
 	}
+	defer p.wg.Done()
 	p.mu.Lock()
 	delete(p.workers, w.id)
 	p.closePageLocked(w)
@@ -111,7 +115,8 @@ func (p *PagePool[P]) next(w *worker[P]) *task[P] {
 			w.state, w.task, w.since = Running, t, time.Now()
 			// The attempt's context is made here, under the lock, so the
 			// watchdog can cancel it from the moment the worker is Running.
-			w.ctx, w.cancel = context.WithTimeout(p.attemptCtx, p.cfg.AttemptTimeout)
+			a := Attempt{Key: t.Key, Number: t.attempts + 1, Requeues: t.requeues, Worker: w.id, Started: w.since}
+			w.ctx, w.cancel = context.WithTimeout(context.WithValue(p.attemptCtx, attemptKey{}, a), p.cfg.AttemptTimeout)
 			t.worker = w.id
 			if t.first.IsZero() {
 				t.first = w.since
@@ -128,7 +133,7 @@ func (p *PagePool[P]) attempt(w *worker[P], t *task[P]) bool {
 	ctx, cancel, page, start := w.ctx, w.cancel, w.page, w.since
 	p.mu.Unlock()
 
-	err := call(ctx, t.Run, page)
+	v, err := p.call(ctx, t, page)
 	cancel()
 
 	p.mu.Lock()
@@ -138,6 +143,9 @@ func (p *PagePool[P]) attempt(w *worker[P], t *task[P]) bool {
 	}
 	w.state, w.task = Idle, nil
 	w.tasks++
+	if err == nil {
+		t.value = v
+	}
 	p.settleLocked(t, w, err, time.Since(start))
 	// Reset after any failure, a requeued one too: it is cheap, and it is
 	// how a page of a crashed browser is found out and replaced.
@@ -166,12 +174,28 @@ func (p *PagePool[P]) attempt(w *worker[P], t *task[P]) bool {
 	return true
 }
 
-// call runs a task, turning a panic into a *PanicError.
-func call[P any](ctx context.Context, run func(context.Context, P) error, page P) (err error) {
+// call runs OnStart and the task, turning a panic into a *PanicError.
+func (p *PagePool[P]) call(ctx context.Context, t *task[P], page P) (v any, err error) {
 	defer func() {
-		if v := recover(); v != nil {
-			err = newPanicError(v)
+		if r := recover(); r != nil {
+			v, err = nil, newPanicError(r)
 		}
 	}()
-	return run(ctx, page)
+	if p.cfg.OnStart != nil {
+		a, _ := AttemptFrom(ctx)
+		if err := p.cfg.OnStart(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	return t.Run(ctx, page)
+}
+
+type attemptKey struct{}
+
+// AttemptFrom returns the attempt that ctx belongs to — the context of
+// Task.Run or of Config.OnStart — with its key, number, requeues, worker
+// and start; false for any other context.
+func AttemptFrom(ctx context.Context) (Attempt, bool) {
+	a, ok := ctx.Value(attemptKey{}).(Attempt)
+	return a, ok
 }

@@ -48,18 +48,17 @@ func Example_fleet() {
 		},
 	})
 	for _, vin := range []string{"1FTEW1E53KFA12345", "1HGCM82633A004352", "JH4KA7561PC008269"} {
-		p.Submit(pool.Task[playwright.Page]{Key: vin, Run: func(ctx context.Context, page playwright.Page) error {
+		p.Submit(pool.Task[playwright.Page]{Key: vin, Run: func(ctx context.Context, page playwright.Page) (any, error) {
 			if _, err := page.Goto(site.ItemURL(vin)); err != nil {
-				return err
+				return nil, err
 			}
 			if err := sess.Check(ctx, page); err != nil {
-				return err // logged out: re-logged in, and the task runs again uncharged
+				return nil, err // logged out: re-logged in, and the task runs again uncharged
 			}
-			_, err := download.Click(ctx, page, download.Selector("#download"), download.Target{
+			return download.Click(ctx, page, download.Selector("#download"), download.Target{
 				Dir: dir, Name: download.SafeName(vin + ".pdf"),
 				Validate: []download.Validator{download.PDF(), download.PDFContains(vin)}, // the right vehicle's PDF
 			})
-			return err
 		}})
 	}
 	p.CloseQueue()

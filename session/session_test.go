@@ -43,8 +43,8 @@ func work(t *testing.T, f pool.Factory[playwright.Page], n int, ids []string,
 		t.Fatal(err)
 	}
 	for _, id := range ids {
-		if err := p.Submit(pool.Task[playwright.Page]{Key: id, Run: func(ctx context.Context, page playwright.Page) error {
-			return task(ctx, page, id)
+		if err := p.Submit(pool.Task[playwright.Page]{Key: id, Run: func(ctx context.Context, page playwright.Page) (any, error) {
+			return nil, task(ctx, page, id)
 		}}); err != nil {
 			t.Fatal(err)
 		}

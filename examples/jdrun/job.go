@@ -505,8 +505,8 @@ func (j *job) download(ctx context.Context, todo []vehicle, stderr io.Writer, lo
 }
 
 func (j *job) submit(p *pool.PagePool[*slot], v vehicle) error {
-	return p.Submit(pool.Task[*slot]{Key: v.VIN, Run: func(ctx context.Context, sl *slot) error {
-		return j.fetchSticker(ctx, sl, v)
+	return p.Submit(pool.Task[*slot]{Key: v.VIN, Run: func(ctx context.Context, sl *slot) (any, error) {
+		return nil, j.fetchSticker(ctx, sl, v)
 	}})
 }
 

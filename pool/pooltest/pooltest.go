@@ -51,6 +51,8 @@ type Step struct {
 	Hang bool
 	// Panic, if not nil, is passed to panic.
 	Panic any
+	// Value is what a task of [Factory.Task] returns when the call succeeds.
+	Value any
 }
 
 // Sentinel errors of fake pages.
@@ -142,6 +144,11 @@ func (f *Factory) Close(p *Page) error {
 // Do performs key's next scripted step on the page. It records a violation
 // if the page is closed or already in use by another call.
 func (p *Page) Do(ctx context.Context, key string) error {
+	_, err := p.do(ctx, key)
+	return err
+}
+
+func (p *Page) do(ctx context.Context, key string) (any, error) {
 	f := p.f
 	f.mu.Lock()
 	if f.calls == nil {
@@ -160,7 +167,7 @@ func (p *Page) Do(ctx context.Context, key string) error {
 	}()
 	if closed {
 		f.violation("task %q ran on closed page %d", key, p.ID)
-		return ErrPageClosed
+		return nil, ErrPageClosed
 	}
 	if inUse > 1 {
 		f.violation("page %d used by %d tasks at once (%q)", p.ID, inUse, key)
@@ -175,7 +182,7 @@ func (p *Page) Do(ctx context.Context, key string) error {
 	}
 	if s.Hang {
 		<-p.closed
-		return ErrPageClosed
+		return nil, ErrPageClosed
 	}
 	if s.Latency > 0 {
 		t := time.NewTimer(s.Latency)
@@ -183,16 +190,19 @@ func (p *Page) Do(ctx context.Context, key string) error {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-p.closed:
 			t.Stop()
-			return ErrPageClosed
+			return nil, ErrPageClosed
 		}
 	}
 	if s.Permanent {
-		return backoff.Permanent(s.Err)
+		return nil, backoff.Permanent(s.Err)
 	}
-	return s.Err
+	if s.Err != nil {
+		return nil, s.Err
+	}
+	return s.Value, nil
 }
 
 // Closed reports whether the page has been closed.
@@ -209,9 +219,10 @@ func (p *Page) Tasks() int {
 	return p.tasks
 }
 
-// Task returns a task for key whose Run calls [Page.Do].
+// Task returns a task for key whose Run does what [Page.Do] does and
+// returns the Step's Value.
 func (f *Factory) Task(key string) pool.Task[*Page] {
-	return pool.Task[*Page]{Key: key, Run: func(ctx context.Context, p *Page) error { return p.Do(ctx, key) }}
+	return pool.Task[*Page]{Key: key, Run: func(ctx context.Context, p *Page) (any, error) { return p.do(ctx, key) }}
 }
 
 // Calls returns how many times Do ran for key.

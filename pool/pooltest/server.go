@@ -70,11 +70,11 @@ func (s *Server) Do(ctx context.Context) error {
 // Task returns a task for key that makes one request to the server on a
 // page (so the factory still checks exclusive page use).
 func (s *Server) Task(key string) pool.Task[*Page] {
-	return pool.Task[*Page]{Key: key, Run: func(ctx context.Context, p *Page) error {
+	return pool.Task[*Page]{Key: key, Run: func(ctx context.Context, p *Page) (any, error) {
 		if err := p.Do(ctx, key); err != nil {
-			return err
+			return nil, err
 		}
-		return s.Do(ctx)
+		return nil, s.Do(ctx)
 	}}
 }
 
