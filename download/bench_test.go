@@ -89,16 +89,16 @@ func BenchmarkDownload(b *testing.B) {
 	click := func(ctx context.Context, page playwright.Page, i int) (time.Duration, error) {
 		id := fmt.Sprintf("CLICK%06d", i)
 		start := time.Now()
-		if _, err := page.Goto(srv.ItemURL(id)); err != nil {
+		if _, err := s.Goto(ctx, page, srv.ItemURL(id), session.Expect{}); err != nil {
 			return 0, err
 		}
-		_, err := download.Click(ctx, page, download.Selector("#download"), sticker(dir, id))
+		_, err := download.Click(ctx, s, page, download.Selector("#download"), sticker(dir, id))
 		return time.Since(start), err
 	}
 	fetch := func(ctx context.Context, _ playwright.Page, i int) (time.Duration, error) {
 		id := fmt.Sprintf("FETCH%06d", i)
 		start := time.Now()
-		_, err := download.Fetch(ctx, s.Request(), srv.PDFURL(id), sticker(dir, id))
+		_, err := download.Fetch(ctx, s, srv.PDFURL(id), sticker(dir, id))
 		return time.Since(start), err
 	}
 	for _, n := range []int{1, 8} {
@@ -138,7 +138,7 @@ func BenchmarkTrigger(b *testing.B) {
 						return 0, err
 					}
 					start := time.Now()
-					_, err := download.Click(ctx, page, tr.t("#download"), sticker(dir, id))
+					_, err := download.Click(ctx, s, page, tr.t("#download"), sticker(dir, id))
 					return time.Since(start), err
 				})
 			})
@@ -219,7 +219,7 @@ func memory(b *testing.B, block bool) {
 					b.Error(err)
 					return
 				}
-				if _, err := download.Click(ctx, p, download.Selector("#download"), sticker(dir, id)); err != nil {
+				if _, err := download.Click(ctx, s, p, download.Selector("#download"), sticker(dir, id)); err != nil {
 					b.Error(err)
 				}
 			})

@@ -1,17 +1,20 @@
 package download
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	playwright "github.com/mxschmitt/playwright-go"
+
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/session"
 )
 
 // Trigger starts a download in page: it clicks a link or a button, submits
@@ -21,29 +24,44 @@ import (
 type Trigger func(ctx context.Context, page playwright.Page) error
 
 // Selector returns a Trigger that clicks the first element matching the
-// CSS selector sel, calling element.click() in the page's main frame, and
-// waits up to the deadline for such an element to appear. It is the
-// default way to click a download link: one round trip to the page, while
-// a Playwright locator click ([MouseClick]) first resolves the locator and
-// runs actionability checks (visible, stable, enabled, receives events) —
-// several round trips that stall for a second or more when several pages
-// are busy at once; a download link needs none of them. If ctx ends while
-// the page does not answer, the page is closed.
+// CSS selector sel, calling element.click() in the page's main frame. An
+// element a script adds late is waited for; but once the page has been
+// loaded for two seconds without one, it fails at once with [ErrNoElement]
+// rather than wait out the deadline. It is the default way to click a
+// download link: one round trip to the page, while a Playwright locator
+// click ([MouseClick]) first resolves the locator and runs actionability
+// checks (visible, stable, enabled, receives events) — several round trips
+// that stall for a second or more when several pages are busy at once; a
+// download link needs none of them. If ctx ends while the page does not
+// answer, the page is closed.
 func Selector(sel string) Trigger {
 	return func(ctx context.Context, page playwright.Page) error {
 		defer context.AfterFunc(ctx, func() { _ = page.Close() })() // Evaluate takes no timeout
 		ms := *timeout(ctx, DefaultTimeout)
 		ms -= min(ms/2, 5000) // the script gives up well before ctx ends, so the page stays open
-		_, err := page.Evaluate(clickJS, []any{sel, ms})
-		return err
+		found, err := page.Evaluate(clickJS, []any{sel, ms, settleMS})
+		switch {
+		case err != nil:
+			return session.Scrub(err)
+		case found != true:
+			return fmt.Errorf("%w: no element matches %s on %s", ErrNoElement, sel, session.ScrubString(page.URL()))
+		}
+		return nil
 	}
 }
 
-const clickJS = `async ([sel, ms]) => {
+// settleMS is how long after its load event a page may still add the
+// element to click.
+const settleMS = 2000
+
+const clickJS = `async ([sel, ms, settle]) => {
+	let loaded = 0;
 	for (const end = Date.now() + ms; ; await new Promise(r => setTimeout(r, 50))) {
 		const el = document.querySelector(sel);
-		if (el) return el.click();
-		if (Date.now() > end) throw new Error("no element matches " + sel + " after " + ms + "ms");
+		if (el) { el.click(); return true; }
+		const now = Date.now();
+		if (document.readyState === "complete") loaded = loaded || now;
+		if ((loaded && now - loaded > settle) || now > end) return false;
 	}
 }`
 
@@ -56,16 +74,21 @@ func MouseClick(sel string) Trigger {
 	}
 }
 
-// Click runs trigger in page and saves the file it brings, validated and
-// atomically (see [Save]). The file may come as a download of page or of
-// a popup it opens, or as an inline document that page or a popup
-// navigates to (a PDF shown in a tab, fetched again with the page's
-// cookies, since a viewer shows a wrapper, not the file); popups are
-// closed afterwards. A navigation to an HTML page is reported at once as
-// [ErrHTMLPage] — the site showed an error or login page instead of the
-// file. Nothing arriving within dst.Timeout (or ctx's deadline) is
-// [ErrNoDownload].
-func Click(ctx context.Context, page playwright.Page, trigger Trigger, dst Target) (File, error) {
+// Click runs trigger in page, a page of session s, and saves the file it
+// brings, validated and atomically (see [Save]). The file may come as a
+// download of page or of a popup it opens, or as an inline document that
+// page or a popup navigates to (a PDF shown in a tab, fetched again with
+// the session's cookies, since a viewer shows a wrapper, not the file);
+// popups are closed afterwards. Nothing arriving within dst.Timeout (or
+// ctx's deadline) is [ErrNoDownload].
+//
+// What the site sends instead of the file is judged as [Fetch] judges it:
+// its login page means a logout — one re-login for all pages, then
+// [ErrLoginPage] wrapped with session.ErrLoggedOut and pool.Requeue, so the
+// task runs again uncharged; an error status is a *session.StatusError;
+// another HTML page [ErrHTMLPage], at once. A full disk is [ErrDiskFull]
+// wrapped with pool.Abort. Errors never quote cookies or tokens.
+func Click(ctx context.Context, s *session.Session, page playwright.Page, trigger Trigger, dst Target) (File, error) {
 	dst, err := dst.check()
 	if err != nil {
 		return File{}, err
@@ -73,12 +96,21 @@ func Click(ctx context.Context, page playwright.Page, trigger Trigger, dst Targe
 	if err := ctx.Err(); err != nil {
 		return File{}, err
 	}
+	gen := s.Generation()
 	wctx, cancel := context.WithTimeout(ctx, dst.Timeout)
 	defer cancel()
+	f, err := click(wctx, s, page, trigger, dst)
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil && !errors.Is(err, ErrNoDownload) {
+		err = fmt.Errorf("%w within %v: %w", ErrNoDownload, dst.Timeout, err)
+	}
+	return f, settle(ctx, s, gen, err)
+}
+
+func click(ctx context.Context, s *session.Session, page playwright.Page, trigger Trigger, dst Target) (File, error) {
 	w := &watch{ch: make(chan outcome, 16)}
 	w.add(page, false)
 	defer w.stop()
-	if err := trigger(wctx, page); err != nil {
+	if err := trigger(ctx, page); err != nil {
 		return File{}, fmt.Errorf("download: trigger: %w", err)
 	}
 	for {
@@ -88,19 +120,34 @@ func Click(ctx context.Context, page playwright.Page, trigger Trigger, dst Targe
 			case o.err != nil:
 				return File{}, o.err
 			case o.dl != nil:
-				return saveDownload(wctx, o.dl, dst)
+				return saveDownload(ctx, o.dl, dst)
 			case o.popup != nil:
-				w.follow(wctx, o.popup)
+				w.follow(ctx, o.popup)
 			default:
-				return saveNavigation(wctx, page, o, dst)
+				return saveNavigation(ctx, s, o, dst)
 			}
-		case <-wctx.Done():
-			if err := ctx.Err(); err != nil {
-				return File{}, fmt.Errorf("download: waiting: %w", err)
-			}
-			return File{}, fmt.Errorf("%w within %v", ErrNoDownload, dst.Timeout)
+		case <-ctx.Done():
+			return File{}, fmt.Errorf("download: waiting: %w", ctx.Err())
 		}
 	}
+}
+
+// settle turns what a download brought into what a task should return: a
+// login page is a re-login and an uncharged requeue, a full disk stops the
+// pool.
+func settle(ctx context.Context, s *session.Session, gen uint64, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrLoginPage):
+		if rerr := s.Relogin(ctx, gen); rerr != nil {
+			return rerr
+		}
+		return pool.Requeue(fmt.Errorf("%w: %w", session.ErrLoggedOut, err))
+	case errors.Is(err, ErrDiskFull):
+		return pool.Abort(err)
+	}
+	return session.Scrub(err)
 }
 
 func saveDownload(ctx context.Context, dl playwright.Download, dst Target) (File, error) {
@@ -108,7 +155,7 @@ func saveDownload(ctx context.Context, dl playwright.Download, dst Target) (File
 	f, err := createTemp(dst.Dir)
 	if err != nil {
 		_ = dl.Cancel()
-		return File{}, fmt.Errorf("download: %w", err)
+		return File{}, fmt.Errorf("download: %w", diskErr(err))
 	}
 	tmp := f.Name()
 	_ = f.Close()
@@ -123,14 +170,14 @@ func saveDownload(ctx context.Context, dl playwright.Download, dst Target) (File
 		if ctx.Err() != nil {
 			err = errors.Join(err, ctx.Err())
 		}
-		return File{}, fmt.Errorf("download: save %s: %w", dl.URL(), err)
+		return File{}, fmt.Errorf("download: save %s: %w", dl.URL(), diskErr(err))
 	}
 	return finish(f, dst)
 }
 
 // saveNavigation saves the document a navigation showed instead of a
 // download.
-func saveNavigation(ctx context.Context, page playwright.Page, o outcome, dst Target) (File, error) {
+func saveNavigation(ctx context.Context, s *session.Session, o outcome, dst Target) (File, error) {
 	if r := o.resp; r != nil {
 		o.url = r.URL()
 		// Let the navigation commit before returning: a page's next Goto
@@ -139,27 +186,34 @@ func saveNavigation(ctx context.Context, page playwright.Page, o outcome, dst Ta
 			_ = o.page.WaitForURL(func(u string) bool { return u == o.url },
 				playwright.PageWaitForURLOptions{Timeout: timeout(ctx, 5*time.Second), WaitUntil: playwright.WaitUntilStateCommit})
 		}()
-		if strings.Contains(strings.ToLower(r.Headers()["content-type"]), "html") {
-			body, _ := r.Body()
-			return File{}, &InvalidError{ErrHTMLPage, fmt.Sprintf("%s, HTTP %d at %s", describeHTML(body), r.Status(), o.url)}
+		if err := statusErr(r.Status(), o.url); err != nil && !s.IsLoginURL(o.url) {
+			return File{}, err
 		}
-		if r.Status() < 200 || r.Status() > 299 {
-			return File{}, &StatusError{Code: r.Status(), URL: o.url}
+		if isHTMLType(r.Headers()["content-type"]) || s.IsLoginURL(o.url) {
+			body, _ := r.Body()
+			return File{}, htmlError(s, body, o.url, r.Status())
 		}
 	}
 	// What a viewer shows is not the file (chromium's PDF viewer wraps it
-	// in a page of its own): fetch it again with the page's cookies.
-	return fetch(ctx, page.Context().Request(), o.url, dst, true)
+	// in a page of its own): fetch it again with the session's cookies.
+	return fetch(ctx, s, o.url, dst)
 }
 
-// Fetch GETs url with req — normally the session's APIRequestContext, which
-// carries the browser context's cookies — and saves the body validated and
-// atomically (see [Save]), without rendering anything. Redirects are
-// followed, so a logged-out fetch typically fails validation with
-// [ErrHTMLPage]; a non-2xx status is a [*StatusError]. Playwright hands over the
-// body whole, so files are held in memory once; MaxSize is checked against
-// Content-Length before that.
-func Fetch(ctx context.Context, req playwright.APIRequestContext, url string, dst Target) (File, error) {
+// Fetch GETs url with the cookies of session s (see session.Session.Fetch:
+// no page, no rendering, many times faster than opening a page, where the
+// site allows it) and saves the body, validated and atomically (see
+// [Save]). The body streams to disk: a file over dst.MaxSize is cut off as
+// it arrives, and ending ctx ends the transfer. Redirects are followed.
+//
+// What comes instead of the file: the site's login page (the request ended
+// on session.Config.LoginURL, or HTML with a password field, or HTTP 401)
+// means a logout — one re-login for all workers, then [ErrLoginPage]
+// wrapped with session.ErrLoggedOut and pool.Requeue, so the task runs
+// again uncharged; another status of 400 or more is a *session.StatusError
+// (permanent for 404 and 410); another HTML page [ErrHTMLPage] with its
+// title. A full disk is [ErrDiskFull] wrapped with pool.Abort; a crashed
+// browser is relaunched first. Errors never quote cookies or tokens.
+func Fetch(ctx context.Context, s *session.Session, url string, dst Target) (File, error) {
 	dst, err := dst.check()
 	if err != nil {
 		return File{}, err
@@ -167,30 +221,58 @@ func Fetch(ctx context.Context, req playwright.APIRequestContext, url string, ds
 	if err := ctx.Err(); err != nil {
 		return File{}, err
 	}
-	return fetch(ctx, req, url, dst, false)
+	gen := s.Generation()
+	ctx, cancel := context.WithTimeout(ctx, dst.Timeout)
+	defer cancel()
+	f, err := fetch(ctx, s, url, dst)
+	return f, settle(ctx, s, gen, err)
 }
 
-func fetch(ctx context.Context, req playwright.APIRequestContext, url string, dst Target, rejectHTML bool) (File, error) {
-	resp, err := req.Get(url, playwright.APIRequestContextGetOptions{Timeout: timeout(ctx, dst.Timeout)})
+func fetch(ctx context.Context, s *session.Session, url string, dst Target) (File, error) {
+	resp, err := s.Fetch(ctx, url)
 	if err != nil {
-		return File{}, fmt.Errorf("download: GET %s: %w", url, err)
+		return File{}, fmt.Errorf("download: %w", err)
 	}
-	defer func() { _ = resp.Dispose() }()
-	if rejectHTML && strings.Contains(strings.ToLower(resp.Headers()["content-type"]), "html") {
-		body, _ := resp.Body()
-		return File{}, &InvalidError{ErrHTMLPage, fmt.Sprintf("%s, HTTP %d at %s", describeHTML(body), resp.Status(), url)}
+	defer resp.Body.Close()
+	final := resp.Request.URL.String()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return File{}, &InvalidError{ErrLoginPage, fmt.Sprintf("HTTP 401 at %s", session.ScrubString(url))}
 	}
-	if !resp.Ok() {
-		return File{}, &StatusError{Code: resp.Status(), URL: url}
+	if err := statusErr(resp.StatusCode, url); err != nil && !s.IsLoginURL(final) {
+		return File{}, err
 	}
-	if n, err := strconv.ParseInt(resp.Headers()["content-length"], 10, 64); err == nil && n > dst.MaxSize {
-		return File{}, &InvalidError{ErrTooLarge, fmt.Sprintf("Content-Length %d, limit %d", n, dst.MaxSize)}
+	if isHTMLType(resp.Header.Get("Content-Type")) || s.IsLoginURL(final) {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return File{}, htmlError(s, body, final, resp.StatusCode)
 	}
-	body, err := resp.Body()
-	if err != nil {
-		return File{}, fmt.Errorf("download: GET %s: body: %w", url, err)
+	if resp.ContentLength > dst.MaxSize {
+		return File{}, &InvalidError{ErrTooLarge, fmt.Sprintf("Content-Length %d, limit %d", resp.ContentLength, dst.MaxSize)}
 	}
-	return Save(bytes.NewReader(body), dst)
+	f, err := Save(resp.Body, dst)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return f, err
+}
+
+// statusErr is session.StatusErr for a file: anything but 2xx is wrong.
+func statusErr(code int, url string) error {
+	if code >= 300 && code < 400 {
+		return &session.StatusError{Code: code, URL: url}
+	}
+	return session.StatusErr(code, url)
+}
+
+func isHTMLType(ct string) bool { return strings.Contains(strings.ToLower(ct), "html") }
+
+// htmlError describes an HTML page that came instead of the file: the
+// login page, or another one.
+func htmlError(s *session.Session, body []byte, url string, status int) error {
+	reason := ErrHTMLPage
+	if s.IsLoginURL(url) || isLoginForm(body) {
+		reason = ErrLoginPage
+	}
+	return &InvalidError{reason, fmt.Sprintf("%s, HTTP %d at %s", describeHTML(body), status, session.ScrubString(url))}
 }
 
 // outcome is the first thing a trigger brought.

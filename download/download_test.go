@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -29,10 +30,8 @@ func sticker(dir, id string) download.Target {
 }
 
 func open(ctx context.Context, s *session.Session, page playwright.Page, url string) error {
-	if _, err := page.Goto(url, playwright.PageGotoOptions{Timeout: session.Timeout(ctx, 20*time.Second)}); err != nil {
-		return err
-	}
-	return s.Check(ctx, page)
+	_, err := s.Goto(ctx, page, url, session.Expect{})
+	return err
 }
 
 // TestConcurrentClick logs in once and downloads 40 PDFs with a pool of 8
@@ -63,7 +62,7 @@ func TestConcurrentClick(t *testing.T) {
 			if err := open(ctx, s, page, srv.ItemURL(id)); err != nil {
 				return nil, err
 			}
-			f, err := download.Click(ctx, page, download.Selector("#download"), sticker(dir, id))
+			f, err := download.Click(ctx, s, page, download.Selector("#download"), sticker(dir, id))
 			if err == nil {
 				mu.Lock()
 				files[id] = f
@@ -120,6 +119,7 @@ func TestClick(t *testing.T) {
 	srv.SetFault("ERROR", sessiontest.FaultErrorPage)
 	srv.SetFault("TRUNC", sessiontest.FaultTruncated)
 	srv.SetFault("WRONG", sessiontest.FaultWrongPDF)
+	srv.SetFault("LOGIN", sessiontest.FaultLoginPage)
 	for _, tt := range []struct {
 		id, link string
 		want     error // nil: saved
@@ -130,8 +130,10 @@ func TestClick(t *testing.T) {
 		{"LATE", "#late", nil},
 		{"HTML", "#download", download.ErrHTMLPage},
 		{"HTML", "#open", download.ErrHTMLPage},
-		{"ERROR", "#download", download.ErrHTMLPage},
-		{"ERROR", "#view", download.ErrHTMLPage},
+		{"ERROR", "#download", session.ErrStatus},
+		{"ERROR", "#view", session.ErrStatus},
+		{"LOGIN", "#download", download.ErrLoginPage},
+		{"LOGIN", "#view", download.ErrLoginPage},
 		{"TRUNC", "#download", download.ErrTruncated},
 		{"TRUNC", "#open", download.ErrTruncated},
 		{"WRONG", "#download", download.ErrContentMismatch},
@@ -148,10 +150,13 @@ func TestClick(t *testing.T) {
 				dst.Timeout = time.Second
 			}
 			start := time.Now()
-			f, err := download.Click(ctx, page, download.Selector(tt.link), dst)
+			f, err := download.Click(ctx, s, page, download.Selector(tt.link), dst)
 			t.Logf("%v after %v", err, time.Since(start))
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Click = %+v, %v; want %v", f, err, tt.want)
+			}
+			if tt.want == download.ErrLoginPage && (!pool.IsRequeue(err) || !errors.Is(err, session.ErrLoggedOut)) {
+				t.Errorf("Click = %v; a login page wants a re-login and pool.Requeue(ErrLoggedOut)", err)
 			}
 			if n := len(page.Context().Pages()); n != 1 {
 				t.Errorf("%d pages open after Click, want 1 (popups closed)", n)
@@ -161,12 +166,16 @@ func TestClick(t *testing.T) {
 			}
 		})
 	}
-	t.Run("trigger fails", func(t *testing.T) {
-		tctx, cancel := context.WithTimeout(ctx, 4*time.Second)
-		defer cancel()
-		_, err := download.Click(tctx, page, download.Selector("#no-such-link"), sticker(t.TempDir(), "X"))
-		if err == nil || !strings.Contains(err.Error(), "no element matches #no-such-link") {
-			t.Errorf("Click = %v; want the trigger's error", err)
+	t.Run("no element", func(t *testing.T) {
+		// A loaded page without the link fails at once, not at the
+		// deadline: with no deadline at all this would take the default
+		// minute (and the test's timeout tells).
+		if err := open(ctx, s, page, srv.ItemURL("X")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := download.Click(ctx, s, page, download.Selector("#no-such-link"), sticker(t.TempDir(), "X"))
+		if !errors.Is(err, download.ErrNoElement) || !strings.Contains(err.Error(), "#no-such-link") {
+			t.Errorf("Click = %v; want ErrNoElement naming the selector", err)
 		}
 		if page.IsClosed() {
 			t.Error("the page was closed")
@@ -176,14 +185,18 @@ func TestClick(t *testing.T) {
 		if err := open(ctx, s, page, srv.ItemURL("MOUSE")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := download.Click(ctx, page, download.MouseClick("#download"), sticker(t.TempDir(), "MOUSE")); err != nil {
+		if _, err := download.Click(ctx, s, page, download.MouseClick("#download"), sticker(t.TempDir(), "MOUSE")); err != nil {
 			t.Error(err)
 		}
 	})
+	if got := srv.LoginPosts(); got != 3 {
+		t.Errorf("%d logins, want 3: the first and one per login page", got)
+	}
 }
 
-// TestFetch downloads through the session's APIRequestContext, and finds a
-// logout the way a task would: a login page instead of the PDF.
+// TestFetch downloads without a page, judges what comes instead of the
+// file, and finds a logout the way a task would: a login page instead of
+// the PDF, followed by one re-login and a requeue.
 func TestFetch(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
@@ -191,15 +204,18 @@ func TestFetch(t *testing.T) {
 	ctx := t.Context()
 	srv.SetFault("ERROR", sessiontest.FaultErrorPage)
 	srv.SetFault("WRONG", sessiontest.FaultWrongPDF)
+	srv.SetFault("HTML", sessiontest.FaultHTML)
+	srv.SetFault("LOGIN", sessiontest.FaultLoginPage)
 	for _, tt := range []struct {
 		id   string
 		want error
 	}{
-		{"OK", nil}, {"ERROR", download.ErrStatus}, {"WRONG", download.ErrContentMismatch},
+		{"OK", nil}, {"ERROR", session.ErrStatus}, {"WRONG", download.ErrContentMismatch}, {"HTML", download.ErrHTMLPage},
+		{"LOGIN", download.ErrLoginPage},
 	} {
 		dir := t.TempDir()
-		f, err := download.Fetch(ctx, s.Request(), srv.PDFURL(tt.id), sticker(dir, tt.id))
-		if !errors.Is(err, tt.want) {
+		f, err := download.Fetch(ctx, s, srv.PDFURL(tt.id), sticker(dir, tt.id))
+		if !errors.Is(err, tt.want) || tt.want == download.ErrHTMLPage && errors.Is(err, download.ErrLoginPage) {
 			t.Errorf("Fetch(%s) = %+v, %v; want %v", tt.id, f, err, tt.want)
 		}
 		if entries, _ := os.ReadDir(dir); (err == nil) != (len(entries) == 1) {
@@ -207,25 +223,61 @@ func TestFetch(t *testing.T) {
 		}
 	}
 
-	gen := s.Generation()
 	srv.Expire()
 	dir := t.TempDir()
-	_, err := download.Fetch(ctx, s.Request(), srv.PDFURL("OK"), sticker(dir, "OK"))
-	var inv *download.InvalidError
-	if !errors.As(err, &inv) || inv.Reason != download.ErrHTMLPage {
-		t.Fatalf("logged-out Fetch = %v; want ErrHTMLPage", err)
+	_, err := download.Fetch(ctx, s, srv.PDFURL("OK"), sticker(dir, "OK"))
+	if !pool.IsRequeue(err) || !errors.Is(err, session.ErrLoggedOut) || !errors.Is(err, download.ErrLoginPage) {
+		t.Fatalf("logged-out Fetch = %v; want pool.Requeue(ErrLoggedOut) wrapping ErrLoginPage", err)
 	}
-	t.Log(err)
-	if err := s.Relogin(ctx, gen); err != nil {
-		t.Fatal(err)
+	if _, err := download.Fetch(ctx, s, srv.PDFURL("OK"), sticker(dir, "OK")); err != nil {
+		t.Errorf("Fetch after the re-login: %v", err)
 	}
-	if err := s.Relogin(ctx, gen); err != nil || srv.LoginPosts() != 2 {
-		t.Fatalf("a second Relogin for the same generation = %v after %d logins; want nil and no login", err, srv.LoginPosts())
-	}
-	if _, err := download.Fetch(ctx, s.Request(), srv.PDFURL("OK"), sticker(dir, "OK")); err != nil {
-		t.Errorf("Fetch after Relogin: %v", err)
+	if got := srv.LoginPosts(); got != 3 {
+		t.Errorf("%d logins, want 3: the first, one for the LOGIN fault, one for the expiry", got)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != filepath.Base(download.SafeName("sticker OK.pdf")) {
 		t.Errorf("directory holds %v", entries)
+	}
+}
+
+// TestFetchHostile: a hung request ends when its context does, and a huge
+// file is cut off while it streams in, never held in memory.
+func TestFetchHostile(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	srv.SetFault("HANG", sessiontest.FaultHang)
+	srv.SetFault("HUGE", sessiontest.FaultHuge)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	served := srv.PDFs()
+	go func() {
+		for srv.PDFs() == served { // the request hangs at the server now
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel() // a Ctrl-C, say: no deadline would end this request
+	}()
+	dst := sticker(t.TempDir(), "HANG")
+	dst.Timeout = time.Hour
+	if _, err := download.Fetch(ctx, s, srv.PDFURL("HANG"), dst); !errors.Is(err, context.Canceled) {
+		t.Errorf("Fetch of a hung PDF, cancelled: %v", err)
+	}
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	dir := t.TempDir()
+	dst = sticker(dir, "HUGE")
+	dst.MaxSize = 10 << 20
+	_, err := download.Fetch(t.Context(), s, srv.PDFURL("HUGE"), dst)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, download.ErrTooLarge) {
+		t.Errorf("Fetch of 200 MB with a 10 MB limit: %v", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 50<<20 {
+		t.Errorf("Fetch allocated %d MB for a file cut off at 10 MB", alloc>>20)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left %d files", len(entries))
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	playwright "github.com/mxschmitt/playwright-go"
-
 	"github.com/pagefleet/pagefleet/download"
 	"github.com/pagefleet/pagefleet/session"
 	"github.com/pagefleet/pagefleet/session/sessiontest"
@@ -38,11 +36,11 @@ func Example() {
 		Name:     download.SafeName("2019 F-150 " + vin + ".pdf"),
 		Validate: []download.Validator{download.PDF(), download.PDFContains(vin)},
 	}
-	if _, err := page.Goto(site.ItemURL(vin), playwright.PageGotoOptions{Timeout: session.Timeout(ctx, 0)}); err != nil {
+	if _, err := sess.Goto(ctx, page, site.ItemURL(vin), session.Expect{Ready: "#download"}); err != nil {
 		fmt.Println(err)
 		return
 	}
-	f, err := download.Click(ctx, page, download.Selector("#download"), target)
+	f, err := download.Click(ctx, sess, page, download.Selector("#download"), target)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -50,11 +48,11 @@ func Example() {
 	fmt.Println("clicked:", filepath.Base(f.Path), f.Size, "bytes")
 
 	// The same file without rendering anything, with the session's cookies.
-	f, err = download.Fetch(ctx, sess.Request(), site.PDFURL(vin), target)
+	f, err = download.Fetch(ctx, sess, site.PDFURL(vin), target)
 	fmt.Println("fetched:", filepath.Base(f.Path), err)
 
 	// Another item's PDF under this item's name is caught.
-	_, err = download.Fetch(ctx, sess.Request(), site.PDFURL("1FTEW1E53KFA99999"), target)
+	_, err = download.Fetch(ctx, sess, site.PDFURL("1FTEW1E53KFA99999"), target)
 	fmt.Println(err)
 	// Output:
 	// clicked: 2019 F-150 1FTEW1E53KFA12345.pdf 1102 bytes

@@ -27,6 +27,11 @@ var (
 	// ErrHTMLPage: an HTML page — usually an error or login page — came
 	// instead of the file.
 	ErrHTMLPage = errors.New("download: HTML page instead of the file")
+	// ErrLoginPage: the site's login page came instead of the file: the
+	// session was logged out. It wraps ErrHTMLPage. [Click] and [Fetch]
+	// log the session in again and return it wrapped with
+	// session.ErrLoggedOut and pool.Requeue.
+	ErrLoginPage = fmt.Errorf("%w: the login page", ErrHTMLPage)
 	// ErrTruncated: the PDF ends before its %%EOF marker.
 	ErrTruncated = errors.New("download: truncated file")
 	// ErrContentMismatch: the file's text lacks the item's ID: it is
@@ -35,22 +40,18 @@ var (
 	// ErrNoDownload: the trigger ran but no download (nor inline file)
 	// arrived in time, or the page closed while waiting.
 	ErrNoDownload = errors.New("download: no download")
-	// ErrStatus: a fetch got an HTTP status other than 2xx. The error is
-	// a [*StatusError] that carries the code.
-	ErrStatus = errors.New("download: HTTP status")
+	// ErrNoElement: the element a [Selector] should click is not on the
+	// page, which finished loading a while ago.
+	ErrNoElement = errors.New("download: nothing to click")
+	// ErrDiskFull: the file could not be written for lack of space. [Click]
+	// and [Fetch] return it wrapped with pool.Abort: every further item
+	// would fail the same way.
+	ErrDiskFull = errors.New("download: disk full")
 )
 
-// StatusError is an HTTP status other than 2xx where the file should have
-// been. errors.Is(err, ErrStatus) holds for it.
-type StatusError struct {
-	Code int
-	URL  string
-}
-
-func (e *StatusError) Error() string { return fmt.Sprintf("download: HTTP %d at %s", e.Code, e.URL) }
-
-// Is makes a StatusError match [ErrStatus].
-func (e *StatusError) Is(target error) bool { return target == ErrStatus }
+// An HTTP status other than 2xx where the file should be is a
+// *session.StatusError (errors.Is(err, session.ErrStatus)); 404 and 410
+// are permanent (see session.StatusErr).
 
 // InvalidError is a file that failed validation. Its Reason is one of the
 // sentinel errors; Detail says what was seen.
@@ -72,9 +73,9 @@ func (e *InvalidError) Unwrap() error { return e.Reason }
 // DefaultMaxSize is the size limit when [Target].MaxSize is 0.
 const DefaultMaxSize = 100 << 20
 
-// DefaultTimeout is how long Click and Fetch wait when the context has no
-// deadline and [Target].Timeout is 0.
-const DefaultTimeout = 2 * time.Minute
+// DefaultTimeout is how long Click and Fetch may take when the context has
+// no earlier deadline and [Target].Timeout is 0.
+const DefaultTimeout = time.Minute
 
 // Target says where a downloaded file goes and what it must look like.
 type Target struct {
@@ -89,8 +90,8 @@ type Target struct {
 	// MaxSize is the largest acceptable file in bytes. Defaults to
 	// DefaultMaxSize.
 	MaxSize int64
-	// Timeout bounds the wait for the download when ctx has no earlier
-	// deadline. Defaults to DefaultTimeout.
+	// Timeout bounds the download — the wait for it and its transfer —
+	// when ctx has no earlier deadline. Defaults to DefaultTimeout.
 	Timeout time.Duration
 }
 
@@ -124,8 +125,10 @@ func Save(r io.Reader, dst Target) (File, error) {
 	}
 	f, err := createTemp(dst.Dir)
 	if err != nil {
-		return File{}, fmt.Errorf("download: %w", err)
+		return File{}, diskErr(err)
 	}
+	// Reading stops one byte past MaxSize: a huge file is cut off while it
+	// streams in, not after.
 	n, err := io.Copy(f, io.LimitReader(r, dst.MaxSize+1))
 	if err == nil && n > dst.MaxSize {
 		err = &InvalidError{ErrTooLarge, fmt.Sprintf("more than %d bytes", dst.MaxSize)}
@@ -133,9 +136,17 @@ func Save(r io.Reader, dst Target) (File, error) {
 	if err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
-		return File{}, fmt.Errorf("download: write %s: %w", dst.Name, err)
+		return File{}, fmt.Errorf("download: write %s: %w", dst.Name, diskErr(err))
 	}
 	return finish(f, dst)
+}
+
+// diskErr marks an error that says the disk is full with [ErrDiskFull].
+func diskErr(err error) error {
+	if isDiskFull(err) {
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return err
 }
 
 // finish validates, hashes, syncs and renames the temporary file f; it
@@ -166,10 +177,10 @@ func finish(f *os.File, dst Target) (_ File, err error) {
 		return File{}, fmt.Errorf("download: hash %s: %w", dst.Name, err)
 	}
 	if err := f.Sync(); err != nil {
-		return File{}, fmt.Errorf("download: sync %s: %w", dst.Name, err)
+		return File{}, fmt.Errorf("download: sync %s: %w", dst.Name, diskErr(err))
 	}
 	if err := f.Close(); err != nil {
-		return File{}, fmt.Errorf("download: close %s: %w", dst.Name, err)
+		return File{}, fmt.Errorf("download: close %s: %w", dst.Name, diskErr(err))
 	}
 	final := filepath.Join(dst.Dir, dst.Name)
 	if err := os.Rename(tmp, final); err != nil {

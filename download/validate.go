@@ -32,7 +32,12 @@ func PDF() Validator {
 		}
 		head := readAt(r, 0, min(size, 1024))
 		if isHTML(head) {
-			return &InvalidError{ErrHTMLPage, describeHTML(readAt(r, 0, min(size, 64<<10)))}
+			page := readAt(r, 0, min(size, 64<<10))
+			reason := ErrHTMLPage
+			if isLoginForm(page) {
+				reason = ErrLoginPage
+			}
+			return &InvalidError{reason, describeHTML(page)}
 		}
 		if !bytes.Contains(head, []byte("%PDF-")) {
 			return &InvalidError{ErrNotPDF, fmt.Sprintf("starts with %q", head[:min(len(head), 16)])}
@@ -120,8 +125,12 @@ func describeHTML(b []byte) string {
 	if m := titleRE.FindSubmatch(b); m != nil {
 		d = fmt.Sprintf("page %q", clip(strings.Join(strings.Fields(string(m[1])), " "), 80))
 	}
-	if passwordRE.Match(b) {
+	if isLoginForm(b) {
 		d += " with a password field (a login page: the session was probably logged out)"
 	}
 	return d
 }
+
+// isLoginForm reports whether an HTML page holds a password field: served
+// where a file should be, it is the login page.
+func isLoginForm(b []byte) bool { return passwordRE.Match(b) }

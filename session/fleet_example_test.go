@@ -55,7 +55,7 @@ func Example_fleet() {
 			if err := sess.Check(ctx, page); err != nil {
 				return nil, err // logged out: re-logged in, and the task runs again uncharged
 			}
-			return download.Click(ctx, page, download.Selector("#download"), download.Target{
+			return download.Click(ctx, sess, page, download.Selector("#download"), download.Target{
 				Dir: dir, Name: download.SafeName(vin + ".pdf"),
 				Validate: []download.Validator{download.PDF(), download.PDFContains(vin)}, // the right vehicle's PDF
 			})

@@ -29,26 +29,37 @@ type Form struct {
 	// Success selects an element that only a logged-in page shows (say, a
 	// logout link). Defaults to "": success means leaving the login page.
 	Success string
-	// Failure selects the message shown for refused credentials. Defaults
-	// to "": refusal means staying on the login page.
+	// Failure selects the message the site shows when it refuses a login,
+	// for whatever reason. Defaults to "": refusal means staying on the
+	// login page.
 	Failure string
+	// BadCredentials selects the message that says the credentials are
+	// wrong, when the site shows other refusals (an expired form) in the
+	// same place: a Playwright selector, so it may match text, e.g.
+	// `#login-error:has-text("Invalid user name or password")`. A refusal
+	// that is not this one is [ErrLoginRefused], retried; this one is
+	// [ErrBadCredentials]. Defaults to Failure: every refusal means wrong
+	// credentials.
+	BadCredentials string
 	// Timeout bounds each step when ctx has no earlier deadline. Defaults
 	// to 30s.
 	Timeout time.Duration
 }
 
 // FormLogin returns a LoginFunc that opens f.URL, fills in the user name
-// and password, submits, and decides: Failure visible (or, without Success
-// and Failure, still on the login page after submitting) means
-// [ErrBadCredentials]; Success visible (or leaving the login page) means
-// logged in; anything else is a transient error.
+// and password, submits, and decides: BadCredentials visible (or, without
+// Success and Failure, still on the login page after submitting) means
+// [ErrBadCredentials]; another refusal (Failure visible) [ErrLoginRefused];
+// Success visible (or leaving the login page) means logged in; anything
+// else is a transient error. Its errors never hold the password or a
+// cookie.
 func FormLogin(f Form) LoginFunc {
 	f.UserField = cmp.Or(f.UserField, `input[name=username], input[name=user], input[name=email], input[type=email], input[type=text]`)
 	f.PasswordField = cmp.Or(f.PasswordField, `input[type=password]`)
 	f.Submit = cmp.Or(f.Submit, `[type=submit]`)
 	f.Timeout = cmp.Or(f.Timeout, 30*time.Second)
 	return func(ctx context.Context, page playwright.Page) error {
-		return redact(f.login(ctx, page), f.Password)
+		return Scrub(redact(f.login(ctx, page), f.Password))
 	}
 }
 
@@ -66,7 +77,7 @@ func (f Form) login(ctx context.Context, page playwright.Page) error {
 	submit := func() error {
 		return page.Locator(f.Submit).First().Click(playwright.LocatorClickOptions{Timeout: ms()})
 	}
-	if f.Success == "" && f.Failure == "" {
+	if f.Success == "" && f.Failure == "" && f.BadCredentials == "" {
 		resp, err := page.ExpectNavigation(submit, playwright.PageExpectNavigationOptions{Timeout: ms()})
 		switch {
 		case err != nil:
@@ -81,8 +92,9 @@ func (f Form) login(ctx context.Context, page playwright.Page) error {
 	if err := submit(); err != nil {
 		return fmt.Errorf("submit: %w", err)
 	}
+	bad := cmp.Or(f.BadCredentials, f.Failure)
 	var either playwright.Locator
-	for _, sel := range []string{f.Success, f.Failure} {
+	for _, sel := range []string{f.Success, f.Failure, bad} {
 		if sel == "" {
 			continue
 		}
@@ -95,9 +107,14 @@ func (f Form) login(ctx context.Context, page playwright.Page) error {
 	if err := either.First().WaitFor(playwright.LocatorWaitForOptions{State: playwright.WaitForSelectorStateVisible, Timeout: ms()}); err != nil {
 		return fmt.Errorf("wait for the login result: %w", err)
 	}
-	if f.Failure != "" {
-		if bad, err := page.Locator(f.Failure).First().IsVisible(); err == nil && bad {
+	if bad != "" {
+		if v, err := page.Locator(bad).First().IsVisible(); err == nil && v {
 			return ErrBadCredentials
+		}
+	}
+	if f.Failure != "" {
+		if v, err := page.Locator(f.Failure).First().IsVisible(); err == nil && v {
+			return ErrLoginRefused
 		}
 	}
 	return nil

@@ -26,9 +26,17 @@ import (
 // Sentinel errors. Test with errors.Is.
 var (
 	// ErrBadCredentials is what a [LoginFunc] returns (wrapped) when the site
-	// refuses the credentials. It is permanent: the session does not retry,
-	// and after a refused re-login it attempts no further logins.
+	// says the credentials are wrong. At the first login it is permanent:
+	// Open fails at once, without trying again. At a re-login — the same
+	// credentials worked in this process — it is more likely a race (a form
+	// whose token expired while other pages reset it) and is retried on a
+	// fresh page with backoff; only when every try is refused is it final,
+	// and then the session attempts no further logins.
 	ErrBadCredentials = errors.New("session: bad credentials")
+	// ErrLoginRefused is what a [LoginFunc] returns (wrapped) when the site
+	// refused a login for another reason than wrong credentials (an expired
+	// form, too many sessions): it is retried with backoff.
+	ErrLoginRefused = errors.New("session: login refused")
 	// ErrLoginFailed wraps every failed login (Open, re-login, relaunch).
 	ErrLoginFailed = errors.New("session: login failed")
 	// ErrLoggedOut is the cause [Session.Check] reports after it found the
@@ -79,7 +87,8 @@ type Config struct {
 	// browser relaunch. Defaults to nil: no login.
 	Login LoginFunc
 	// LoginAttempts is how often a failing login is tried before giving up;
-	// permanent failures are not retried. Defaults to 3.
+	// permanent failures are not retried. A re-login gets at least 5 tries
+	// (see [ErrBadCredentials]). Defaults to 3.
 	LoginAttempts int
 	// NewBackOff makes the pause policy between login attempts. Defaults to
 	// exponential backoff from 500ms up to 10s, with jitter.
@@ -184,7 +193,9 @@ type Session struct {
 	fatal  error  // a permanent login failure; no login is attempted after it
 	closed bool
 	pages  map[playwright.Page]*pageState
-	wg     group // goroutines still talking to the driver
+	wg     group   // goroutines still talking to the driver
+	hc     *client // for requests without a page; see Fetch
+	ua     string  // the browser's user agent, read at login
 
 	flight                      singleflight.Group
 	logins, relaunches, blocked atomic.Int64
@@ -389,10 +400,10 @@ func (s *Session) NewPage(ctx context.Context) (playwright.Page, error) {
 		}
 		page, err := await(ctx, &s.wg, b.ctx.NewPage, func(p playwright.Page) { _ = p.Close() })
 		if err != nil {
-			if b.dead() && try == 0 && ctx.Err() == nil {
-				continue // died under us: relaunch once more
+			if try == 0 && ctx.Err() == nil && !s.alive(b) {
+				continue // the browser or the driver died under us: relaunch
 			}
-			return nil, fmt.Errorf("session: new page: %w", err)
+			return nil, fmt.Errorf("session: new page: %w", Scrub(err))
 		}
 		s.mu.Lock()
 		if s.closed {
@@ -535,11 +546,9 @@ func (s *Session) restartDriver() error {
 //
 // Call it after navigating, before trusting what the page shows.
 func (s *Session) Check(ctx context.Context, page playwright.Page) error {
+	st, seen := s.pageState(page)
 	s.mu.Lock()
-	st, fatal, seen, cur := s.pages[page], s.fatal, s.gen, s.cur
-	if st != nil {
-		seen = st.gen
-	}
+	fatal, cur := s.fatal, s.cur
 	s.mu.Unlock()
 	gone := func() bool { // an untracked page (closed meanwhile) is judged by its context
 		if st != nil {
@@ -555,31 +564,7 @@ func (s *Session) Check(ctx context.Context, page playwright.Page) error {
 	case page.IsClosed():
 		return fmt.Errorf("session: check: %w", playwright.ErrTargetClosed)
 	}
-	out, err := s.loggedOut(ctx, page)
-	if err != nil {
-		if gone() {
-			return pool.Requeue(ErrDisconnected)
-		}
-		return fmt.Errorf("session: check: %w", err)
-	}
-	if out {
-		if s.cfg.Login == nil {
-			return ErrLoggedOut
-		}
-		if err := s.Relogin(ctx, seen); err != nil {
-			return err
-		}
-	}
-	s.mu.Lock()
-	if st != nil {
-		// The page's next requests carry at least this generation's cookies.
-		st.gen = s.gen
-	}
-	s.mu.Unlock()
-	if out {
-		return pool.Requeue(ErrLoggedOut)
-	}
-	return nil
+	return s.checkLoggedOut(ctx, page, st, seen)
 }
 
 func (s *Session) loggedOut(ctx context.Context, page playwright.Page) (bool, error) {
@@ -654,6 +639,10 @@ func (s *Session) login(ctx context.Context, b *browser) error {
 	}
 	bo := backoff.WithContext(s.cfg.NewBackOff(), ctx)
 	bo.Reset()
+	relogin, tries := s.logins.Load(), s.cfg.LoginAttempts
+	if relogin > 0 {
+		tries = max(tries, 5)
+	}
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		err := s.loginOnce(ctx, b)
@@ -663,16 +652,17 @@ func (s *Session) login(ctx context.Context, b *browser) error {
 			s.saveState(ctx, b)
 			return nil
 		}
-		err = fmt.Errorf("%w (attempt %d): %w", ErrLoginFailed, attempt, err)
+		err = fmt.Errorf("%w (attempt %d): %w", ErrLoginFailed, attempt, Scrub(err))
 		var perm *backoff.PermanentError
-		if errors.Is(err, ErrBadCredentials) || errors.As(err, &perm) {
+		final := errors.As(err, &perm) || errors.Is(err, ErrBadCredentials) && (relogin == 0 || attempt >= tries)
+		if final {
 			s.mu.Lock()
 			s.fatal = err
 			s.mu.Unlock()
 			s.log.Error("session: login refused; no further logins", "err", err)
 			return err
 		}
-		if ctx.Err() != nil || b.dead() || attempt >= s.cfg.LoginAttempts {
+		if ctx.Err() != nil || b.dead() || attempt >= tries {
 			return err
 		}
 		wait := bo.NextBackOff()
@@ -702,7 +692,15 @@ func (s *Session) loginOnce(ctx context.Context, b *browser) (err error) {
 			err = backoff.Permanent(fmt.Errorf("LoginFunc panicked: %v", r))
 		}
 	}()
-	return s.cfg.Login(ctx, page)
+	if err := s.cfg.Login(ctx, page); err != nil {
+		return err
+	}
+	if ua, err := page.Evaluate("navigator.userAgent"); err == nil { // for Fetch, which is not the browser
+		s.mu.Lock()
+		s.ua, _ = ua.(string)
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 // saveState writes the context's storage state, if configured, atomically
@@ -775,7 +773,8 @@ func (s *Session) reset(ctx context.Context, page playwright.Page) error {
 		}
 	}
 	if _, err := page.Goto("about:blank", playwright.PageGotoOptions{Timeout: Timeout(ctx, s.cfg.Timeout)}); err != nil {
-		return fmt.Errorf("session: reset: %w", err)
+		s.alive(st.b) // a dead driver is found here first: flag it, so the next page comes from a relaunch
+		return fmt.Errorf("session: reset: %w", Scrub(err))
 	}
 	s.mu.Lock()
 	st.gen = s.gen
@@ -796,12 +795,18 @@ func (s *Session) ClosePage(page playwright.Page) error {
 	return fmt.Errorf("session: close page: %w", err)
 }
 
-// Request returns the APIRequestContext of the current browser context: it
-// shares the context's cookies, so fetches are logged in (route handlers,
-// hence blocking, do not apply). After a relaunch it is the new context's:
-// call Request for every fetch rather than keeping it.
-func (s *Session) Request() playwright.APIRequestContext {
-	return s.BrowserContext().Request()
+// Request returns the APIRequestContext of the current browser context,
+// relaunching a crashed browser first: it shares the context's cookies, so
+// its requests are logged in (route handlers, hence blocking, do not
+// apply). After a relaunch it is the new context's: call Request for every
+// use rather than keeping it. [Session.Fetch] is the better way to fetch a
+// file: it streams and can be cancelled.
+func (s *Session) Request(ctx context.Context) (playwright.APIRequestContext, error) {
+	b, err := s.live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return b.ctx.Request(), nil
 }
 
 // BrowserContext returns the current browser context. After a relaunch it

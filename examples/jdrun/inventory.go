@@ -194,7 +194,11 @@ func crawlInventory(ctx context.Context, first string, ip inventoryPage, readers
 func (j *job) inventoryHTML(ctx context.Context, pageURL string) (inventoryPage, error) {
 	var ip inventoryPage
 	gen := j.sess.Generation()
-	resp, err := j.sess.Request().Get(pageURL, playwright.APIRequestContextGetOptions{Timeout: session.Timeout(ctx, j.cfg.ReqTimeout)})
+	req, err := j.sess.Request(ctx)
+	if err != nil {
+		return ip, err
+	}
+	resp, err := req.Get(pageURL, playwright.APIRequestContextGetOptions{Timeout: session.Timeout(ctx, j.cfg.ReqTimeout)})
 	if err != nil {
 		return ip, err
 	}
@@ -206,7 +210,7 @@ func (j *job) inventoryHTML(ctx context.Context, pageURL string) (inventoryPage,
 		return ip, fmt.Errorf("%w while listing the inventory; logged in again", session.ErrLoggedOut)
 	}
 	if resp.Status() >= 400 {
-		return ip, &download.StatusError{Code: resp.Status(), URL: pageURL}
+		return ip, &session.StatusError{Code: resp.Status(), URL: pageURL}
 	}
 	body, err := resp.Body()
 	if err != nil {
@@ -269,7 +273,7 @@ func (j *job) inventoryPage(ctx context.Context, page playwright.Page, url strin
 		return ip, err // after a re-login, the retry loads the page again
 	}
 	if resp != nil && resp.Status() >= 400 {
-		return ip, &download.StatusError{Code: resp.Status(), URL: url}
+		return ip, &session.StatusError{Code: resp.Status(), URL: url}
 	}
 	fields := map[string]any{}
 	for k, v := range j.site.RowFields {
@@ -291,7 +295,7 @@ func (j *job) inventoryPage(ctx context.Context, page playwright.Page, url strin
 
 // reason names a failure's kind for the report's grouping.
 func reason(err error) string {
-	var st *download.StatusError
+	var st *session.StatusError
 	var pe *pool.PanicError
 	switch {
 	case errors.Is(err, errWrongPDF):

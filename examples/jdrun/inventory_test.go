@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/session"
 	"github.com/pagefleet/pagefleet/session/sessiontest"
 )
 
@@ -45,7 +45,7 @@ func (f *fakeInventory) read(ctx context.Context, u string) (inventoryPage, erro
 	time.Sleep(time.Millisecond) // a site's latency, so that reads overlap
 	var k int
 	if _, err := fmt.Sscanf(u, "http://portal.test/inventory?page=%d", &k); err != nil || k < 1 || k > f.n {
-		return inventoryPage{}, &download.StatusError{Code: 404, URL: u}
+		return inventoryPage{}, &session.StatusError{Code: 404, URL: u}
 	}
 	if err := f.fail[k]; err != nil {
 		return inventoryPage{}, err

@@ -514,7 +514,7 @@ func (j *job) submit(p *pool.PagePool[*slot], v vehicle) error {
 // serve is not worth retrying; everything else (timeouts, 5xx, 429,
 // truncated or wrong PDFs, error pages) is.
 func retryable(err error) bool {
-	var st *download.StatusError
+	var st *session.StatusError
 	if errors.As(err, &st) && (st.Code == 404 || st.Code == 410) {
 		return false
 	}
@@ -525,7 +525,7 @@ func retryable(err error) bool {
 // has more than it can take": 429, 502–504, timeouts and stuck attempts.
 // A plain 500 or a forced logout happens at any load and says nothing.
 func overloaded(err error) bool {
-	var st *download.StatusError
+	var st *session.StatusError
 	switch {
 	case errors.As(err, &st):
 		return st.Code == 429 || st.Code >= 502 && st.Code <= 504
@@ -549,7 +549,7 @@ func (j *job) fetchSticker(ctx context.Context, sl *slot, v vehicle) error {
 	gen := j.sess.Generation()
 	if j.direct() {
 		j.countDownload(v.VIN)
-		f, err := download.Fetch(ctx, j.sess.Request(), j.stickerURL(v), dst)
+		f, err := download.Fetch(ctx, j.sess, j.stickerURL(v), dst)
 		if j.cfg.Download == "direct" || !needsPage(err) {
 			return j.settle(ctx, v, f, err, gen)
 		}
@@ -581,7 +581,7 @@ func (j *job) fetchSticker(ctx context.Context, sl *slot, v vehicle) error {
 		return err
 	}
 	if resp != nil && resp.Status() >= 400 {
-		return &download.StatusError{Code: resp.Status(), URL: v.URL}
+		return &session.StatusError{Code: resp.Status(), URL: v.URL}
 	}
 	info, err := page.Evaluate(`([vinSel, errSel, btnSel]) => {
 		const vin = document.querySelector(vinSel), err = document.querySelector(errSel), btn = document.querySelector(btnSel);
@@ -604,9 +604,9 @@ func (j *job) fetchSticker(ctx context.Context, sl *slot, v vehicle) error {
 	j.countDownload(v.VIN)
 	var f download.File
 	if href := str("href"); href != "" && j.cfg.Download != "click" {
-		f, err = download.Fetch(ctx, j.sess.Request(), href, dst)
+		f, err = download.Fetch(ctx, j.sess, href, dst)
 	} else {
-		f, err = download.Click(ctx, page, download.Selector(j.site.StickerButton), dst)
+		f, err = download.Click(ctx, j.sess, page, download.Selector(j.site.StickerButton), dst)
 	}
 	return j.settle(ctx, v, f, err, gen)
 }
@@ -648,7 +648,7 @@ func (j *job) stickerURL(v vehicle) string {
 // site wants its page opened first (a 4xx other than 429, or a page that
 // is neither a PDF nor a login page).
 func needsPage(err error) bool {
-	var st *download.StatusError
+	var st *session.StatusError
 	switch {
 	case errors.As(err, &st):
 		return st.Code >= 400 && st.Code < 500 && st.Code != 429

@@ -3,6 +3,7 @@ package sessiontest
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/pagefleet/pagefleet/session"
@@ -34,4 +35,33 @@ func KillBrowser(t testing.TB, s *session.Session) {
 		t.Fatalf("kill chromium %d: %v", pid, err)
 	}
 	t.Logf("killed chromium (pid %d)", pid)
+}
+
+// OwnDriver returns an Install whose driver process no other session of
+// the test binary shares (sessions share one driver per Install), so a test
+// may kill it with [KillDriver] without harming tests running in parallel.
+func OwnDriver(t testing.TB) session.Install {
+	t.Helper()
+	in := RequireBrowser(t)
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(in.DriverDir, "package"), filepath.Join(dir, "package")); err != nil {
+		t.Fatal(err)
+	}
+	in.DriverDir = dir
+	return in
+}
+
+// KillDriver kills the session's Playwright driver (Node.js), as a crash
+// would. Use it on a session opened with [OwnDriver].
+func KillDriver(t testing.TB, s *session.Session) {
+	t.Helper()
+	pid := s.DriverPID()
+	p, err := os.FindProcess(pid)
+	if err == nil {
+		err = p.Kill()
+	}
+	if err != nil {
+		t.Fatalf("kill the driver %d: %v", pid, err)
+	}
+	t.Logf("killed the driver (pid %d)", pid)
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/pagefleet/pagefleet/session"
 )
 
-// Fault makes the server misbehave for one item's PDF.
+// Fault makes the server misbehave for one item: its PDF or its page.
 type Fault int
 
 // Faults for [Server.SetFault].
@@ -31,6 +31,15 @@ const (
 	FaultErrorPage       // no download: a 500 HTML error page the browser shows
 	FaultTruncated       // the PDF cut in half
 	FaultWrongPDF        // another item's PDF
+	FaultMention         // another item's PDF that mentions this item's ID in a footer
+	FaultHang            // the PDF request is never answered (until the client gives up)
+	FaultHuge            // a 200 MB PDF, streamed without a Content-Length
+	FaultLoginPage       // the login page (HTTP 200) where the PDF should be
+
+	FaultPage500      // the item page answers HTTP 500 with an HTML body
+	FaultPage404      // the item page answers HTTP 404
+	FaultPageError    // the item page answers 200 with the site's error page (h1#error)
+	FaultPageNoButton // the item page has no download link
 )
 
 // Server is a small site behind a login form: /login, /items,
@@ -50,6 +59,7 @@ type Server struct {
 
 	srv                   *httptest.Server
 	mu                    sync.Mutex
+	refuse                int // login posts to refuse as an expired form
 	password              string
 	sessions              map[string]bool
 	faults                map[string]Fault
@@ -115,7 +125,7 @@ func (s *Server) Config() session.Config {
 func (s *Server) Login(password string) session.LoginFunc {
 	return session.FormLogin(session.Form{
 		URL: s.URL + "/login", User: s.User, Password: password,
-		Success: "#logout", Failure: "#error",
+		Success: "#logout", Failure: "#error", BadCredentials: `#error:has-text("Invalid user name or password")`,
 	})
 }
 
@@ -130,6 +140,16 @@ func (s *Server) SetFault(id string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[id] = f
+}
+
+// RefuseLogins makes the server refuse the next n logins, even with the
+// right credentials, as an expired form: "This form has expired" in the
+// same #error element as a wrong password — the race a re-login can lose
+// when other pages hit the login page meanwhile.
+func (s *Server) RefuseLogins(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = n
 }
 
 // Expire logs every session out, as a server-side session timeout does.
@@ -169,6 +189,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.loginForm(w, "Invalid user name or password.")
 		return
 	}
+	s.mu.Lock()
+	expired := s.refuse > 0
+	if expired {
+		s.refuse--
+	}
+	s.mu.Unlock()
+	if expired {
+		s.loginForm(w, "This form has expired. Please try again.")
+		return
+	}
 	sid := rand.Text()
 	s.mu.Lock()
 	s.sessions[sid] = true
@@ -194,6 +224,25 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) item(w http.ResponseWriter, r *http.Request) {
 	id := html.EscapeString(r.PathValue("id"))
+	s.mu.Lock()
+	fault := s.faults[r.PathValue("id")]
+	s.mu.Unlock()
+	switch fault {
+	case FaultPage500:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `<!DOCTYPE html><html><head><title>Internal error</title></head><body>Oops.</body></html>`)
+		return
+	case FaultPage404:
+		http.NotFound(w, r)
+		return
+	case FaultPageError:
+		page(w, "Error", `<h1 id="error">Something went wrong. Please try again later.</h1>`)
+		return
+	case FaultPageNoButton:
+		page(w, "Vehicle "+id, `<h1>Vehicle `+id+`</h1><p>No window sticker for this vehicle.</p>`)
+		return
+	}
 	page(w, "Vehicle "+id, fmt.Sprintf(`<img src="/static/car.png" alt="">
 <h1>Vehicle %[1]s</h1>
 <p><a id="download" href="/pdf/%[1]s">Window sticker</a>
@@ -223,6 +272,26 @@ func (s *Server) pdf(w http.ResponseWriter, r *http.Request) {
 		body = body[:len(body)/2]
 	case FaultWrongPDF:
 		body = PDF("Window sticker", "VIN: X"+id+"X")
+	case FaultMention:
+		body = PDF("Window sticker", "VIN: X"+id+"X", "Replaces the sticker of VIN: "+id)
+	case FaultHang:
+		s.served(id)
+		<-r.Context().Done() // the client gave up (or the server closes)
+		return
+	case FaultLoginPage:
+		s.loginForm(w, "")
+		s.served(id)
+		return
+	case FaultHuge:
+		w.Header().Set("Content-Type", "application/pdf")
+		s.served(id)
+		chunk := bytes.Repeat([]byte("%PDF-1.7 filler\n"), 4096) // 64 KB
+		for sent := 0; sent < 200<<20; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return // the client stopped reading
+			}
+		}
+		return
 	}
 	w.Header().Set("Content-Type", ctype)
 	if r.URL.Query().Get("inline") == "" {

@@ -1,0 +1,5 @@
+//go:build !unix && !windows
+
+package download
+
+func isDiskFull(error) bool { return false }

@@ -1,0 +1,255 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	playwright "github.com/mxschmitt/playwright-go"
+
+	"github.com/pagefleet/pagefleet/pool"
+)
+
+// More sentinel errors. Test with errors.Is.
+var (
+	// ErrStatus: the site answered with an HTTP status of 400 or more (or,
+	// for a file, anything but 2xx). The error is a [*StatusError].
+	ErrStatus = errors.New("session: HTTP status")
+	// ErrErrorPage: the site showed its error page (Expect.ErrorPage)
+	// instead of the content. The error is an [*ErrorPageError].
+	ErrErrorPage = errors.New("session: the site showed an error page")
+	// ErrNotReady: the page loaded but the element Expect.Ready names never
+	// showed up.
+	ErrNotReady = errors.New("session: page without the expected element")
+)
+
+// StatusError is an HTTP status that is not what a page or file should
+// answer. errors.Is(err, ErrStatus) holds for it. Errors of this package and
+// of package download wrap a 404 or 410 (the item is gone: retrying can't
+// help) with backoff.Permanent, so a pool does not retry them.
+type StatusError struct {
+	Code int
+	URL  string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("HTTP %d %s at %s", e.Code, http.StatusText(e.Code), ScrubString(e.URL))
+}
+
+// Is makes a StatusError match [ErrStatus].
+func (e *StatusError) Is(target error) bool { return target == ErrStatus }
+
+// StatusErr returns the error for an HTTP status code at url: nil for 2xx
+// and 3xx, else a [*StatusError] — wrapped with backoff.Permanent for 404
+// and 410, which retrying can't mend.
+func StatusErr(code int, url string) error {
+	if code < 400 {
+		return nil
+	}
+	err := &StatusError{Code: code, URL: url}
+	if code == http.StatusNotFound || code == http.StatusGone {
+		return backoff.Permanent(err)
+	}
+	return err
+}
+
+// ErrorPageError is the site's error page where content should be.
+// errors.Is(err, ErrErrorPage) holds for it.
+type ErrorPageError struct {
+	URL  string
+	Text string // what the error element says, clipped
+}
+
+func (e *ErrorPageError) Error() string {
+	return fmt.Sprintf("the site showed an error page at %s: %q", ScrubString(e.URL), e.Text)
+}
+
+// Is makes an ErrorPageError match [ErrErrorPage].
+func (e *ErrorPageError) Is(target error) bool { return target == ErrErrorPage }
+
+// Expect says what a usable page looks like, for [Session.Goto] and
+// [Session.Get]. The zero Expect accepts any page that is not an HTTP error
+// and not the login page.
+type Expect struct {
+	// ErrorPage is a CSS selector for what the site shows on its error
+	// page ("h1#error"): a page that has it fails with an
+	// [*ErrorPageError] at once, however it was served. Defaults to "":
+	// only HTTP statuses tell errors.
+	ErrorPage string
+	// Ready is a CSS selector for the element the caller needs (the
+	// download button, the inventory table). Goto waits for it, or for
+	// ErrorPage; a page that finished loading without either for Settle
+	// fails with [ErrNotReady] at once instead of waiting out the deadline.
+	// Defaults to "": no wait.
+	Ready string
+	// Settle is how long after the page's load event Ready may still take
+	// to appear (drawn by a script). Defaults to 2 s.
+	Settle time.Duration
+	// WaitUntil is the navigation event Goto waits for. Defaults to
+	// playwright.WaitUntilStateLoad.
+	WaitUntil *playwright.WaitUntilState
+	// Timeout bounds the navigation when ctx has no earlier deadline.
+	// Defaults to Config.Timeout.
+	Timeout time.Duration
+}
+
+// Goto opens url in page, a page of this session, under ctx's deadline,
+// and judges what came back:
+//
+//   - nil: the page is there, logged in, with Expect.Ready if set;
+//   - logged out (Config.LoggedOut; by default the page is on
+//     Config.LoginURL): the session logs in again — one login however many
+//     pages notice — and Goto returns [ErrLoggedOut] wrapped with
+//     [pool.Requeue], so the task runs again uncharged;
+//   - the browser crashed or its driver died: [ErrDisconnected] wrapped
+//     with pool.Requeue (the pool replaces the page; the next page comes
+//     from a relaunched browser);
+//   - an HTTP status of 400 or more: a [*StatusError] (permanent for 404
+//     and 410, see [StatusErr]);
+//   - the site's error page (Expect.ErrorPage): an [*ErrorPageError];
+//   - Expect.Ready missing once the page settled: [ErrNotReady];
+//   - a refused re-login: the failure wrapped with [pool.Abort];
+//   - anything else (a timeout, a network error) as is, scrubbed of
+//     cookies and tokens ([Scrub]).
+//
+// The response is returned with a nil error only.
+func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, exp Expect) (playwright.Response, error) {
+	st, seen := s.pageState(page)
+	if st != nil && st.b.dead() {
+		return nil, pool.Requeue(ErrDisconnected)
+	}
+	opts := playwright.PageGotoOptions{Timeout: Timeout(ctx, cmp.Or(exp.Timeout, s.cfg.Timeout))}
+	opts.WaitUntil = exp.WaitUntil
+	resp, err := page.Goto(url, opts)
+	if err != nil {
+		return nil, s.browserErr(ctx, st, fmt.Errorf("session: open %s: %w", url, err))
+	}
+	if err := s.checkLoggedOut(ctx, page, st, seen); err != nil {
+		return nil, err
+	}
+	if resp != nil {
+		if err := StatusErr(resp.Status(), url); err != nil {
+			return nil, err
+		}
+	}
+	if exp.ErrorPage != "" || exp.Ready != "" {
+		if err := s.ready(ctx, page, st, url, exp); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// readyJS waits until the page shows the error element (→ its text), the
+// ready element (→ ""), or has been loaded for settle ms without either, or
+// ms passed (→ null). One round trip, polled in the page.
+const readyJS = `async ([errSel, readySel, settle, ms]) => {
+	const end = Date.now() + ms;
+	let loaded = 0;
+	for (;;) {
+		const e = errSel && document.querySelector(errSel);
+		if (e) return (e.textContent || "").trim().slice(0, 200) || "(empty)";
+		if (!readySel || document.querySelector(readySel)) return "";
+		const now = Date.now();
+		if (document.readyState === "complete") loaded = loaded || now;
+		if ((loaded && now - loaded > settle) || now > end) return null;
+		await new Promise(r => setTimeout(r, 50));
+	}
+}`
+
+func (s *Session) ready(ctx context.Context, page playwright.Page, st *pageState, url string, exp Expect) error {
+	ms := *Timeout(ctx, cmp.Or(exp.Timeout, s.cfg.Timeout))
+	ms -= min(ms/4, 2000)                                       // answer before the deadline, so the page stays usable
+	defer context.AfterFunc(ctx, func() { _ = page.Close() })() // Evaluate takes no timeout
+	v, err := page.Evaluate(readyJS, []any{exp.ErrorPage, exp.Ready, cmp.Or(exp.Settle, 2*time.Second).Milliseconds(), ms})
+	switch text, ok := v.(string); {
+	case err != nil:
+		return s.browserErr(ctx, st, fmt.Errorf("session: reading %s: %w", url, err))
+	case !ok:
+		return fmt.Errorf("%w: no %s at %s", ErrNotReady, exp.Ready, ScrubString(url))
+	case text != "":
+		return &ErrorPageError{URL: url, Text: text}
+	}
+	return nil
+}
+
+// pageState returns what the session knows of page and the login
+// generation its requests carry.
+func (s *Session) pageState(page playwright.Page) (*pageState, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, seen := s.pages[page], s.gen
+	if st != nil {
+		seen = st.gen
+	}
+	return st, seen
+}
+
+// checkLoggedOut is Check's verdict for a page that just navigated: nil,
+// or a re-login and a requeue.
+func (s *Session) checkLoggedOut(ctx context.Context, page playwright.Page, st *pageState, seen uint64) error {
+	out, err := s.loggedOut(ctx, page)
+	if err != nil {
+		return s.browserErr(ctx, st, fmt.Errorf("session: check: %w", err))
+	}
+	if out {
+		if s.cfg.Login == nil {
+			return ErrLoggedOut
+		}
+		if err := s.Relogin(ctx, seen); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	if st != nil {
+		st.gen = s.gen // the page's next requests carry at least this generation's cookies
+	}
+	s.mu.Unlock()
+	if out {
+		return pool.Requeue(ErrLoggedOut)
+	}
+	return nil
+}
+
+// browserErr judges a failed browser call: a dead browser or driver is a
+// requeue (after a crash nothing is the task's fault), anything else the
+// error, scrubbed. st may be nil (a call not on a page of ours).
+func (s *Session) browserErr(ctx context.Context, st *pageState, err error) error {
+	if ctx.Err() == nil {
+		b := s.current()
+		if st != nil {
+			b = st.b
+		}
+		if b != nil && !s.alive(b) {
+			return pool.Requeue(fmt.Errorf("%w (%w)", ErrDisconnected, Scrub(err)))
+		}
+	}
+	return Scrub(err)
+}
+
+// alive reports whether b can still be talked to. A crashed browser is
+// flagged by its disconnect event; a dead driver is not (every call just
+// fails with ErrTargetClosed), so a failed call asks the context once.
+func (s *Session) alive(b *browser) bool {
+	if b.dead() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := await(ctx, &s.wg, func() ([]playwright.Cookie, error) { return b.ctx.Cookies("http://probe.invalid/") }, nil)
+	if errors.Is(err, playwright.ErrTargetClosed) {
+		b.markDead()
+		return false
+	}
+	return true // answered, or too slow to tell: not dead as far as we know
+}
+
+func (s *Session) current() *browser {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
