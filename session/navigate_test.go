@@ -3,9 +3,11 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,5 +194,48 @@ func TestCrashRecoveryWithoutPages(t *testing.T) {
 	get("after killing the driver")
 	if st := s.Stats(); st.Relaunches != 2 || st.Logins != 3 {
 		t.Errorf("Stats = %+v, want 2 relaunches, 3 logins", st)
+	}
+}
+
+// TestTabs: a pool of tabs opens a page only for the tasks that ask for one.
+func TestTabs(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	var maxPages atomic.Int64
+	p, err := pool.New(pool.Config[*session.Tab]{Factory: s.Tabs(), Workers: 4, Logger: sessiontest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		id := fmt.Sprint("T", i)
+		p.Submit(pool.Task[*session.Tab]{Key: id, Run: func(ctx context.Context, tab *session.Tab) (any, error) {
+			if i < 10 { // fetch only: no page
+				_, err := s.Get(ctx, srv.ItemURL(id), session.Expect{Ready: "#download"})
+				return nil, err
+			}
+			page, err := tab.Page(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if n := int64(s.Stats().Pages); n > maxPages.Load() {
+				maxPages.Store(n)
+			}
+			_, err = s.Goto(ctx, page, srv.ItemURL(id), session.Expect{Ready: "#download"})
+			return nil, err
+		}})
+	}
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Done != 20 {
+		t.Errorf("pool: %+v", st)
+	}
+	if n := maxPages.Load(); n < 1 || n > 4 {
+		t.Errorf("%d pages open at most, want 1..4 (one per worker that needed one)", n)
+	}
+	if n := s.Stats().Pages; n != 0 {
+		t.Errorf("%d pages left open", n)
 	}
 }

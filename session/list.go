@@ -1,0 +1,231 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/pagefleet/pagefleet/pool"
+)
+
+// ListPage is what one page of a paginated listing yields.
+type ListPage[T any] struct {
+	Items []T
+	// Next is the URL of the next page; "" on the last one.
+	Next string
+	// Links are URLs of other pages of the listing (page numbers), read
+	// ahead while the pages before them are read. Optional.
+	Links []string
+}
+
+// Listing describes a paginated listing (an inventory) for [List].
+type Listing[T any] struct {
+	// First is the URL of the first page. Required.
+	First string
+	// Read reads one page. Required. It is called from several goroutines
+	// at once (see Readers). An error wrapped with [pool.Requeue] (a
+	// logout that was dealt with) is retried at once; one wrapped with
+	// backoff.Permanent or [pool.Abort] ends the listing; others are
+	// retried with backoff.
+	Read func(ctx context.Context, url string) (ListPage[T], error)
+	// Key identifies an item: an item whose key was listed before is
+	// dropped, and a page that adds no new item ends the listing (a site
+	// whose pages past the end show the last one again). Required.
+	Key func(T) string
+	// OnPage is called with each page's new items, in listing order (page
+	// 1 first, then along the Next links) as soon as they can be, so work
+	// on them can start before the listing ends. Optional.
+	OnPage func(n int, url string, items []T)
+	// Readers is how many pages are read at once. Defaults to 4.
+	Readers int
+	// MaxPages ends the listing after that many pages, with an error
+	// wrapping [ErrListTooLong]. Defaults to 10,000.
+	MaxPages int
+	// Attempts bounds the tries of one page. Defaults to 8.
+	Attempts int
+	// NewBackOff makes the pause policy between tries of one page.
+	// Defaults to exponential backoff from 500 ms up to 10 s.
+	NewBackOff func() backoff.BackOff
+	// Logger receives retries and the reason the listing ended. Defaults
+	// to slog.Default().
+	Logger *slog.Logger
+}
+
+// ErrListTooLong is returned by [List] for a listing longer than its
+// MaxPages.
+var ErrListTooLong = errors.New("session: listing longer than MaxPages")
+
+// List reads a paginated listing from its first page along the Next links,
+// reading up to Readers pages at once (those the pages link to, ahead), and
+// returns its items in order, each key once. It stops at a page without a
+// Next link, at a Next link back to a page already read, or at a page that
+// adds no new item — so a site whose "next" never ends can't keep it
+// reading — and fails past MaxPages. A page that fails all its tries fails
+// the listing if it is on the Next chain; pages read ahead that are not on
+// it don't matter.
+func List[T any](ctx context.Context, l Listing[T]) ([]T, error) {
+	switch {
+	case l.First == "" || l.Read == nil || l.Key == nil:
+		return nil, errors.New("session: List needs First, Read and Key")
+	}
+	l.Readers = cmp.Or(l.Readers, 4)
+	l.MaxPages = cmp.Or(l.MaxPages, 10000)
+	l.Attempts = cmp.Or(l.Attempts, 8)
+	l.Logger = cmp.Or(l.Logger, slog.Default())
+	if l.NewBackOff == nil {
+		l.NewBackOff = func() backoff.BackOff {
+			return backoff.NewExponentialBackOff(backoff.WithInitialInterval(500*time.Millisecond),
+				backoff.WithMaxInterval(10*time.Second), backoff.WithMaxElapsedTime(0))
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	c := &crawl[T]{l: &l, ctx: ctx, sem: make(chan struct{}, l.Readers), pages: map[string]chan read[T]{}, done: map[string]bool{}}
+	defer c.wg.Wait() // after cancel: reads ahead that nobody needs stop
+	defer cancel()
+
+	var items []T
+	seen := map[string]bool{}
+	for n, url := 1, l.First; url != ""; n++ {
+		if n > l.MaxPages {
+			return nil, fmt.Errorf("%w (%d): the listing at %s goes on; last page read %s", ErrListTooLong, l.MaxPages, ScrubString(l.First), ScrubString(url))
+		}
+		var r read[T]
+		select {
+		case r = <-c.get(url):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("session: listing page %d (%s): %w", n, ScrubString(url), r.err)
+		}
+		var fresh []T
+		for _, it := range r.page.Items {
+			if k := l.Key(it); !seen[k] {
+				seen[k] = true
+				fresh = append(fresh, it)
+			}
+		}
+		if len(fresh) == 0 && n > 1 {
+			l.Logger.Info("session: listing ends at a page with nothing new", "page", n, "url", ScrubString(url))
+			break
+		}
+		items = append(items, fresh...)
+		if l.OnPage != nil {
+			l.OnPage(n, url, fresh)
+		}
+		c.consume(url)
+		if next := r.page.Next; c.consumed(next) {
+			l.Logger.Info("session: listing ends at a link back to a page read before", "page", n, "next", ScrubString(next))
+			break
+		}
+		url = r.page.Next
+	}
+	return items, nil
+}
+
+type read[T any] struct {
+	page ListPage[T]
+	err  error
+}
+
+// crawl reads pages once each, up to Readers at a time, and starts reading
+// the pages each page links to.
+type crawl[T any] struct {
+	l   *Listing[T]
+	ctx context.Context
+	sem chan struct{}
+	wg  sync.WaitGroup
+
+	mu    sync.Mutex
+	pages map[string]chan read[T] // by URL: the result, once (buffered 1)
+	done  map[string]bool         // consumed by List
+}
+
+func (c *crawl[T]) consume(url string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done[url] = true
+}
+
+func (c *crawl[T]) consumed(url string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done[url]
+}
+
+// get returns the channel url's page will arrive on, starting its read if
+// nobody did.
+func (c *crawl[T]) get(url string) <-chan read[T] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.startLocked(url)
+}
+
+func (c *crawl[T]) startLocked(url string) chan read[T] {
+	if ch, ok := c.pages[url]; ok {
+		return ch
+	}
+	ch := make(chan read[T], 1)
+	c.pages[url] = ch
+	c.wg.Go(func() {
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			ch <- read[T]{err: c.ctx.Err()}
+			return
+		}
+		page, err := c.readPage(url)
+		<-c.sem
+		if err == nil {
+			c.mu.Lock()
+			// Read ahead what this page links to, its next page first —
+			// but only so far ahead of what List has taken: a listing
+			// whose "next" never ends must not run away.
+			for _, l := range append([]string{page.Next}, page.Links...) {
+				if l != "" && len(c.pages)-len(c.done) < 2*c.l.Readers {
+					c.startLocked(l)
+				}
+			}
+			c.mu.Unlock()
+		}
+		ch <- read[T]{page, err}
+	})
+	return ch
+}
+
+// readPage reads one page with retries.
+func (c *crawl[T]) readPage(url string) (ListPage[T], error) {
+	b := c.l.NewBackOff()
+	for try := 1; ; try++ {
+		page, err := c.l.Read(c.ctx, url)
+		var perm *backoff.PermanentError
+		switch {
+		case err == nil:
+			return page, nil
+		case c.ctx.Err() != nil:
+			return page, c.ctx.Err()
+		case pool.IsRequeue(err) && try < c.l.Attempts:
+			continue // dealt with (a re-login): at once
+		case errors.As(err, &perm) || pool.IsAbort(err) || try >= c.l.Attempts:
+			return page, err
+		}
+		wait := b.NextBackOff()
+		if wait == backoff.Stop {
+			return page, err
+		}
+		c.l.Logger.Warn("session: listing page failed; retrying", "url", ScrubString(url), "try", try, "in", wait.Round(time.Millisecond), "err", Scrub(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return page, c.ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/session"
+)
+
+// site is a fake listing: page n (1-based) of "total" holds items n*10 …
+// n*10+9 and links to its neighbours; pages past the end behave as
+// configured.
+type site struct {
+	total   int
+	endless bool // pages past the end show the last page again, with a next link (the tester's portal)
+	fresh   bool // pages past the end hold new items forever
+	loopTo  int  // the last page's next link points back to this page
+	fail    map[int]error
+	reads   atomic.Int32
+	mu      sync.Mutex
+	tries   map[int]int
+}
+
+func (s *site) read(ctx context.Context, url string) (session.ListPage[string], error) {
+	s.reads.Add(1)
+	n, _ := strconv.Atoi(strings.TrimPrefix(url, "p"))
+	s.mu.Lock()
+	s.tries[n]++
+	try := s.tries[n]
+	s.mu.Unlock()
+	if err := s.fail[n]; err != nil && (try == 1 || backoffPermanent(err)) {
+		return session.ListPage[string]{}, err
+	}
+	content := n
+	if n > s.total && !s.fresh {
+		content = s.total
+	}
+	var p session.ListPage[string]
+	for i := range 10 {
+		p.Items = append(p.Items, fmt.Sprint(content*10+i))
+	}
+	if n < s.total || s.endless || s.fresh {
+		p.Next = fmt.Sprintf("p%d", n+1)
+	} else if s.loopTo > 0 {
+		p.Next = fmt.Sprintf("p%d", s.loopTo)
+	}
+	for _, d := range []int{-2, -1, 1, 2, 3} {
+		if m := n + d; m >= 1 && m <= s.total {
+			p.Links = append(p.Links, fmt.Sprintf("p%d", m))
+		}
+	}
+	return p, nil
+}
+
+func backoffPermanent(err error) bool {
+	var p *backoff.PermanentError
+	return errors.As(err, &p)
+}
+
+func listing(s *site) session.Listing[string] {
+	return session.Listing[string]{First: "p1", Read: s.read, Key: func(k string) string { return k },
+		NewBackOff: func() backoff.BackOff { return &backoff.ZeroBackOff{} }, Logger: slog.New(slog.DiscardHandler)}
+}
+
+func newSite(total int) *site {
+	return &site{total: total, tries: map[int]int{}, fail: map[int]error{}}
+}
+
+func TestListInOrder(t *testing.T) {
+	t.Parallel()
+	s := newSite(12)
+	s.fail[3] = errors.New("HTTP 500")                                  // once: retried
+	s.fail[5] = pool.Requeue(errors.New("logged out; logged in again")) // once: retried at once
+	var pages []int
+	l := listing(s)
+	l.OnPage = func(n int, url string, items []string) {
+		pages = append(pages, n)
+		if want := fmt.Sprint(n * 10); items[0] != want {
+			t.Errorf("page %d starts with %s, want %s", n, items[0], want)
+		}
+	}
+	items, err := session.List(t.Context(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 120 || items[0] != "10" || items[119] != "129" || fmt.Sprint(pages) != "[1 2 3 4 5 6 7 8 9 10 11 12]" {
+		t.Errorf("%d items, pages %v", len(items), pages)
+	}
+	if r := s.reads.Load(); r != 14 { // 12 pages, 2 retries: every page once
+		t.Errorf("%d reads, want 14", r)
+	}
+}
+
+// TestListEndlessNext: pages past the end show the last page again, with a
+// "next" link that never ends: the listing stops at the first page that
+// adds nothing, having read only a few pages ahead.
+func TestListEndlessNext(t *testing.T) {
+	t.Parallel()
+	s := newSite(5)
+	s.endless = true
+	l := listing(s)
+	l.Readers = 2
+	items, err := session.List(t.Context(), l)
+	if err != nil || len(items) != 50 {
+		t.Fatalf("%d items, %v", len(items), err)
+	}
+	if r := s.reads.Load(); r > 6+2*2 {
+		t.Errorf("%d pages read for a 5-page listing", r)
+	}
+}
+
+func TestListLoopAndCap(t *testing.T) {
+	t.Parallel()
+	s := newSite(4)
+	s.loopTo = 2
+	if items, err := session.List(t.Context(), listing(s)); err != nil || len(items) != 40 {
+		t.Errorf("a next link back to page 2: %d items, %v", len(items), err)
+	}
+	s = newSite(3)
+	s.fresh = true // every page new, forever
+	l := listing(s)
+	l.MaxPages = 50
+	if _, err := session.List(t.Context(), l); !errors.Is(err, session.ErrListTooLong) {
+		t.Errorf("an endless listing of new items: %v, want ErrListTooLong", err)
+	}
+	if r := s.reads.Load(); r > 50+2*4 {
+		t.Errorf("%d pages read with MaxPages 50", r)
+	}
+}
+
+func TestListFailure(t *testing.T) {
+	t.Parallel()
+	s := newSite(6)
+	gone := errors.New("HTTP 404")
+	s.fail[4] = backoff.Permanent(gone)
+	_, err := session.List(t.Context(), listing(s))
+	if !errors.Is(err, gone) || !strings.Contains(err.Error(), "page 4") {
+		t.Errorf("List = %v, want page 4's permanent error", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := session.List(ctx, listing(newSite(3))); !errors.Is(err, context.Canceled) {
+		t.Errorf("List with a cancelled context = %v", err)
+	}
+}
