@@ -126,6 +126,9 @@ var (
 // [*CorruptError] for a damaged line that is not the last, and an error
 // wrapping [ErrVersion] for a journal from a newer format.
 //
+// The files Open creates (the journal and the lock) are readable and
+// writable by their owner only (mode 0600).
+//
 // A torn last line — a write cut short by a crash — is dropped, logged, and
 // counted in [File.Stats]. Open compacts the journal when it holds many
 // superseded records (see [Options.CompactAfter]).
@@ -294,9 +297,11 @@ func (f *File) compact() error {
 }
 
 // writeAtomic replaces the journal with data: temp file, fsync, rename.
+// The file is the owner's only: the journal is a job's state, and the error
+// texts in it may carry details of the site.
 func (f *File) writeAtomic(data []byte) error {
 	tmp := f.path + ".tmp"
-	t, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	t, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err == nil {
 		_, err = t.Write(data)
 		err = errors.Join(err, t.Sync(), t.Close())

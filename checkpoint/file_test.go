@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -480,4 +481,33 @@ func TestFileGroupCommitFailure(t *testing.T) {
 			t.Errorf("Close: err = %v, want the fsync error", err)
 		}
 	})
+}
+
+// TestFileModes: the journal is a job's state, and its error texts may
+// carry details of the site: no one but its owner reads it.
+func TestFileModes(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permission bits")
+	}
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	wantModes := func(when string) {
+		t.Helper()
+		for _, p := range []string{path, path + ".lock"} {
+			if st, err := os.Stat(p); err != nil {
+				t.Errorf("%s: %v", when, err)
+			} else if m := st.Mode().Perm(); m != 0o600 {
+				t.Errorf("%s: %s has mode %v, want 0600", when, filepath.Base(p), m)
+			}
+		}
+	}
+	f := openFile(t, path, checkpoint.Options{CompactAfter: 1})
+	mustPut(t, f, "a", "a", "a")
+	wantModes("new journal")
+	closeFile(t, f)
+	f = openFile(t, path, checkpoint.Options{CompactAfter: 1})
+	if !f.Stats().Compacted {
+		t.Fatalf("Stats = %+v, want a compaction", f.Stats())
+	}
+	wantModes("compacted journal")
 }
