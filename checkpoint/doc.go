@@ -54,9 +54,15 @@
 // the format's version; every further line is a [Record] in its JSON form,
 // and the last line of a key wins:
 //
-//	{"format":"pagefleet-checkpoint","version":1}
+//	{"format":"pagefleet-checkpoint","version":2}
 //	{"key":"1FTFW1E5","state":"running","attempts":1,"started":"2025-03-01T12:00:00Z","updated":"2025-03-01T12:00:00Z"}
-//	{"key":"1FTFW1E5","state":"done","attempts":1,"path":"out/1FTFW1E5.pdf","size":51234,"sha256":"9f86…","started":…}
+//	{"key":"1FTFW1E5","state":"pending","attempts":1,"err":"timeout after 3m0s","started":…}
+//	{"key":"1FTFW1E5","state":"done","attempts":2,"path":"out/1FTFW1E5.pdf","size":51234,"sha256":"9f86…","started":…}
+//
+// Versions: Open reads the journals of this format's versions 1 and 2
+// (version 2 added the pending state and the crashes field), and rewrites a
+// version 1 journal as version 2 at once, so that an older build refuses it
+// with [ErrVersion] rather than misreading it.
 //
 // Durability: Put appends its line and fsyncs the journal before it
 // returns, so a record Put acknowledged survives kill -9 and power loss.
