@@ -44,7 +44,7 @@ const (
 	// Attempts and Started across a crash. A Running record that a new claim
 	// finds (see [Leaser]) is an attempt during which its process died, so
 	// an item that kills the process every time can be given up (see
-	// [Record].Crashes).
+	// [Record].Crashes and [TrackerOptions].MaxCrashes).
 	Running State = "running"
 	// Pending: the item was tried and is neither finished nor in flight:
 	// after a failed attempt that will be retried, after an attempt a
@@ -55,7 +55,7 @@ const (
 	Done State = "done"
 	// Failed: the item was given up — its attempts are used up, it failed
 	// for good, or it killed the process too often; Err says why. A plain
-	// resume leaves it.
+	// resume leaves it; [TrackerOptions].RetryFailed tries it again.
 	Failed State = "failed"
 )
 
