@@ -21,10 +21,30 @@
 //
 // # Resuming
 //
-// A run reads All records once, skips the keys that are [Done] (after
-// checking that their file is still intact), and for each item it works on
-// puts a [Running] record when an attempt starts — so that Attempts survive
-// a crash — and a Done or [Failed] one when it ends.
+// A [Tracker] keeps each item's record through one cycle, the same on
+// every store that is a [Leaser] (all of them here):
+//
+//	claim → Running → (Pending → Running)… → Done or Failed
+//
+// Running is written when an attempt starts, so that attempts survive a
+// crash; Pending after a failed attempt that will be retried, or one that
+// a shutdown stopped (a stopped attempt is not charged); Done or Failed at
+// the end.
+//
+// The resume rule: a plain rerun works on every item that is neither Done
+// nor given up. Given up means Failed: the item's attempts are used up
+// (MaxAttempts, counted across runs), it failed for good, or it is a poison
+// pill — the process died during MaxCrashes attempts at it ([ErrPoison]).
+// With [TrackerOptions].RetryFailed, given-up items get a fresh budget and
+// are tried again. [Tracker.Plan] applies the rule with one read of the
+// store; it also checks that each Done item's file is still intact (and
+// fetches it again if not), and adopts files a run saved but died before
+// recording.
+//
+// A Running record that a new claim finds — the File store's after a
+// restart, an expired lease's in a shared store — is an attempt during
+// which its process died: the claim counts it in the record's Crashes. A
+// run that dies while an item waits for its retry (Pending) costs no crash.
 //
 // # Sharing work
 //
@@ -47,6 +67,7 @@
 //	}
 //
 // [Memory] and [File] are Leasers for the goroutines of one process.
+// [Tracker.Feed] runs this loop, with the heartbeat and the polling.
 //
 // # The journal
 //

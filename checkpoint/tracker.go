@@ -125,9 +125,10 @@ func (o *TrackerOptions) fill() error {
 // run, or kills the process in every run, is given up in the end instead
 // of holding the job up for ever.
 //
-// A Tracker is safe for concurrent use: the per-attempt methods come from
-// many goroutines while Feed runs in another. Writes of one key are
-// serialized. Close it when done: it releases what it still holds.
+// Make one with [NewTracker]. A Tracker is safe for concurrent use: the
+// per-attempt methods come from many goroutines while Feed runs in another.
+// Writes of one key are serialized. Close it when done: it releases what it
+// still holds, and stops the goroutine that renews leases.
 type Tracker struct {
 	store  Store
 	leaser Leaser
