@@ -33,8 +33,8 @@ type Plan struct {
 
 // Todo is an item of a [Plan] to work on.
 type Todo struct {
-	Key    string
-	Reason Reason
+	Key    string // the item's key
+	Reason Reason // why it is planned
 	// Record is the key's record as it stands after Plan (a Done record
 	// whose file failed Verify is Pending now, its Err saying why); its
 	// Key is empty if there is none.

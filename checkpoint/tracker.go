@@ -164,7 +164,7 @@ type TrackerStats struct {
 
 // Claim is an item [Tracker.Feed] claimed for its caller to work on.
 type Claim struct {
-	Key string
+	Key string // the claimed key, held until its Done, Fail or Stop
 	// Attempts is how many attempts were charged to the item so far,
 	// across runs: the next is Attempts+1. It is 0 for an item given a
 	// fresh budget (see [TrackerOptions].RetryFailed).
