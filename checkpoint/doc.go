@@ -21,10 +21,30 @@
 //
 // # Resuming
 //
-// A run reads All records once, skips the keys that are [Done] (after
-// checking that their file is still intact), and for each item it works on
-// puts a [Running] record when an attempt starts — so that Attempts survive
-// a crash — and a Done or [Failed] one when it ends.
+// A [Tracker] keeps each item's record through one cycle, the same on
+// every store that is a [Leaser] (all of them here):
+//
+//	claim → Running → (Pending → Running)… → Done or Failed
+//
+// Running is written when an attempt starts, so that attempts survive a
+// crash; Pending after a failed attempt that will be retried, or one that
+// a shutdown stopped (a stopped attempt is not charged); Done or Failed at
+// the end.
+//
+// The resume rule: a plain rerun works on every item that is neither Done
+// nor given up. Given up means Failed: the item's attempts are used up
+// (MaxAttempts, counted across runs), it failed for good, or it is a poison
+// pill — the process died during MaxCrashes attempts at it ([ErrPoison]).
+// With [TrackerOptions].RetryFailed, given-up items get a fresh budget and
+// are tried again. [Tracker.Plan] applies the rule with one read of the
+// store; it also checks that each Done item's file is still intact (and
+// fetches it again if not), and adopts files a run saved but died before
+// recording.
+//
+// A Running record that a new claim finds — the File store's after a
+// restart, an expired lease's in a shared store — is an attempt during
+// which its process died: the claim counts it in the record's Crashes. A
+// run that dies while an item waits for its retry (Pending) costs no crash.
 //
 // # Sharing work
 //
@@ -47,6 +67,7 @@
 //	}
 //
 // [Memory] and [File] are Leasers for the goroutines of one process.
+// [Tracker.Feed] runs this loop, with the heartbeat and the polling.
 //
 // # The journal
 //
@@ -54,9 +75,15 @@
 // the format's version; every further line is a [Record] in its JSON form,
 // and the last line of a key wins:
 //
-//	{"format":"pagefleet-checkpoint","version":1}
+//	{"format":"pagefleet-checkpoint","version":2}
 //	{"key":"1FTFW1E5","state":"running","attempts":1,"started":"2025-03-01T12:00:00Z","updated":"2025-03-01T12:00:00Z"}
-//	{"key":"1FTFW1E5","state":"done","attempts":1,"path":"out/1FTFW1E5.pdf","size":51234,"sha256":"9f86…","started":…}
+//	{"key":"1FTFW1E5","state":"pending","attempts":1,"err":"timeout after 3m0s","started":…}
+//	{"key":"1FTFW1E5","state":"done","attempts":2,"path":"out/1FTFW1E5.pdf","size":51234,"sha256":"9f86…","started":…}
+//
+// Versions: Open reads the journals of this format's versions 1 and 2
+// (version 2 added the pending state and the crashes field), and rewrites a
+// version 1 journal as version 2 at once, so that an older build refuses it
+// with [ErrVersion] rather than misreading it.
 //
 // Durability: Put appends its line and fsyncs the journal before it
 // returns, so a record Put acknowledged survives kill -9 and power loss.

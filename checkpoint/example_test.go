@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pagefleet/pagefleet/checkpoint"
 )
@@ -78,4 +80,83 @@ func ExampleImport() {
 	}
 	fmt.Printf("imported %d done keys, %d already known\n", added, skipped)
 	// Output: imported 2 done keys, 0 already known
+}
+
+// A run of a job: Plan decides what to do, Feed hands the claims to a
+// scheduler, and the scheduler reports each attempt.
+func ExampleTracker() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "tracker-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	save := func(key string) checkpoint.SavedFile {
+		path := filepath.Join(dir, key+".pdf")
+		if err := os.WriteFile(path, []byte("%PDF-1.7 "+key), 0o600); err != nil {
+			log.Fatal(err)
+		}
+		size, sum, err := checkpoint.HashFile(path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return checkpoint.SavedFile{Path: path, Size: size, SHA256: sum}
+	}
+	store := checkpoint.NewMemory()
+	defer store.Close()
+
+	// An earlier run finished VIN1, and died during an attempt at VIN2.
+	f := save("VIN1")
+	store.Put(ctx, checkpoint.Record{Key: "VIN1", State: checkpoint.Done, Attempts: 1, Path: f.Path, Size: f.Size, SHA256: f.SHA256})
+	store.Put(ctx, checkpoint.Record{Key: "VIN2", State: checkpoint.Running, Attempts: 1})
+
+	tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{Owner: "example", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tr.Close(ctx)
+	plan, err := tr.Plan(ctx, []string{"VIN1", "VIN2", "VIN3"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, td := range plan.Todo {
+		fmt.Printf("to do: %s (%s)\n", td.Key, td.Reason)
+	}
+	fmt.Println("done:", plan.Done)
+
+	// The scheduler: one attempt after another. VIN3 fails once.
+	err = tr.Feed(ctx, plan.Keys(), func(c checkpoint.Claim) error {
+		for attempt := c.Attempts + 1; ; attempt++ {
+			started := time.Now()
+			if err := tr.Begin(ctx, c.Key, attempt, started); err != nil {
+				return err
+			}
+			if c.Key == "VIN3" && attempt == 1 {
+				if err := tr.Retry(ctx, c.Key, started, attempt, errors.New("timeout")); err != nil {
+					return err
+				}
+				continue
+			}
+			return tr.Done(ctx, c.Key, attempt, save(c.Key))
+		}
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for r, err := range store.All(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s %s attempts=%d crashes=%d\n", r.Key, r.State, r.Attempts, r.Crashes)
+	}
+	st := tr.Stats()
+	fmt.Printf("claimed %d, done %d, crashes found %d\n", st.Claimed, st.Done, st.Crashes)
+	// Output:
+	// to do: VIN2 (unfinished)
+	// to do: VIN3 (never tried)
+	// done: [VIN1]
+	// VIN1 done attempts=1 crashes=0
+	// VIN2 done attempts=2 crashes=1
+	// VIN3 done attempts=2 crashes=0
+	// claimed 2, done 2, crashes found 1
 }

@@ -23,8 +23,14 @@ import (
 )
 
 // journalVersion is the format version in the journal's header line. Bump
-// it for any change an older build would misread.
-const journalVersion = 1
+// it for any change an older build would misread. Version 2 added the
+// Pending state and Record.Crashes.
+const journalVersion = 2
+
+// oldestVersion is the oldest journal version Open reads. Open rewrites an
+// older journal with the current header at once, so a build that knows only
+// the older version refuses it with ErrVersion instead of misreading it.
+const oldestVersion = 1
 
 var header = fmt.Appendf(nil, `{"format":"pagefleet-checkpoint","version":%d}`+"\n", journalVersion)
 
@@ -68,7 +74,7 @@ type Stats struct {
 	Records   int  // distinct keys
 	Lines     int  // record lines replayed, superseded ones included
 	TornLines int  // incomplete last lines dropped: a crash cut a write short (0 or 1)
-	Compacted bool // Open rewrote the journal without superseded records
+	Compacted bool // Open rewrote the journal: without superseded records, or from an older format
 }
 
 // CorruptError reports a journal line that can't be read and is not the
@@ -104,7 +110,8 @@ type File struct {
 	lock  *flock.Flock
 	stats Stats
 
-	leases leases // in memory only; ordered before wmu
+	leases  leases // in memory only; ordered before wmu
+	version int    // the version of the journal's header, as Open found it
 
 	wmu   sync.Mutex  // serializes appends, so journal order is map order
 	j     journal     // nil once closed
@@ -124,7 +131,11 @@ var (
 // process or another — from opening it until Close. It returns an error
 // wrapping [ErrLocked] naming the holder's PID when that lock is taken, a
 // [*CorruptError] for a damaged line that is not the last, and an error
-// wrapping [ErrVersion] for a journal from a newer format.
+// wrapping [ErrVersion] for a journal from a newer format. A journal of an
+// older format is rewritten in the current one (as a compaction is).
+//
+// The files Open creates (the journal and the lock) are readable and
+// writable by their owner only (mode 0600).
 //
 // A torn last line — a write cut short by a crash — is dropped, logged, and
 // counted in [File.Stats]. Open compacts the journal when it holds many
@@ -163,7 +174,16 @@ func (f *File) load() error {
 	if err != nil {
 		return err
 	}
-	if old := f.stats.Lines - len(f.recs); f.opts.CompactAfter >= 0 && old >= f.opts.CompactAfter && 3*old >= f.stats.Lines {
+	if f.version != 0 && f.version < journalVersion {
+		// Upgrading is a compaction: it writes the current header. Going on
+		// without it would append lines an older build misreads, so a
+		// failure stops Open.
+		if err := f.compact(); err != nil {
+			return fmt.Errorf("checkpoint: upgrade %s from version %d to %d: %w", f.path, f.version, journalVersion, err)
+		}
+		f.log.Info("checkpoint: upgraded journal", "path", f.path, "from", f.version, "to", journalVersion)
+		torn, f.stats.Compacted = false, true
+	} else if old := f.stats.Lines - len(f.recs); f.opts.CompactAfter >= 0 && old >= f.opts.CompactAfter && 3*old >= f.stats.Lines {
 		if err := f.compact(); err != nil {
 			f.log.Warn("checkpoint: compaction failed; going on with the journal as it is", "path", f.path, "err", err)
 		} else {
@@ -256,9 +276,10 @@ func (f *File) checkHeader(line []byte) error {
 	if json.Unmarshal(line, &h) != nil || h.Format != "pagefleet-checkpoint" || line[len(line)-1] != '\n' {
 		return &CorruptError{f.path, 1, errors.New("not a pagefleet checkpoint journal (no header)")}
 	}
-	if h.Version != journalVersion {
-		return fmt.Errorf("%w %d in %s (this build reads %d)", ErrVersion, h.Version, f.path, journalVersion)
+	if h.Version < oldestVersion || h.Version > journalVersion {
+		return fmt.Errorf("%w %d in %s (this build reads %d to %d)", ErrVersion, h.Version, f.path, oldestVersion, journalVersion)
 	}
+	f.version = h.Version
 	return nil
 }
 
@@ -294,9 +315,11 @@ func (f *File) compact() error {
 }
 
 // writeAtomic replaces the journal with data: temp file, fsync, rename.
+// The file is the owner's only: the journal is a job's state, and the error
+// texts in it may carry details of the site.
 func (f *File) writeAtomic(data []byte) error {
 	tmp := f.path + ".tmp"
-	t, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	t, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err == nil {
 		_, err = t.Write(data)
 		err = errors.Join(err, t.Sync(), t.Close())

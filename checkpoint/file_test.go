@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,11 +195,11 @@ func TestFileNotAJournal(t *testing.T) {
 func TestFileVersion(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "cp.jsonl")
-	content := `{"format":"pagefleet-checkpoint","version":2}` + "\n" + `{"key":"a","state":"done"}` + "\n"
+	content := `{"format":"pagefleet-checkpoint","version":3}` + "\n" + `{"key":"a","state":"done"}` + "\n"
 	os.WriteFile(path, []byte(content), 0o644)
 	_, err := checkpoint.Open(path, checkpoint.Options{Logger: testLogger(t)})
-	if !errors.Is(err, checkpoint.ErrVersion) || !strings.Contains(err.Error(), "version 2") {
-		t.Fatalf("Open: err = %v, want ErrVersion naming version 2", err)
+	if !errors.Is(err, checkpoint.ErrVersion) || !strings.Contains(err.Error(), "version 3") {
+		t.Fatalf("Open: err = %v, want ErrVersion naming version 3", err)
 	}
 	if got, _ := os.ReadFile(path); string(got) != content {
 		t.Error("Open changed a file it refused")
@@ -480,4 +481,75 @@ func TestFileGroupCommitFailure(t *testing.T) {
 			t.Errorf("Close: err = %v, want the fsync error", err)
 		}
 	})
+}
+
+// TestFileModes: the journal is a job's state, and its error texts may
+// carry details of the site: no one but its owner reads it.
+func TestFileModes(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permission bits")
+	}
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	wantModes := func(when string) {
+		t.Helper()
+		for _, p := range []string{path, path + ".lock"} {
+			if st, err := os.Stat(p); err != nil {
+				t.Errorf("%s: %v", when, err)
+			} else if m := st.Mode().Perm(); m != 0o600 {
+				t.Errorf("%s: %s has mode %v, want 0600", when, filepath.Base(p), m)
+			}
+		}
+	}
+	f := openFile(t, path, checkpoint.Options{CompactAfter: 1})
+	mustPut(t, f, "a", "a", "a")
+	wantModes("new journal")
+	closeFile(t, f)
+	f = openFile(t, path, checkpoint.Options{CompactAfter: 1})
+	if !f.Stats().Compacted {
+		t.Fatalf("Stats = %+v, want a compaction", f.Stats())
+	}
+	wantModes("compacted journal")
+}
+
+// TestFileUpgrade: a version 1 journal is read, and rewritten as version 2
+// before anything is appended, so that a version 1 build refuses it instead
+// of misreading its pending lines.
+func TestFileUpgrade(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	v1 := `{"format":"pagefleet-checkpoint","version":1}` + "\n" +
+		`{"key":"a","state":"running","attempts":1,"started":"2025-03-01T12:00:00Z","updated":"2025-03-01T12:00:00Z"}` + "\n" +
+		`{"key":"a","state":"done","attempts":1,"path":"a.pdf","size":3,"sha256":"abc","updated":"2025-03-01T12:01:00Z"}` + "\n" +
+		`{"key":"b","state":"failed","attempts":2,"err":"timeout","updated":"2025-03-01T12:02:00Z"}` + "\n" +
+		`{"key":"c","state":"run` // torn by a crash of the old build
+	os.WriteFile(path, []byte(v1), 0o644)
+	var logs logBuffer
+	f := openFile(t, path, checkpoint.Options{Logger: logs.logger(t)})
+	if st := f.Stats(); !st.Compacted || st.Records != 2 || st.TornLines != 1 {
+		t.Errorf("Stats = %+v, want 2 records, the torn line dropped, compacted", st)
+	}
+	if !strings.Contains(logs.String(), "upgraded journal") {
+		t.Errorf("the upgrade is not logged:\n%s", logs.String())
+	}
+	data, _ := os.ReadFile(path)
+	if header, _, _ := strings.Cut(string(data), "\n"); header != `{"format":"pagefleet-checkpoint","version":2}` {
+		t.Fatalf("header after Open = %s, want version 2", header)
+	}
+	a, err := f.Get(ctx, "a")
+	if err != nil || a.State != checkpoint.Done || a.Path != "a.pdf" || a.Size != 3 || a.Crashes != 0 {
+		t.Errorf("Get(a) = %+v, %v", a, err)
+	}
+	p := checkpoint.Record{Key: "b", State: checkpoint.Pending, Attempts: 2, Crashes: 1, Err: "timeout"}
+	if err := f.Put(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	closeFile(t, f)
+	f = openFile(t, path, checkpoint.Options{})
+	if st := f.Stats(); st.Compacted || st.Lines != 3 {
+		t.Errorf("Stats of the version 2 journal = %+v, want 3 lines as they are", st)
+	}
+	if b, err := f.Get(ctx, "b"); err != nil || b.State != checkpoint.Pending || b.Crashes != 1 || b.Attempts != 2 {
+		t.Errorf("Get(b) = %+v, %v; want the pending record with a crash", b, err)
+	}
 }

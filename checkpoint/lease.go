@@ -40,9 +40,11 @@ var (
 // nothing, so a slow worker can't overwrite the outcome of the one that took
 // its key over.
 //
-// Keys whose record is [Done] are never claimed. Keys with a Running or
-// Failed record, or none, can be; the lease carries that record, so its
-// holder sees the attempts made so far and can give up after MaxAttempts.
+// Keys whose record is [Done] are never claimed. Keys with a Running,
+// Pending or Failed record, or none, can be; the lease carries that record,
+// so its holder sees the attempts made so far and can give up after
+// MaxAttempts — and a Running record it finds is an attempt whose process
+// died (or stalled past its lease).
 //
 // Owners are names for people (such as "host/pid/worker"): they appear in
 // records and error messages. A lease is one claim, not one owner: a second

@@ -18,7 +18,7 @@ import (
 // handles can then neither read nor write.
 func lockFile(journal string) (*flock.Flock, error) {
 	path := journal + ".lock"
-	pf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	pf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: lock %s: %w", journal, err)
 	}

@@ -37,15 +37,25 @@ const MaxKeyLen = 1024
 // State is where an item stands.
 type State string
 
-// The states of a record. Resume skips Done items and runs everything else.
+// The states of a record. A plain resume runs every item that is neither
+// Done nor Failed (see the package documentation).
 const (
 	// Running: an attempt started and has no outcome yet. Recording it keeps
-	// Attempts and Started across a crash, so an item that kills the process
-	// every time can still be given up after MaxAttempts.
+	// Attempts and Started across a crash. A Running record that a new claim
+	// finds (see [Leaser]) is an attempt during which its process died, so
+	// an item that kills the process every time can be given up (see
+	// [Record].Crashes and [TrackerOptions].MaxCrashes).
 	Running State = "running"
+	// Pending: the item was tried and is neither finished nor in flight:
+	// after a failed attempt that will be retried, after an attempt a
+	// shutdown stopped, or a Done item whose file vanished or changed and
+	// must be fetched again. Err says why, if there is a why.
+	Pending State = "pending"
 	// Done: the item's file is saved; Path, Size and SHA256 describe it.
 	Done State = "done"
-	// Failed: the last attempt failed; Err says why. Resume tries it again.
+	// Failed: the item was given up — its attempts are used up, it failed
+	// for good, or it killed the process too often; Err says why. A plain
+	// resume leaves it; [TrackerOptions].RetryFailed tries it again.
 	Failed State = "failed"
 )
 
@@ -53,12 +63,13 @@ const (
 // store's journal format: renaming one needs a new journal version.
 type Record struct {
 	Key      string            `json:"key"`               // the item's unique key; required
-	State    State             `json:"state"`             // Running, Done or Failed; required
+	State    State             `json:"state"`             // Running, Pending, Done or Failed; required
 	Attempts int               `json:"attempts,omitzero"` // attempts made so far
+	Crashes  int               `json:"crashes,omitzero"`  // runs that died during an attempt at this key
 	Path     string            `json:"path,omitzero"`     // the saved file, for Done
 	Size     int64             `json:"size,omitzero"`     // its size in bytes
 	SHA256   string            `json:"sha256,omitzero"`   // its SHA-256, hex
-	Err      string            `json:"err,omitzero"`      // the last error text, for Failed
+	Err      string            `json:"err,omitzero"`      // the last error text, for Failed and Pending
 	Owner    string            `json:"owner,omitzero"`    // which worker or process wrote the record
 	Meta     map[string]string `json:"meta,omitzero"`     // free-form fields of the caller (e.g. a stock number)
 	Started  time.Time         `json:"started,omitzero"`  // when the first attempt started
@@ -104,7 +115,7 @@ type Batcher interface {
 // monotonic reading, a zero Updated set to now, Meta copied (nil when
 // empty), and invalid UTF-8 in text fields replaced by U+FFFD. It returns an
 // error wrapping [ErrInvalid] for an empty, over-long or non-UTF-8 key, an
-// unknown state, or a negative Attempts or Size.
+// unknown state, or a negative Attempts, Crashes or Size.
 func Normalize(r Record) (Record, error) {
 	if err := check(r); err != nil {
 		return Record{}, err
@@ -138,10 +149,10 @@ func check(r Record) error {
 		return bad("key is %d bytes, longer than %d", len(r.Key), MaxKeyLen)
 	case !utf8.ValidString(r.Key):
 		return bad("key is not valid UTF-8")
-	case r.State != Running && r.State != Done && r.State != Failed:
+	case r.State != Running && r.State != Pending && r.State != Done && r.State != Failed:
 		return bad("unknown state %q", r.State)
-	case r.Attempts < 0 || r.Size < 0:
-		return bad("negative attempts (%d) or size (%d)", r.Attempts, r.Size)
+	case r.Attempts < 0 || r.Crashes < 0 || r.Size < 0:
+		return bad("negative attempts (%d), crashes (%d) or size (%d)", r.Attempts, r.Crashes, r.Size)
 	}
 	return nil
 }

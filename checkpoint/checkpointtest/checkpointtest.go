@@ -19,7 +19,7 @@
 //
 // # What it checks
 //
-// Put, Get and overwrite with every field; ErrNotFound for a missing key;
+// Put, Get and overwrite with every field and state; ErrNotFound for a missing key;
 // ErrInvalid for bad records; that a zero Updated is filled; that callers
 // can't change stored records through Meta maps; All in key order, early
 // break and Put during iteration; canceled contexts; Close and ErrClosed;
@@ -143,7 +143,7 @@ var (
 // sample is a record with every field set; i varies the values.
 func sample(key string, i int) checkpoint.Record {
 	return checkpoint.Record{
-		Key: key, State: checkpoint.Done, Attempts: 1 + i%3,
+		Key: key, State: checkpoint.Done, Attempts: 1 + i%3, Crashes: i % 2,
 		Path: "out/" + key + ".pdf", Size: int64(1000 + i), SHA256: fmt.Sprintf("%064x", i),
 		Owner: fmt.Sprintf("host-a/%d", i%4), Meta: map[string]string{"stock": fmt.Sprint("S", i), "vin": "1FT" + key},
 		Started: base.Add(time.Duration(i) * time.Second), Updated: base.Add(time.Duration(i)*time.Second + time.Minute),
@@ -239,8 +239,9 @@ func testPutGet(t *testing.T, s Suite) {
 		Err: "timeout: <html>&amp;\nline two\ttab \u2028 done", Updated: base,
 	}
 	running := checkpoint.Record{Key: "VIN3", State: checkpoint.Running, Attempts: 1, Started: base, Updated: base}
-	put(t, st, done, failed, running)
-	for _, want := range []checkpoint.Record{done, failed, running} {
+	pending := checkpoint.Record{Key: "VIN4", State: checkpoint.Pending, Attempts: 3, Crashes: 2, Err: "timeout", Started: base, Updated: base.Add(time.Hour)}
+	put(t, st, done, failed, running, pending)
+	for _, want := range []checkpoint.Record{done, failed, running, pending} {
 		wantSame(t, "Get", get(t, st, want.Key), want)
 	}
 }
@@ -284,6 +285,7 @@ func testInvalid(t *testing.T, s Suite) {
 		{"no state", func(r *checkpoint.Record) { r.State = "" }},
 		{"unknown state", func(r *checkpoint.Record) { r.State = "Done" }},
 		{"negative attempts", func(r *checkpoint.Record) { r.Attempts = -1 }},
+		{"negative crashes", func(r *checkpoint.Record) { r.Crashes = -1 }},
 		{"negative size", func(r *checkpoint.Record) { r.Size = -1 }},
 	} {
 		r := ok

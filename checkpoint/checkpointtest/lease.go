@@ -83,7 +83,7 @@ func (s LeaseSuite) Run(t *testing.T) {
 		{"ExpiredNotTaken", testExpiredNotTaken},
 		{"Renew", testRenew},
 		{"LeasePut", testLeasePut},
-		{"ReleaseFailed", testReleaseFailed},
+		{"ReleaseUnfinished", testReleaseUnfinished},
 		{"Abandon", testAbandon},
 		{"ClaimInvalid", testClaimInvalid},
 		{"ClaimBatch", testClaimBatch},
@@ -236,8 +236,9 @@ func testClaim(t *testing.T, e leaseEnv) {
 func testClaimRecord(t *testing.T, e leaseEnv) {
 	failed := checkpoint.Record{Key: "f", State: checkpoint.Failed, Attempts: 2, Err: "timeout", Owner: "old", Started: base, Updated: base.Add(time.Minute), Meta: map[string]string{"x": "1"}}
 	running := checkpoint.Record{Key: "r", State: checkpoint.Running, Attempts: 3, Owner: "dead", Started: base, Updated: base}
-	put(t, e.st, failed, running)
-	for _, want := range []checkpoint.Record{failed, running} {
+	pending := checkpoint.Record{Key: "p", State: checkpoint.Pending, Attempts: 2, Crashes: 1, Err: "timeout", Owner: "old", Started: base, Updated: base}
+	put(t, e.st, failed, running, pending)
+	for _, want := range []checkpoint.Record{failed, running, pending} {
 		l := e.claim(t, want.Key, "owner-a", long)
 		got, ok := l.Record()
 		if !ok {
@@ -250,9 +251,9 @@ func testClaimRecord(t *testing.T, e leaseEnv) {
 		}
 		wantSame(t, "Get of a claimed key", get(t, e.st, want.Key), want)
 	}
-	ls := e.batch(t, []string{"f", "r", "new"}, "owner-b", 5, long)
+	ls := e.batch(t, []string{"f", "r", "p", "new"}, "owner-b", 5, long)
 	if len(ls) != 1 || ls[0].Key() != "new" {
-		t.Errorf("ClaimBatch of two leased keys and a new one: %q, want [new]", leaseKeys(ls))
+		t.Errorf("ClaimBatch of three leased keys and a new one: %q, want [new]", leaseKeys(ls))
 	}
 }
 
@@ -320,7 +321,7 @@ func testRenew(t *testing.T, e leaseEnv) {
 
 func testLeasePut(t *testing.T, e leaseEnv) {
 	a := e.claim(t, "k", "owner-a", long)
-	running := checkpoint.Record{State: checkpoint.Running, Attempts: 1, Started: base, Updated: base}
+	running := checkpoint.Record{State: checkpoint.Running, Attempts: 1, Crashes: 1, Started: base, Updated: base}
 	if err := a.Put(ctx, running); err != nil {
 		t.Fatalf("Lease.Put: %v", err)
 	}
@@ -344,20 +345,23 @@ func testLeasePut(t *testing.T, e leaseEnv) {
 	}
 }
 
-func testReleaseFailed(t *testing.T, e leaseEnv) {
-	a := e.claim(t, "k", "owner-a", long)
-	failed := checkpoint.Record{Key: "k", State: checkpoint.Failed, Attempts: 1, Err: "boom", Owner: "owner-a", Updated: base}
-	if err := a.Release(ctx, failed); err != nil {
-		t.Fatalf("Release: %v", err)
+func testReleaseUnfinished(t *testing.T, e leaseEnv) {
+	for _, state := range []checkpoint.State{checkpoint.Failed, checkpoint.Pending} {
+		key := string(state)
+		a := e.claim(t, key, "owner-a", long)
+		r := checkpoint.Record{Key: key, State: state, Attempts: 1, Crashes: 1, Err: "boom", Owner: "owner-a", Started: base, Updated: base}
+		if err := a.Release(ctx, r); err != nil {
+			t.Fatalf("Release %s: %v", state, err)
+		}
+		b := e.claim(t, key, "owner-b", long) // at once: no TTL to wait for
+		got, ok := b.Record()
+		if !ok {
+			t.Fatalf("Record() after a %s release: none", state)
+		}
+		wantSame(t, "Record() after a "+key+" release", got, r)
+		wantErr(t, "Release of the ended lease", a.Release(ctx, done(key, "owner-a")), checkpoint.ErrLeaseLost, "owner-b")
+		wantSame(t, "Get", get(t, e.st, key), r)
 	}
-	b := e.claim(t, "k", "owner-b", long) // at once: no TTL to wait for
-	got, ok := b.Record()
-	if !ok {
-		t.Fatalf("Record() after a Failed release: none")
-	}
-	wantSame(t, "Record() after a Failed release", got, failed)
-	wantErr(t, "Release of the ended lease", a.Release(ctx, done("k", "owner-a")), checkpoint.ErrLeaseLost, "owner-b")
-	wantSame(t, "Get", get(t, e.st, "k"), failed)
 }
 
 func testAbandon(t *testing.T, e leaseEnv) {

@@ -263,7 +263,7 @@ func (l *lease) put(ctx context.Context, r checkpoint.Record, sql, what string) 
 	if err != nil {
 		return err
 	}
-	tag, err := l.s.pool.Exec(ctx, sql, l.key, l.gen, w.state, w.attempts, w.path, w.size, w.sha256, w.errText, w.owner, w.meta, w.started, w.updated)
+	tag, err := l.s.pool.Exec(ctx, sql, l.key, l.gen, w.state, w.attempts, w.path, w.size, w.sha256, w.errText, w.owner, w.meta, w.started, w.updated, w.crashes)
 	switch {
 	case err != nil:
 		return l.s.errorf(err, "%s %.80q", what, l.key)

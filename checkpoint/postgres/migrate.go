@@ -10,7 +10,7 @@ import (
 
 // SchemaVersion is the version of the tables this build writes: the number
 // of migrations it knows.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // versionTable holds one row per records table in its schema: the
 // migrations applied to it.
@@ -23,7 +23,9 @@ const migrationLock int64 = 0x70_61_67_65_66_6c_65_65
 
 // migrations, in order: migration i brings a table from version i to i+1.
 // Each runs in the transaction that records its version; %[1]s is the
-// records table. Never edit one that has shipped: append another.
+// records table and %[2]s the name of the CHECK constraint on its state
+// column (PostgreSQL named it when migration 1 made the table; "none" before
+// that). Never edit one that has shipped: append another.
 var migrations = [SchemaVersion]string{
 	// 1: records and leases in one table. A row whose state is NULL holds
 	// a lease and no record yet: Get and All skip it. Keys sort bytewise
@@ -47,6 +49,13 @@ var migrations = [SchemaVersion]string{
 		lease_expires timestamptz
 	);
 	COMMENT ON TABLE %[1]s IS 'pagefleet checkpoint records and leases (github.com/pagefleet/pagefleet/checkpoint/postgres)'`,
+	// 2: the pending state, and crashes: how many runs died during an
+	// attempt at the key. The new check has a name of our own, so a later
+	// migration needs no lookup.
+	`ALTER TABLE %[1]s
+		DROP CONSTRAINT IF EXISTS %[2]s,
+		ADD CONSTRAINT pagefleet_state CHECK (state IN ('running', 'pending', 'done', 'failed')),
+		ADD COLUMN crashes bigint NOT NULL DEFAULT 0`,
 }
 
 // migrate brings the records table up to SchemaVersion. It holds an
@@ -90,7 +99,18 @@ func (s *Store) migrate(ctx context.Context) error {
 		return nil
 	}
 	for v := version; v < SchemaVersion; v++ {
-		if _, err := tx.Exec(ctx, fmt.Sprintf(migrations[v], s.table)); err != nil {
+		check := "none"
+		if v > 0 {
+			// Looked up, not guessed: PostgreSQL shortens the names it makes
+			// for long table names.
+			err := tx.QueryRow(ctx, `SELECT coalesce(min(quote_ident(conname)), 'none') FROM pg_constraint
+				WHERE conrelid = $1::regclass AND contype = 'c' AND conkey = ARRAY[(
+					SELECT attnum FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'state')]`, s.table).Scan(&check)
+			if err != nil {
+				return fmt.Errorf("migration %d: find the state check: %w", v+1, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(migrations[v], s.table, check)); err != nil {
 			return fmt.Errorf("migration %d: %w", v+1, err)
 		}
 	}

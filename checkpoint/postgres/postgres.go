@@ -153,7 +153,7 @@ type statements struct {
 }
 
 // columns are a record's, in the order scan reads them.
-const columns = "key, state, attempts, path, size, sha256, err, owner, meta, started, updated"
+const columns = "key, state, attempts, path, size, sha256, err, owner, meta, started, updated, crashes"
 
 func newStatements(t string) statements {
 	// Lease conditions: the lease of generation $2 still holds the key (an
@@ -162,17 +162,18 @@ func newStatements(t string) statements {
 	const held = "key = $1 AND lease_gen = $2 AND lease_expires IS NOT NULL"
 	const free = "state IS DISTINCT FROM 'done' AND (lease_expires IS NULL OR lease_expires <= now())"
 	const set = `state = $3, attempts = $4, path = $5, size = $6, sha256 = $7, err = $8, owner = $9,
-		meta = $10::jsonb, started = $11, updated = $12`
+		meta = $10::jsonb, started = $11, updated = $12, crashes = $13`
 	const returning = "RETURNING " + columns + ", lease_gen, lease_expires"
 	return statements{
 		get:  "SELECT " + columns + " FROM " + t + " WHERE key = $1 AND state IS NOT NULL",
 		page: "SELECT " + columns + " FROM " + t + " WHERE key > $1 AND state IS NOT NULL ORDER BY key LIMIT $2",
 		put: "INSERT INTO " + t + " (" + columns + `)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
-				$7::text[], $8::text[], $9::text[]::jsonb[], $10::timestamptz[], $11::timestamptz[])
+				$7::text[], $8::text[], $9::text[]::jsonb[], $10::timestamptz[], $11::timestamptz[], $12::bigint[])
 			ON CONFLICT (key) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
 				path = excluded.path, size = excluded.size, sha256 = excluded.sha256, err = excluded.err,
-				owner = excluded.owner, meta = excluded.meta, started = excluded.started, updated = excluded.updated`,
+				owner = excluded.owner, meta = excluded.meta, started = excluded.started, updated = excluded.updated,
+				crashes = excluded.crashes`,
 		leasePut:     "UPDATE " + t + " SET " + set + " WHERE " + held,
 		leaseRelease: "UPDATE " + t + " SET " + set + ", lease_expires = NULL WHERE " + held,
 		// One statement: a new key is inserted with its lease; an existing
@@ -261,14 +262,14 @@ func noNUL(s string) string {
 // row is a record as query arguments.
 type row struct {
 	state, path, sha256, errText, owner string
-	attempts, size                      int64
+	attempts, size, crashes             int64
 	meta                                pgtype.Text
 	started, updated                    pgtype.Timestamptz
 }
 
 func toRow(r checkpoint.Record) (row, error) {
 	w := row{state: string(r.State), path: r.Path, sha256: r.SHA256, errText: r.Err, owner: r.Owner,
-		attempts: int64(r.Attempts), size: r.Size, started: timestamptz(r.Started), updated: timestamptz(r.Updated)}
+		attempts: int64(r.Attempts), size: r.Size, crashes: int64(r.Crashes), started: timestamptz(r.Started), updated: timestamptz(r.Updated)}
 	if r.Meta != nil {
 		b, err := json.Marshal(r.Meta)
 		if err != nil {
@@ -290,19 +291,19 @@ type scanner interface{ Scan(dest ...any) error }
 // that only holds a lease.
 func scan(sc scanner, extra ...any) (r checkpoint.Record, found bool, err error) {
 	var (
-		state            pgtype.Text
-		attempts         int64
-		meta             []byte
-		started, updated pgtype.Timestamptz
+		state             pgtype.Text
+		attempts, crashes int64
+		meta              []byte
+		started, updated  pgtype.Timestamptz
 	)
-	dest := append([]any{&r.Key, &state, &attempts, &r.Path, &r.Size, &r.SHA256, &r.Err, &r.Owner, &meta, &started, &updated}, extra...)
+	dest := append([]any{&r.Key, &state, &attempts, &r.Path, &r.Size, &r.SHA256, &r.Err, &r.Owner, &meta, &started, &updated, &crashes}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return r, false, err
 	}
 	if !state.Valid {
 		return checkpoint.Record{Key: r.Key}, false, nil // only the key: see scanLease
 	}
-	r.State, r.Attempts = checkpoint.State(state.String), int(attempts)
+	r.State, r.Attempts, r.Crashes = checkpoint.State(state.String), int(attempts), int(crashes)
 	if meta != nil {
 		if err := json.Unmarshal(meta, &r.Meta); err != nil {
 			return r, false, fmt.Errorf("decode Meta of %.80q: %w", r.Key, err)
@@ -352,7 +353,7 @@ func (s *Store) PutBatch(ctx context.Context, recs []checkpoint.Record) error {
 	n := len(keys)
 	var (
 		states, paths, sums, errs, owners = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		attempts, sizes                   = make([]int64, n), make([]int64, n)
+		attempts, sizes, crashes          = make([]int64, n), make([]int64, n), make([]int64, n)
 		metas                             = make([]pgtype.Text, n)
 		starts, updates                   = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
 	)
@@ -362,9 +363,9 @@ func (s *Store) PutBatch(ctx context.Context, recs []checkpoint.Record) error {
 			return err
 		}
 		states[i], paths[i], sums[i], errs[i], owners[i] = w.state, w.path, w.sha256, w.errText, w.owner
-		attempts[i], sizes[i], metas[i], starts[i], updates[i] = w.attempts, w.size, w.meta, w.started, w.updated
+		attempts[i], sizes[i], metas[i], starts[i], updates[i], crashes[i] = w.attempts, w.size, w.meta, w.started, w.updated, w.crashes
 	}
-	if _, err := s.pool.Exec(ctx, s.sql.put, keys, states, attempts, paths, sizes, sums, errs, owners, metas, starts, updates); err != nil {
+	if _, err := s.pool.Exec(ctx, s.sql.put, keys, states, attempts, paths, sizes, sums, errs, owners, metas, starts, updates, crashes); err != nil {
 		return s.errorf(err, "put %d record(s) from %.80q", n, keys[0])
 	}
 	return nil

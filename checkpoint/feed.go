@@ -1,0 +1,372 @@
+package checkpoint
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// claimWindow is how many keys Feed offers a claim at most: offering all
+// of a long todo list each time would cost the store a scan of the list.
+const claimWindow = 1024
+
+// Feed claims the keys of todo, in order, and calls submit for each claim,
+// from Feed's goroutine, until every key is finished — by this tracker, by
+// other owners, or given up — and then returns nil. It holds at most Hold
+// keys at once, and claims more as held keys end (Done, Fail, Stop).
+//
+// At each claim it looks at the record the claim found:
+//
+//   - Running: the process of that attempt died (or stalled past its
+//     lease). Feed counts a crash in the record; at MaxCrashes crashes it
+//     gives the item up as a poison pill: a Failed record whose error wraps
+//     [ErrPoison]. The item is not submitted.
+//   - Failed: given up meanwhile by another owner; Feed leaves it, unless
+//     Plan planned it with RetryFailed and the record is the one Plan saw:
+//     then it gets a fresh budget (Claim.Attempts 0, crashes 0).
+//   - Attempts of MaxAttempts or more: the budget is used up; Feed gives
+//     the item up (Failed) without submitting it.
+//
+// When submit returns an error, Feed ends that claim (as Stop would) and
+// those it has not submitted, and returns the error: submit must not have
+// started the work then.
+//
+// When it can claim nothing while keys remain — the rest are held by
+// other owners — Feed waits for a held key to end or for PollInterval,
+// and then reads the store once (All) to drop the keys other owners
+// finished. A store failure Feed rides out, retrying every PollInterval,
+// for up to LeaseTTL; after that it returns the error.
+//
+// When ctx ends Feed returns ctx.Err(); the keys it holds stay held until
+// their Done, Fail or Stop, or Close. A Feed may not overlap another on the
+// same tracker.
+func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) error) error {
+	t.mu.Lock()
+	switch {
+	case t.closed:
+		t.mu.Unlock()
+		return ErrClosed
+	case t.feeding:
+		t.mu.Unlock()
+		return errors.New("checkpoint: Feed: another Feed of this tracker is running")
+	}
+	t.feeding = true
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.feeding = false
+		t.mu.Unlock()
+	}()
+	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{}}
+	for i, k := range todo {
+		if _, dup := f.order[k]; dup {
+			return fmt.Errorf("checkpoint: Feed: key %.80q is given twice", k)
+		}
+		f.order[k] = i
+	}
+	f.queue = slices.Clone(todo)
+	return f.run(ctx)
+}
+
+// feed is the state of one Feed call.
+type feed struct {
+	t      *Tracker
+	submit func(Claim) error
+	order  map[string]int      // key → its place in todo
+	queue  []string            // keys to offer, in todo's order
+	parked map[string]struct{} // offered, not claimable: finished or held by other owners
+	mine   map[string]*item    // claimed here, until they end
+
+	failing time.Time // when the store started failing, zero if it works
+}
+
+func (f *feed) run(ctx context.Context) error {
+	var poll *time.Timer
+	defer func() {
+		if poll != nil {
+			poll.Stop()
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f.reap()
+		if err := f.claim(ctx); err != nil {
+			return err
+		}
+		f.reap() // submit may have finished keys already
+		if len(f.queue) == 0 && len(f.parked) == 0 && len(f.mine) == 0 {
+			return nil
+		}
+		// Poll when the store failed, or when all that is left to claim is
+		// held by others and there is room to claim it.
+		var pollC <-chan time.Time
+		if !f.failing.IsZero() || len(f.queue) == 0 && len(f.parked) > 0 && f.t.free() > 0 {
+			if poll == nil {
+				poll = time.NewTimer(f.t.opts.PollInterval)
+			}
+			pollC = poll.C
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-f.t.wake:
+		case <-pollC:
+			poll = nil
+			if err := f.check(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// reap drops the keys of mine that ended; a stopped one is offered again.
+func (f *feed) reap() {
+	var again []string
+	for k, it := range f.mine {
+		switch end(it.ended.Load()) {
+		case 0:
+			continue
+		case endStopped:
+			again = append(again, k)
+		}
+		delete(f.mine, k)
+	}
+	f.requeue(again)
+}
+
+// requeue puts keys back in the queue, in todo's order.
+func (f *feed) requeue(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	f.queue = append(f.queue, keys...)
+	slices.SortFunc(f.queue, func(a, b string) int { return f.order[a] - f.order[b] })
+}
+
+// claim claims keys from the queue, a window at a time, until the tracker
+// holds Hold keys or the queue is empty, and takes each claim.
+func (f *feed) claim(ctx context.Context) error {
+	for len(f.queue) > 0 {
+		need := f.t.free()
+		if need <= 0 {
+			return nil
+		}
+		window := f.queue[:min(len(f.queue), claimWindow)]
+		ls, err := f.t.leaser.ClaimBatch(ctx, window, f.t.opts.Owner, need, f.t.opts.LeaseTTL)
+		if err != nil {
+			return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: claim: %w", err))
+		}
+		f.failing = time.Time{}
+		// The claim looked at every key of the window if it came back
+		// short, else at those up to its last lease: the ones it passed
+		// over are finished or held by others.
+		seen := len(window)
+		if len(ls) == need {
+			seen = slices.Index(window, ls[len(ls)-1].Key()) + 1
+		}
+		got := make(map[string]bool, len(ls))
+		for _, l := range ls {
+			got[l.Key()] = true
+		}
+		for _, k := range window[:seen] {
+			if !got[k] {
+				f.parked[k] = struct{}{}
+			}
+		}
+		f.queue = f.queue[seen:]
+		for i, l := range ls {
+			if err := f.take(ctx, l); err != nil {
+				f.abandon(ctx, ls[i+1:])
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// abandon ends claims Feed will not submit.
+func (f *feed) abandon(ctx context.Context, ls []Lease) {
+	for _, l := range ls {
+		if err := l.Abandon(context.WithoutCancel(ctx)); err != nil && !errors.Is(err, ErrLeaseLost) {
+			f.t.log.Warn("checkpoint: abandoning a claim failed; it runs out after its TTL", "key", l.Key(), "err", err)
+		}
+	}
+}
+
+// take looks at the record a claim found, gives the item up or counts a
+// crash if need be, and submits the claim.
+func (f *feed) take(ctx context.Context, l Lease) error {
+	t := f.t
+	if err := ctx.Err(); err != nil {
+		f.abandon(ctx, []Lease{l})
+		return err
+	}
+	rec, found := l.Record()
+	it := &item{key: l.Key(), lease: l}
+	if found {
+		it.attempts, it.crashes, it.first, it.lastErr, it.meta = rec.Attempts, rec.Crashes, rec.Started, rec.Err, rec.Meta
+	} else {
+		rec = Record{}
+	}
+	crashed := false
+	switch {
+	case found && rec.State == Failed:
+		if !t.takeFresh(rec) {
+			f.abandon(ctx, []Lease{l})
+			t.count(func(s *TrackerStats) { s.Elsewhere++ })
+			return nil
+		}
+		it.attempts, it.crashes, it.first = 0, 0, time.Time{}
+	case found && rec.State == Running:
+		crashed = true
+		it.crashes++
+		it.lastErr = fmt.Sprintf("the process died during attempt %d", rec.Attempts)
+		if rec.Owner != "" {
+			it.lastErr += fmt.Sprintf(" (owner %.80s)", rec.Owner)
+		}
+		t.count(func(s *TrackerStats) { s.Crashes++ })
+		t.log.Warn("checkpoint: a run died during an attempt at this key", "key", it.key, "attempt", rec.Attempts,
+			"owner", rec.Owner, "crashes", it.crashes, "max_crashes", t.opts.MaxCrashes)
+	}
+	var gaveUp Record
+	switch {
+	case it.crashes >= t.opts.MaxCrashes:
+		gaveUp = t.record(it, Failed, it.attempts)
+		gaveUp.Err = fmt.Errorf("%w: the process died during %d attempts at this item", ErrPoison, it.crashes).Error()
+	case it.attempts >= t.opts.MaxAttempts:
+		gaveUp = t.record(it, Failed, it.attempts)
+		gaveUp.Err = fmt.Sprintf("given up: %d attempt(s) used up; the last: %s", it.attempts, cmp.Or(it.lastErr, "no error recorded"))
+	}
+	wctx := context.WithoutCancel(ctx) // a claim's writes finish, or the record would lie
+	if gaveUp.Key != "" {
+		err := l.Release(wctx, gaveUp)
+		switch {
+		case errors.Is(err, ErrLeaseLost):
+			t.count(func(s *TrackerStats) { s.Lost++ })
+			return nil
+		case err != nil:
+			return fmt.Errorf("checkpoint: Feed: give %.80q up: %w", it.key, err)
+		}
+		poison := it.crashes >= t.opts.MaxCrashes
+		t.count(func(s *TrackerStats) {
+			if poison {
+				s.Poisoned++
+			} else {
+				s.Failed++
+			}
+		})
+		t.log.Warn("checkpoint: gave an item up", "key", it.key, "attempts", it.attempts, "crashes", it.crashes, "err", gaveUp.Err)
+		return nil
+	}
+	if crashed {
+		err := l.Put(wctx, t.record(it, Pending, it.attempts))
+		switch {
+		case errors.Is(err, ErrLeaseLost):
+			t.count(func(s *TrackerStats) { s.Lost++ })
+			return nil
+		case err != nil:
+			f.abandon(ctx, []Lease{l})
+			return fmt.Errorf("checkpoint: Feed: count a crash of %.80q: %w", it.key, err)
+		}
+	}
+	if err := t.hold(it); err != nil {
+		f.abandon(ctx, []Lease{l})
+		return err
+	}
+	f.mine[it.key] = it
+	t.count(func(s *TrackerStats) { s.Claimed++ })
+	if err := f.submit(Claim{Key: it.key, Attempts: it.attempts, Record: rec}); err != nil {
+		it.mu.Lock()
+		attempts := it.attempts
+		if it.running {
+			attempts--
+		}
+		if serr := t.stop(wctx, it, attempts); serr != nil && !errors.Is(serr, ErrLeaseLost) {
+			err = errors.Join(err, serr)
+		}
+		it.mu.Unlock()
+		delete(f.mine, it.key)
+		return err
+	}
+	return nil
+}
+
+// takeFresh reports whether a Failed record a claim found is the one Plan
+// planned again with RetryFailed, and forgets it: its fresh budget is
+// given once.
+func (t *Tracker) takeFresh(r Record) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	updated, ok := t.fresh[r.Key]
+	delete(t.fresh, r.Key)
+	return ok && updated.Equal(r.Updated)
+}
+
+func (t *Tracker) count(fn func(s *TrackerStats)) {
+	t.mu.Lock()
+	fn(&t.stats)
+	t.mu.Unlock()
+}
+
+// check reads the store once and drops the parked keys other owners
+// finished; the others go back in the queue, to be offered again (their
+// leases may have run out).
+func (f *feed) check(ctx context.Context) error {
+	if len(f.parked) == 0 {
+		return nil
+	}
+	finished := 0
+	for r, err := range f.t.store.All(ctx) {
+		if err != nil {
+			return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: read the records: %w", err))
+		}
+		if _, ok := f.parked[r.Key]; !ok {
+			continue
+		}
+		if r.State == Done || r.State == Failed && !f.t.isFresh(r) {
+			delete(f.parked, r.Key)
+			finished++
+		}
+	}
+	f.failing = time.Time{}
+	f.t.count(func(s *TrackerStats) { s.Elsewhere += finished })
+	again := make([]string, 0, len(f.parked))
+	for k := range f.parked {
+		again = append(again, k)
+	}
+	clear(f.parked)
+	f.requeue(again)
+	return nil
+}
+
+// isFresh reports whether r is a Failed record Plan planned again.
+func (t *Tracker) isFresh(r Record) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	updated, ok := t.fresh[r.Key]
+	return ok && updated.Equal(r.Updated)
+}
+
+// storeFailed decides what a failed claim or read means for Feed: the end
+// of ctx, a store that is closed or refuses the keys, or a store failing
+// for longer than LeaseTTL end it; a shorter failure is logged and ridden
+// out (Feed polls again).
+func (f *feed) storeFailed(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, ErrClosed) || errors.Is(err, ErrInvalid):
+		return err
+	case f.failing.IsZero():
+		f.failing = time.Now()
+	case time.Since(f.failing) > f.t.opts.LeaseTTL:
+		return fmt.Errorf("%w (failing for %v, longer than the lease TTL)", err, time.Since(f.failing).Round(time.Millisecond))
+	}
+	f.t.log.Warn("checkpoint: the store failed; trying again", "err", err, "every", f.t.opts.PollInterval)
+	return nil
+}

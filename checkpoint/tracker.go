@@ -1,0 +1,537 @@
+package checkpoint
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// ErrPoison is the cause of a [Failed] record that a [Tracker] wrote for an
+// item it gave up as a poison pill: the process died during
+// [TrackerOptions].MaxCrashes attempts at it. The record's Err starts with
+// this error's text, and its Crashes is at least MaxCrashes — that field,
+// not the text, is what tells such a record from others.
+var ErrPoison = errors.New("checkpoint: poison pill")
+
+// TrackerOptions configure [NewTracker]. The zero value is ready to use.
+type TrackerOptions struct {
+	// Owner names this process in the records the tracker writes and in
+	// its leases, for people to read. Processes that share a store need
+	// different owners. Defaults to "<hostname>-<pid>".
+	Owner string
+	// LeaseTTL is how long a claim lasts unless it is renewed. The tracker
+	// renews every lease it holds every LeaseTTL/3, so the keys of a
+	// process that dies go to the others at most LeaseTTL later. Defaults
+	// to 2 minutes.
+	LeaseTTL time.Duration
+	// Hold is the most keys the tracker holds at once: claimed and not
+	// finished, in flight or waiting for a retry. Feed claims up to this
+	// many. Defaults to 32.
+	Hold int
+	// MaxAttempts is how many charged attempts an item gets, counted
+	// across runs, before it is given up. Defaults to 5.
+	MaxAttempts int
+	// MaxCrashes is how many runs may die during an attempt at an item
+	// before it is given up as a poison pill ([ErrPoison]), so that an item
+	// that kills the process every time can't stop a job for good.
+	// Defaults to 2.
+	MaxCrashes int
+	// RetryFailed makes Plan plan the items given up before (Failed) again,
+	// each with a fresh budget of attempts and crashes. Defaults to false: a
+	// plain rerun leaves them.
+	RetryFailed bool
+	// Verify checks the file of a Done record when Plan finds it: an item
+	// whose file fails the check is fetched again. It is called from
+	// several goroutines at once. In a store shared by machines that keep
+	// their files apart, it should trust the records of the others (whose
+	// files it can't see). Defaults to [VerifyFile].
+	Verify func(Record) error
+	// Adopt is asked by Plan about each item the store has no record of:
+	// if its file was saved but never recorded — the process died between
+	// saving and recording — it returns the item's Done record (Path, Size,
+	// SHA256) and true, and Plan stores it and counts the item done. It is
+	// called from several goroutines at once. Defaults to nil: no adoption.
+	Adopt func(ctx context.Context, key string) (Record, bool)
+	// Meta returns the Meta of the records the tracker writes for key.
+	// Defaults to nil: the records keep the Meta of the record a claim
+	// found.
+	Meta func(key string) map[string]string
+	// PollInterval is how often Feed, when it can claim nothing while keys
+	// remain, looks in the store for keys finished by other owners and for
+	// leases that ran out. Defaults to 1 second.
+	PollInterval time.Duration
+	// Logger receives crashes found, items given up, lost leases and store
+	// failures Feed rides out. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Now is the clock of the times in records, for tests. Leases expire
+	// by the store's clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+func (o *TrackerOptions) fill() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"LeaseTTL", int64(o.LeaseTTL)}, {"Hold", int64(o.Hold)}, {"MaxAttempts", int64(o.MaxAttempts)},
+		{"MaxCrashes", int64(o.MaxCrashes)}, {"PollInterval", int64(o.PollInterval)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("checkpoint: TrackerOptions.%s is negative (%d)", f.name, f.v)
+		}
+	}
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		o.Owner = fmt.Sprintf("%s-%d", cmp.Or(host, "localhost"), os.Getpid())
+	}
+	if len(o.Owner) > MaxKeyLen || !utf8.ValidString(o.Owner) {
+		return fmt.Errorf("checkpoint: TrackerOptions.Owner %.80q must be valid UTF-8 of at most %d bytes", o.Owner, MaxKeyLen)
+	}
+	o.LeaseTTL = cmp.Or(o.LeaseTTL, 2*time.Minute)
+	o.Hold = cmp.Or(o.Hold, 32)
+	o.MaxAttempts = cmp.Or(o.MaxAttempts, 5)
+	o.MaxCrashes = cmp.Or(o.MaxCrashes, 2)
+	o.PollInterval = cmp.Or(o.PollInterval, time.Second)
+	if o.Verify == nil {
+		o.Verify = VerifyFile
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// Tracker keeps the record of each item of a job through one cycle, the
+// same on every store that is a [Leaser]: [Tracker.Plan] decides what a run
+// does; [Tracker.Feed] claims the items and hands them to the caller — a
+// scheduler, which the tracker does not know — and for each attempt the
+// caller reports [Tracker.Begin], then [Tracker.Retry] (failed, will be
+// retried), [Tracker.Done], [Tracker.Fail] or [Tracker.Stop]:
+//
+//	claim → Running → (Pending → Running)… → Done or Failed
+//
+// Attempts and crashes add up across runs, so an item that fails in every
+// run, or kills the process in every run, is given up in the end instead
+// of holding the job up for ever.
+//
+// Make one with [NewTracker]. A Tracker is safe for concurrent use: the
+// per-attempt methods come from many goroutines while Feed runs in another.
+// Writes of one key are serialized. Close it when done: it releases what it
+// still holds, and stops the goroutine that renews leases.
+type Tracker struct {
+	store  Store
+	leaser Leaser
+	opts   TrackerOptions
+	log    *slog.Logger
+
+	bg     context.Context // renewals; canceled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the renewer
+	wake   chan struct{}  // a held key ended: Feed may claim more
+
+	mu       sync.Mutex
+	held     map[string]*item
+	fresh    map[string]time.Time // RetryFailed: Updated of the Failed records Plan planned, by key
+	renewing bool
+	feeding  bool
+	closed   bool
+	stats    TrackerStats
+}
+
+// TrackerStats counts what a [Tracker] did.
+type TrackerStats struct {
+	Held      int // keys held now: claimed, not finished
+	Claimed   int // claims Feed handed to its caller
+	Done      int // items finished here: Done
+	Failed    int // items given up here: by Fail, or at a claim that found their attempts used up
+	Poisoned  int // items given up here as poison pills (not in Failed)
+	Stopped   int // claims ended unfinished: by Stop or Close, or a submit that failed
+	Lost      int // leases lost to other owners after they ran out
+	Elsewhere int // keys of Feed's todo that other owners finished or gave up
+	Crashes   int // Running records claims found: attempts during which a process died
+}
+
+// Claim is an item [Tracker.Feed] claimed for its caller to work on.
+type Claim struct {
+	Key string // the claimed key, held until its Done, Fail or Stop
+	// Attempts is how many attempts were charged to the item so far,
+	// across runs: the next is Attempts+1. It is 0 for an item given a
+	// fresh budget (see [TrackerOptions].RetryFailed).
+	Attempts int
+	// Record is the key's record as the claim found it; its Key is empty
+	// if there was none.
+	Record Record
+}
+
+// SavedFile describes the file of a finished item, for [Tracker.Done].
+type SavedFile struct {
+	Path   string // made absolute by Done
+	Size   int64  // in bytes
+	SHA256 string // hex, as [HashFile] returns it
+}
+
+// item is a key the tracker holds.
+type item struct {
+	key   string
+	lease Lease
+	ended atomic.Int32 // how the claim ended (an end); 0 while held
+
+	mu       sync.Mutex // serializes the writes of the key
+	attempts int        // charged so far
+	crashes  int
+	first    time.Time // the first attempt's start, kept across attempts and runs
+	begun    time.Time // the latest Begin's started: that attempt's identity
+	running  bool      // the latest write was Begin's Running
+	lastErr  string
+	meta     map[string]string
+}
+
+// end is how a claim ended.
+type end int32
+
+const (
+	endDone end = iota + 1
+	endFailed
+	endStopped
+	endLost
+)
+
+// NewTracker returns a tracker of the items in store, which must be a
+// [Leaser] (every store in this module is). It returns an error for a store
+// that is not, or for options out of range, naming the field.
+func NewTracker(store Store, opts TrackerOptions) (*Tracker, error) {
+	l, ok := store.(Leaser)
+	if !ok {
+		return nil, fmt.Errorf("checkpoint: NewTracker: %T is not a Leaser", store)
+	}
+	if err := opts.fill(); err != nil {
+		return nil, err
+	}
+	t := &Tracker{store: store, leaser: l, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), held: map[string]*item{}}
+	t.bg, t.cancel = context.WithCancel(context.Background())
+	return t, nil
+}
+
+// Owner returns the owner the tracker claims keys and writes records as.
+func (t *Tracker) Owner() string { return t.opts.Owner }
+
+// Stats returns the tracker's counts so far.
+func (t *Tracker) Stats() TrackerStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.stats
+	s.Held = len(t.held)
+	return s
+}
+
+// notHeld is the error of a call for a key the tracker does not hold.
+func notHeld(key string) error {
+	return fmt.Errorf("%w: %.80q is not held by this tracker (never claimed, finished already, or lost)", ErrLeaseLost, key)
+}
+
+func (t *Tracker) get(key string) (*item, error) {
+	t.mu.Lock()
+	it := t.held[key]
+	t.mu.Unlock()
+	if it == nil {
+		return nil, notHeld(key)
+	}
+	return it, nil
+}
+
+// Begin records that an attempt at key starts: a Running record with
+// Attempts = attempt, the number of charged attempts including this one.
+// started is when it started; it also identifies the attempt for Retry.
+// The record keeps Started at the item's first attempt, across attempts
+// and runs, and the crashes counted so far. If the process dies during the
+// attempt, the next claim of the key finds this record and counts a crash.
+//
+// Begin, Retry, Done, Fail and Stop return an error wrapping [ErrLeaseLost],
+// and store nothing, for a key the tracker does not hold: never claimed,
+// finished already, or taken by another owner after its lease ran out.
+func (t *Tracker) Begin(ctx context.Context, key string, attempt int, started time.Time) error {
+	if attempt < 1 || started.IsZero() {
+		return fmt.Errorf("checkpoint: Begin %.80q: attempt %d at %v: want an attempt of at least 1 and a start", key, attempt, started)
+	}
+	it, err := t.get(key)
+	if err != nil {
+		return err
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	// Before the write, so that even a failed write makes the attempt
+	// before it stale for Retry.
+	it.begun, it.attempts, it.running = started, attempt, true
+	if it.first.IsZero() {
+		it.first = started
+	}
+	return t.write(ctx, it, t.record(it, Running, attempt), 0)
+}
+
+// Retry records that the attempt at key begun at started failed with err
+// and will be retried: a Pending record with err's text and attempts, the
+// number of charged attempts. A late Retry — after a newer Begin of the
+// key, or after the key ended here — does nothing and returns nil, so a
+// callback that arrives late can never overwrite a newer attempt's record.
+func (t *Tracker) Retry(ctx context.Context, key string, started time.Time, attempts int, err error) error {
+	t.mu.Lock()
+	it := t.held[key]
+	t.mu.Unlock()
+	if it == nil {
+		return nil
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if !it.begun.Equal(started) || it.ended.Load() != 0 {
+		return nil
+	}
+	it.attempts, it.running, it.lastErr = attempts, false, errText(err)
+	return t.write(ctx, it, t.record(it, Pending, attempts), 0)
+}
+
+// Done records that key is finished, its file saved as f (Path made
+// absolute), after attempts charged attempts, and releases the key.
+func (t *Tracker) Done(ctx context.Context, key string, attempts int, f SavedFile) error {
+	path, err := filepath.Abs(f.Path)
+	if err != nil {
+		return fmt.Errorf("checkpoint: Done %.80q: %w", key, err)
+	}
+	it, err := t.get(key)
+	if err != nil {
+		return err
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	it.lastErr = ""
+	r := t.record(it, Done, attempts)
+	r.Path, r.Size, r.SHA256 = path, f.Size, f.SHA256
+	return t.write(ctx, it, r, endDone)
+}
+
+// Fail records that key is given up after attempts charged attempts, the
+// last failing with err — its attempts used up, or an error that retrying
+// can't cure — and releases the key: a Failed record.
+func (t *Tracker) Fail(ctx context.Context, key string, attempts int, err error) error {
+	it, gerr := t.get(key)
+	if gerr != nil {
+		return gerr
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	it.lastErr = errText(err)
+	return t.write(ctx, it, t.record(it, Failed, attempts), endFailed)
+}
+
+// Stop records that key is unfinished because a shutdown stopped it, and
+// releases it, so that another process or the next run takes it at once:
+// a Pending record with attempts, the charged attempts — the stopped
+// attempt is not charged. A key with no Begin since its claim is released
+// with its record as it was.
+func (t *Tracker) Stop(ctx context.Context, key string, attempts int) error {
+	it, err := t.get(key)
+	if err != nil {
+		return err
+	}
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return t.stop(ctx, it, attempts)
+}
+
+// stop is Stop, with it.mu held.
+func (t *Tracker) stop(ctx context.Context, it *item, attempts int) error {
+	if it.ended.Load() != 0 {
+		return notHeld(it.key)
+	}
+	if it.begun.IsZero() {
+		err := it.lease.Abandon(ctx)
+		if err == nil || errors.Is(err, ErrLeaseLost) {
+			t.finish(it, endStopped)
+		}
+		return err
+	}
+	it.attempts, it.running = attempts, false
+	return t.write(ctx, it, t.record(it, Pending, attempts), endStopped)
+}
+
+// Close releases every key the tracker still holds, as Stop would (an
+// attempt in flight is not charged), and stops renewing leases. Later
+// calls of Feed return [ErrClosed]; the per-attempt methods find no key
+// held. Close does not close the store. A second Close returns nil.
+func (t *Tracker) Close(ctx context.Context) error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	items := make([]*item, 0, len(t.held))
+	for _, it := range t.held {
+		items = append(items, it)
+	}
+	t.mu.Unlock()
+	t.cancel()
+	t.wg.Wait()
+	var errs []error
+	for _, it := range items {
+		it.mu.Lock()
+		attempts := it.attempts
+		if it.running {
+			attempts--
+		}
+		if err := t.stop(ctx, it, attempts); err != nil && !errors.Is(err, ErrLeaseLost) {
+			errs = append(errs, err)
+		}
+		it.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// record returns the record of it in state s, with the item's fields.
+func (t *Tracker) record(it *item, s State, attempts int) Record {
+	r := Record{Key: it.key, State: s, Attempts: attempts, Crashes: it.crashes, Err: it.lastErr,
+		Owner: t.opts.Owner, Meta: it.meta, Started: it.first, Updated: t.opts.Now()}
+	if t.opts.Meta != nil {
+		r.Meta = t.opts.Meta(it.key)
+	}
+	return r
+}
+
+// write stores r through it's lease — Put, or Release when e is not 0 —
+// with it.mu held.
+func (t *Tracker) write(ctx context.Context, it *item, r Record, e end) error {
+	if it.ended.Load() != 0 {
+		return notHeld(it.key)
+	}
+	var err error
+	if e == 0 {
+		err = it.lease.Put(ctx, r)
+	} else {
+		err = it.lease.Release(ctx, r)
+	}
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		t.lost(it, err)
+		return err
+	case err != nil:
+		return fmt.Errorf("checkpoint: record %s of %.80q: %w", r.State, it.key, err)
+	case e != 0:
+		t.finish(it, e)
+	}
+	return nil
+}
+
+func (t *Tracker) lost(it *item, err error) {
+	if t.finish(it, endLost) {
+		t.log.Warn("checkpoint: lost the lease of a key to another owner; its outcome there counts", "key", it.key, "err", err)
+	}
+}
+
+// finish ends it's claim once: drops it from the held keys, counts how it
+// ended, and wakes Feed. It reports whether this call ended it.
+func (t *Tracker) finish(it *item, e end) bool {
+	if !it.ended.CompareAndSwap(0, int32(e)) {
+		return false
+	}
+	t.mu.Lock()
+	if t.held[it.key] == it {
+		delete(t.held, it.key)
+	}
+	switch e {
+	case endDone:
+		t.stats.Done++
+	case endFailed:
+		t.stats.Failed++
+	case endStopped:
+		t.stats.Stopped++
+	case endLost:
+		t.stats.Lost++
+	}
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// hold makes it a held key, and starts the renewer if it is not running.
+func (t *Tracker) hold(it *item) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	t.held[it.key] = it
+	if !t.renewing {
+		t.renewing = true
+		t.wg.Add(1)
+		go t.renew()
+	}
+	return nil
+}
+
+// free is how many more keys the tracker may hold.
+func (t *Tracker) free() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.opts.Hold - len(t.held)
+}
+
+// renew extends every held lease every LeaseTTL/3, in one pass, while the
+// tracker holds keys and is open.
+func (t *Tracker) renew() {
+	defer t.wg.Done()
+	tick := time.NewTicker(t.opts.LeaseTTL / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.bg.Done():
+			return
+		case <-tick.C:
+		}
+		t.mu.Lock()
+		if len(t.held) == 0 {
+			t.renewing = false
+			t.mu.Unlock()
+			return
+		}
+		items := make([]*item, 0, len(t.held))
+		for _, it := range t.held {
+			items = append(items, it)
+		}
+		t.mu.Unlock()
+		for _, it := range items {
+			// Under the key's lock: a Renew racing a Release would find the
+			// lease released and look lost.
+			it.mu.Lock()
+			if it.ended.Load() == 0 {
+				err := it.lease.Renew(t.bg, t.opts.LeaseTTL)
+				switch {
+				case errors.Is(err, ErrLeaseLost):
+					t.lost(it, err)
+				case err != nil && t.bg.Err() == nil:
+					t.log.Warn("checkpoint: renewing a lease failed; trying again", "key", it.key, "err", err)
+				}
+			}
+			it.mu.Unlock()
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
