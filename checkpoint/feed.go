@@ -280,7 +280,7 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 	}
 	f.mine[it.key] = it
 	t.count(func(s *TrackerStats) { s.Claimed++ })
-	if err := f.submit(Claim{Key: it.key, Attempts: it.attempts, Record: rec}); err != nil {
+	if err := f.submit(Claim{Key: it.key, Attempts: it.attempts, Crashes: it.crashes, Record: rec}); err != nil {
 		it.mu.Lock()
 		attempts := it.attempts
 		if it.running {

@@ -169,6 +169,12 @@ type Claim struct {
 	// across runs: the next is Attempts+1. It is 0 for an item given a
 	// fresh budget (see [TrackerOptions].RetryFailed).
 	Attempts int
+	// Crashes is how many runs died during an attempt at the item, the
+	// one this claim found included. An item with crashes is a suspect:
+	// run its attempts alone (pool.Task.Exclusive), so that a crash during
+	// one is its own, and the items that happened to be in flight next to
+	// it when a run died are not blamed for it again.
+	Crashes int
 	// Record is the key's record as the claim found it; its Key is empty
 	// if there was none.
 	Record Record
@@ -225,6 +231,11 @@ func NewTracker(store Store, opts TrackerOptions) (*Tracker, error) {
 
 // Owner returns the owner the tracker claims keys and writes records as.
 func (t *Tracker) Owner() string { return t.opts.Owner }
+
+// MaxAttempts returns the attempts an item gets across runs
+// ([TrackerOptions].MaxAttempts): a scheduler should give up at the same
+// count.
+func (t *Tracker) MaxAttempts() int { return t.opts.MaxAttempts }
 
 // Stats returns the tracker's counts so far.
 func (t *Tracker) Stats() TrackerStats {

@@ -245,3 +245,37 @@ func RemoveTemp(dir string, olderThan time.Duration) (int, error) {
 	}
 	return removed, errors.Join(errs...)
 }
+
+// Check validates the file at path as [Save] would have before naming it
+// (dst.Validate and dst.MaxSize; dst.Dir and dst.Name are not used) and
+// returns its size and SHA-256: for a file that a killed run saved but
+// could not record.
+func Check(path string, dst Target) (File, error) {
+	dst.Name = cmp.Or(dst.Name, "x")
+	dst, err := dst.check()
+	if err != nil {
+		return File{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return File{}, fmt.Errorf("download: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return File{}, fmt.Errorf("download: %w", err)
+	}
+	if fi.Size() > dst.MaxSize {
+		return File{}, &InvalidError{ErrTooLarge, fmt.Sprintf("%d bytes, limit %d", fi.Size(), dst.MaxSize)}
+	}
+	for _, v := range dst.Validate {
+		if err := v(f, fi.Size()); err != nil {
+			return File{}, err
+		}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err != nil {
+		return File{}, fmt.Errorf("download: hash %s: %w", path, err)
+	}
+	return File{Path: path, Size: fi.Size(), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}

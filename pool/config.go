@@ -25,6 +25,13 @@ type Task[P any] struct {
 	// with it (say, the saved file) is the Result's Value; see
 	// [Config.Retryable], [Requeue] and [Abort] for how errors are treated.
 	Run func(ctx context.Context, page P) (any, error)
+	// Exclusive runs each attempt alone: the pool starts it only when no
+	// other attempt runs and the callbacks of those that ended (OnAttempt,
+	// OnResult) have returned, and starts no other attempt until it ends. For
+	// an item suspected of crashing the whole process (see
+	// checkpoint.Claim.Crashes): whatever happens during its attempt is
+	// its own doing. Defaults to false.
+	Exclusive bool
 	// Prior is the number of attempts charged to the task before this pool
 	// (by earlier runs, as a checkpoint recorded them): the task gets
 	// Config.MaxAttempts in all, and a task with no attempts left still

@@ -26,7 +26,9 @@ type PagePool[P any] struct {
 	target      int
 	maxWorkers  int // cap from SetMaxWorkers; 0: none
 	nextID      int
-	pending     int // submitted tasks without a Result yet
+	pending     int  // submitted tasks without a Result yet
+	inflight    int  // attempts running now
+	alone       bool // an Exclusive attempt is running
 	queueClosed bool
 	running     bool // Run has been called
 	stopping    bool
@@ -93,6 +95,11 @@ func New[P any](cfg Config[P]) (*PagePool[P], error) {
 	}
 	p.cond = sync.NewCond(&p.mu)
 	p.events.notify = make(chan struct{}, 1)
+	p.events.drained = func() { // an Exclusive task may wait for the callbacks
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
 	if cfg.Adaptive != nil {
 		p.ctl = newController(*cfg.Adaptive, cfg.Workers, cfg.Logger, func(n int) { p.SetWorkers(n) }, p.hasBacklog, p.maxWorkersNow, p.settled)
 		p.target = p.ctl.cfg.Start
@@ -398,6 +405,7 @@ func (p *PagePool[P]) closeRunning() {
 // goroutine exits when the attempt returns. From now on Run waits for it
 // only as long as waitAdrift does.
 func (p *PagePool[P]) abandonLocked(w *worker[P]) {
+	p.endAttemptLocked(w.task)
 	w.abandoned = true
 	w.cancel()
 	delete(p.workers, w.id)
@@ -405,6 +413,18 @@ func (p *PagePool[P]) abandonLocked(w *worker[P]) {
 	p.counts.adrift++
 	p.adrift.Add(1)
 	p.wg.Done() // the worker's own: its goroutine signs off through adrift
+}
+
+// endAttemptLocked notes that an attempt of t ended (or was abandoned),
+// letting an Exclusive task that waits for the others start.
+func (p *PagePool[P]) endAttemptLocked(t *task[P]) {
+	p.inflight--
+	if t.Exclusive {
+		p.alone = false
+	}
+	if p.inflight == 0 {
+		p.cond.Broadcast()
+	}
 }
 
 // closePageLocked takes the worker's page and closes it in the background

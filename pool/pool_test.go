@@ -967,3 +967,47 @@ func TestRunDoesNotWaitForeverForAnAbandonedLoop(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+// TestExclusiveRunsAlone: an Exclusive task's attempt starts only when no
+// other runs, and nothing starts beside it.
+func TestExclusiveRunsAlone(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	running, exclusive := 0, false
+	var bad []string
+	task := func(key string, excl bool) pool.Task[*pooltest.Page] {
+		return pool.Task[*pooltest.Page]{Key: key, Exclusive: excl, Run: func(ctx context.Context, _ *pooltest.Page) (any, error) {
+			mu.Lock()
+			running++
+			if running > 1 && (excl || exclusive) {
+				bad = append(bad, fmt.Sprintf("%s started with %d running (an exclusive one among them: %v)", key, running, excl || exclusive))
+			}
+			if excl {
+				exclusive = true
+			}
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+			running--
+			if excl {
+				exclusive = false
+			}
+			mu.Unlock()
+			return nil, nil
+		}}
+	}
+	p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 4, Logger: testLogger(t)})
+	for i := range 60 {
+		p.Submit(task(fmt.Sprint("k", i), i%10 == 3))
+	}
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Done != 60 {
+		t.Errorf("stats %+v", s)
+	}
+	for _, b := range bad {
+		t.Error(b)
+	}
+}

@@ -115,20 +115,30 @@ type event struct {
 // events is an unbounded queue from the workers to the one goroutine that
 // calls OnAttempt and OnResult, so a slow callback never blocks a worker.
 type events struct {
-	mu     sync.Mutex
-	items  []event
-	closed bool
-	notify chan struct{} // capacity 1
+	mu      sync.Mutex
+	items   []event
+	pending int // pushed, and not delivered yet
+	closed  bool
+	notify  chan struct{} // capacity 1
+	drained func()        // called when pending drops to 0
 }
 
 func (q *events) push(e event) {
 	q.mu.Lock()
 	q.items = append(q.items, e)
+	q.pending++
 	q.mu.Unlock()
 	select {
 	case q.notify <- struct{}{}:
 	default:
 	}
+}
+
+// busy reports whether events wait to be delivered, or are being.
+func (q *events) busy() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pending > 0
 }
 
 func (q *events) close() {
@@ -157,6 +167,15 @@ func (q *events) deliver(onAttempt func(Attempt), onResult func(Result), done ch
 				onAttempt(e.attempt)
 			}
 			batch[i] = event{}
+		}
+		if len(batch) > 0 {
+			q.mu.Lock()
+			q.pending -= len(batch)
+			idle := q.pending == 0
+			q.mu.Unlock()
+			if idle && q.drained != nil {
+				q.drained()
+			}
 		}
 		if closed && len(batch) == 0 {
 			return

@@ -108,11 +108,18 @@ func (p *PagePool[P]) next(w *worker[P]) *task[P] {
 			if !ok {
 				return nil
 			}
+		case p.alone || p.ready[0].Exclusive && (p.inflight > 0 || p.events.busy()):
+			// An attempt runs alone, or the next one must: after every
+			// other attempt has ended and its callbacks (which record
+			// outcomes) have returned, so a crash now is its own.
+			p.cond.Wait()
 		default:
 			t := p.ready[0]
 			p.ready[0] = nil
 			p.ready = p.ready[1:]
 			w.state, w.task, w.since = Running, t, time.Now()
+			p.inflight++
+			p.alone = t.Exclusive
 			// The attempt's context is made here, under the lock, so the
 			// watchdog can cancel it from the moment the worker is Running.
 			a := Attempt{Key: t.Key, Number: t.attempts + 1, Requeues: t.requeues, Worker: w.id, Started: w.since}
@@ -141,6 +148,7 @@ func (p *PagePool[P]) attempt(w *worker[P], t *task[P]) bool {
 		p.mu.Unlock()
 		return false
 	}
+	p.endAttemptLocked(t)
 	w.state, w.task = Idle, nil
 	w.tasks++
 	if err == nil {

@@ -21,28 +21,67 @@
 // of a dead browser so the pool recycles it; Close never blocks on a dead
 // browser, so the pool's watchdog can always close a stuck page.
 //
+// # Opening pages with a verdict
+//
+// [Session.Goto] opens a URL in a page under the context's deadline and
+// says what came back, as errors a [pool.PagePool] acts on: an HTTP error
+// status is a [*StatusError] (404 and 410 permanent, see [StatusErr]); the
+// site's error page ([Expect].ErrorPage) an [*ErrorPageError]; a page
+// without the element the task needs ([Expect].Ready) [ErrNotReady], as
+// soon as the page has settled rather than at the deadline; a logout one
+// re-login and [ErrLoggedOut] wrapped with [pool.Requeue]; a crashed
+// browser or driver [ErrDisconnected] wrapped with pool.Requeue.
+//
+// # Requests without a page
+//
+// [Session.Fetch] sends a GET with the browser context's cookies from this
+// process: no page, no rendering, no round trip through the driver; it
+// streams, stops when its context ends, and keeps working while a crashed
+// browser is relaunched. [Session.Get] reads an HTML page that way and
+// judges it like Goto. [List] reads a paginated listing (an inventory)
+// with read-ahead and retries, and stops at a page that adds nothing, a
+// link back, or MaxPages — a "next" link that never ends can't keep it
+// reading. [Session.Tabs] is a pool factory of pages opened only when a
+// task asks for one.
+//
 // # Logouts
 //
-// A task calls [Session.Check] after navigating. If the page shows the site
-// logged out (Config.LoggedOut; by default: the page is on Config.LoginURL),
-// Check logs in again and returns [ErrLoggedOut] wrapped with [pool.Requeue],
-// so the task runs again without being charged an attempt. However many
-// pages notice the logout, and however late, there is one login: each
-// successful login starts a new generation, and a page only triggers a
-// login if nothing logged in since it last saw the site logged in. Pages
-// that notice together share that login. A refused re-login is remembered:
-// Check, NewPage and [Session.Relogin] then return it wrapped with
-// [pool.Abort], and no further login is attempted. For logouts found outside
-// a page (a fetch that got the login page) record [Session.Generation]
-// before and call [Session.Relogin] after.
+// Goto, Get and [Session.Check] (for pages navigated by other means) find
+// a logged-out page (Config.LoggedOut; by default: the page is on
+// Config.LoginURL). However many pages notice the logout, and however late,
+// there is one login: each successful login starts a new generation, and a
+// page only triggers a login if nothing logged in since it last saw the
+// site logged in. Pages that notice together share that login. For a
+// logout found elsewhere (a file request that got the login page: package
+// download does this) record [Session.Generation] before and call
+// [Session.Relogin] after.
+//
+// A login the site refuses as wrong credentials ([ErrBadCredentials]) at
+// the first login fails Open at once, after one attempt. At a re-login the
+// same credentials worked before in this process, so a refusal is more
+// likely a race (a form whose token other pages reset): it is retried on a
+// fresh page with backoff, at least five times, and only then remembered
+// as final: Goto, Check, NewPage and [Session.Relogin] return it wrapped
+// with [pool.Abort], and no further login is attempted. Other refusals
+// ([ErrLoginRefused]: an expired form, [Form].BadCredentials tells them
+// apart) are retried.
 //
 // # Crashes
 //
-// When chromium crashes or the browser server goes away, pages of the dead
-// browser fail; Check reports [ErrDisconnected] wrapped with pool.Requeue,
-// and the next NewPage launches a new browser, opens a new context and logs
-// in again — once, however many workers ask. [Session.Request] and
-// [Session.BrowserContext] then return the new context's.
+// When chromium crashes, the browser server goes away or the driver dies,
+// pages of the dead browser fail; Goto and Check report [ErrDisconnected]
+// wrapped with pool.Requeue, and the next NewPage (or Fetch) launches a new
+// browser — restarting the driver if it died — opens a new context and logs
+// in again, once, however many workers ask. A dead driver sends no event:
+// a failed call asks the context once whether it still answers.
+//
+// # Secrets
+//
+// Passwords never appear in logs, errors or saved files. Playwright's call
+// logs quote request headers; every error of this package (and of package
+// download) that can carry them is passed through [Scrub], which blanks
+// cookie, authorization and token values. Callers that print errors from
+// elsewhere can use Scrub and [ScrubString] too.
 //
 // # Blocking, storage state, memory
 //

@@ -1,0 +1,250 @@
+package download_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/pagefleet/pagefleet/checkpoint"
+	"github.com/pagefleet/pagefleet/checkpoint/postgres"
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/pool/pooltest"
+)
+
+// trackedRun plans keys on store, feeds them through a pool of fake pages
+// whose tasks run task, and returns the pool's error.
+func trackedRun(t testing.TB, ctx context.Context, store checkpoint.Store, opts checkpoint.TrackerOptions, keys []string,
+	task func(ctx context.Context, key string) (any, error)) (checkpoint.Plan, error) {
+	tr, err := checkpoint.NewTracker(store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close(context.Background())
+	plan, err := tr.Plan(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	cfg := pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 3, Logger: opts.Logger,
+		NewBackOff: func() backoff.BackOff { return &backoff.ZeroBackOff{} }}
+	download.Track(&cfg, tr, stop)
+	p, err := pool.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fed := make(chan error, 1)
+	go func() {
+		fed <- tr.Feed(ctx, plan.Keys(), func(c checkpoint.Claim) error {
+			return p.Submit(pool.Task[*pooltest.Page]{Key: c.Key, Prior: c.Attempts, Exclusive: c.Crashes > 0, Run: func(ctx context.Context, _ *pooltest.Page) (any, error) {
+				return task(ctx, c.Key)
+			}})
+		})
+		p.CloseQueue()
+	}()
+	err = p.Run(ctx)
+	if ferr := <-fed; ferr != nil && !errors.Is(ferr, context.Canceled) {
+		t.Errorf("Feed: %v", ferr)
+	}
+	return plan, errors.Join(err, context.Cause(ctx))
+}
+
+// TestTrack: a pool's attempts and results become the tracker's records —
+// Done with the saved file, Failed, Pending for what a shutdown stopped —
+// and attempts add up across runs.
+func TestTrack(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	store := checkpoint.NewMemory()
+	opts := checkpoint.TrackerOptions{MaxAttempts: 3, Logger: slog.New(slog.DiscardHandler)}
+	save := func(key string) (any, error) {
+		path := filepath.Join(dir, key)
+		if err := os.WriteFile(path, []byte(key), 0o644); err != nil {
+			return nil, err
+		}
+		size, sum, err := checkpoint.HashFile(path)
+		return download.File{Path: path, Size: size, SHA256: sum}, err
+	}
+	calls := map[string]int{}
+	ctx := t.Context()
+	_, err := trackedRun(t, ctx, store, opts, []string{"ok", "flaky", "bad", "gone"}, func(ctx context.Context, key string) (any, error) {
+		a, _ := pool.AttemptFrom(ctx)
+		if r, err := store.Get(ctx, key); err != nil || r.State != checkpoint.Running || r.Attempts != a.Number {
+			t.Errorf("%s: record during attempt %d: %+v, %v; want Running", key, a.Number, r, err)
+		}
+		calls[key]++
+		switch {
+		case key == "flaky" && calls[key] == 1:
+			return nil, errors.New("HTTP 500")
+		case key == "bad":
+			return nil, errors.New("always broken")
+		case key == "gone":
+			return nil, backoff.Permanent(errors.New("HTTP 404"))
+		}
+		return save(key)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		state    checkpoint.State
+		attempts int
+	}{"ok": {checkpoint.Done, 1}, "flaky": {checkpoint.Done, 2}, "bad": {checkpoint.Failed, 3}, "gone": {checkpoint.Failed, 1}}
+	for key, w := range want {
+		r, err := store.Get(ctx, key)
+		if err != nil || r.State != w.state || r.Attempts != w.attempts {
+			t.Errorf("%s: %+v, %v; want %s after %d attempts", key, r, err, w.state, w.attempts)
+		}
+		if w.state == checkpoint.Done && checkpoint.VerifyFile(r) != nil {
+			t.Errorf("%s: the Done record does not describe its file: %+v", key, r)
+		}
+	}
+
+	// A run stopped mid-attempt: the attempt is not charged, the item is
+	// Pending, and the next run carries on from the attempts made before.
+	started := make(chan struct{})
+	sctx, cancel := context.WithCancel(ctx)
+	go func() { <-started; cancel() }()
+	_, err = trackedRun(t, sctx, store, opts, []string{"slow"}, func(ctx context.Context, key string) (any, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped run: %v", err)
+	}
+	if r, _ := store.Get(ctx, "slow"); r.State != checkpoint.Pending || r.Attempts != 0 {
+		t.Errorf("slow after a stop: %+v; want Pending, no attempt charged", r)
+	}
+	plan, err := trackedRun(t, ctx, store, opts, []string{"ok", "flaky", "bad", "gone", "slow"}, func(ctx context.Context, key string) (any, error) {
+		return save(key)
+	})
+	if err != nil || fmt.Sprint(plan.Keys()) != "[slow]" {
+		t.Errorf("rerun planned %v (%v); want only slow: done and given-up items stay", plan.Keys(), err)
+	}
+	if r, _ := store.Get(ctx, "slow"); r.State != checkpoint.Done || r.Attempts != 1 {
+		t.Errorf("slow after the rerun: %+v", r)
+	}
+}
+
+// The poison pill, through a real pool: a task that kills the process in
+// every run (os.Exit) is given up after MaxCrashes runs, and the rest of the
+// job finishes — for the File and the PostgreSQL store alike.
+const (
+	poisonChildEnv = "PAGEFLEET_DOWNLOAD_POISON_CHILD" // store kind of the child run
+	poisonWhereEnv = "PAGEFLEET_DOWNLOAD_POISON_WHERE" // its journal, or its PostgreSQL table
+)
+
+func TestTrackPoisonPill(t *testing.T) {
+	if kind := os.Getenv(poisonChildEnv); kind != "" {
+		poisonRun(t, kind, os.Getenv(poisonWhereEnv))
+		return
+	}
+	t.Parallel()
+	for _, kind := range []string{"file", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			where := filepath.Join(t.TempDir(), "cp.jsonl")
+			if kind == "postgres" {
+				pgDSN(t)
+				where = fmt.Sprintf("poison_%d", time.Now().UnixNano())
+			}
+			var codes []int
+			for run := 1; run <= 4; run++ {
+				cmd := exec.Command(os.Args[0], "-test.run=^TestTrackPoisonPill$")
+				cmd.Env = append(os.Environ(), poisonChildEnv+"="+kind, poisonWhereEnv+"="+where)
+				var out bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				err := cmd.Run()
+				code := 0
+				if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+					code = ee.ExitCode()
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("run %d: exit %d\n%s", run, code, out.String())
+				codes = append(codes, code)
+			}
+			// Two runs die at POISON; the third gives it up and finishes; the
+			// fourth has nothing left.
+			if !slices.Equal(codes, []int{3, 3, 0, 0}) {
+				t.Fatalf("exit codes %v, want [3 3 0 0]", codes)
+			}
+			store := openPoisonStore(t, kind, where)
+			defer store.Close()
+			for r, err := range store.All(t.Context()) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case r.Key == "POISON":
+					if r.State != checkpoint.Failed || r.Crashes != 2 || !strings.HasPrefix(r.Err, checkpoint.ErrPoison.Error()) {
+						t.Errorf("POISON: %+v; want given up as a poison pill", r)
+					}
+				case r.State != checkpoint.Done:
+					t.Errorf("%s: %+v; want Done", r.Key, r)
+				}
+			}
+		})
+	}
+}
+
+func pgDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("PAGEFLEET_TEST_POSTGRES")
+	if dsn == "" {
+		if os.Getenv("PAGEFLEET_SKIP_POSTGRES_TESTS") == "1" {
+			t.Skip("PAGEFLEET_SKIP_POSTGRES_TESTS=1")
+		}
+		t.Fatal(`PAGEFLEET_TEST_POSTGRES is not set: run eval "$(scripts/postgres)" (scripts/test does), or set PAGEFLEET_SKIP_POSTGRES_TESTS=1`)
+	}
+	return dsn
+}
+
+func openPoisonStore(t testing.TB, kind, where string) checkpoint.Store {
+	t.Helper()
+	var st checkpoint.Store
+	var err error
+	if kind == "file" {
+		st, err = checkpoint.Open(where, checkpoint.Options{})
+	} else {
+		st, err = postgres.Open(context.Background(), pgDSN(t), postgres.Options{Table: where})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// poisonRun is one run of the job, in a child process.
+func poisonRun(t *testing.T, kind, where string) {
+	store := openPoisonStore(t, kind, where)
+	defer store.Close()
+	keys := []string{"A", "B", "POISON", "C", "D"}
+	opts := checkpoint.TrackerOptions{LeaseTTL: time.Second, PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	dir := t.TempDir()
+	_, err := trackedRun(t, t.Context(), store, opts, keys, func(ctx context.Context, key string) (any, error) {
+		if key == "POISON" {
+			os.Exit(3) // in the middle of the attempt, as a crash would
+		}
+		path := filepath.Join(dir, key)
+		os.WriteFile(path, []byte(key), 0o644)
+		size, sum, err := checkpoint.HashFile(path)
+		return download.File{Path: path, Size: size, SHA256: sum}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
