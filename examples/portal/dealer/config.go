@@ -131,6 +131,14 @@ type Config struct {
 	// download in parallel in one session get wrong PDFs. Defaults to false.
 	Interference bool
 
+	// LowercaseVINs shows every VIN in lower case wherever the site shows
+	// one: the inventory rows (td.vin), the vehicle page (#vin and
+	// data-vin) and the text of the sticker PDF (its title, keywords, VIN
+	// line and fine print; the barcode's bars still encode the VIN in
+	// capitals, which Code 39 needs). [Vehicle.VIN] stays in capitals, so
+	// a test compares VINs case-insensitively. Defaults to false.
+	LowercaseVINs bool
+
 	// Prewarm makes [Start] generate every vehicle's sticker PDF in the
 	// background (about 1 ms of one core each), so that even the first
 	// download of each is just a write. Defaults to false: each is made on

@@ -101,6 +101,8 @@
 //     than this are answered 429 Too Many Requests (and the session ends).
 //   - Interference: the sticker URL serves the sticker of the vehicle the
 //     session last viewed, not the one in the URL.
+//   - LowercaseVINs: every VIN the site shows (inventory, vehicle page,
+//     sticker text) is in lower case; [Vehicle.VIN] is not.
 //
 // Hangs, 500s and soft errors apply to the login-only pages only (inventory,
 // vehicle, prepare, sticker); logins never fail by chance. A request of a

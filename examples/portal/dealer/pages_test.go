@@ -405,3 +405,44 @@ func (l *logBuf) String() string {
 func (l *logBuf) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+func TestLowercaseVINs(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 30, Seed: 4, LowercaseVINs: true})
+	c := newClient(t, srv)
+	c.login()
+	vs := srv.Vehicles()
+	for _, v := range vs {
+		if !dealer.ValidVIN(v.VIN) {
+			t.Fatalf("vehicle %d: Vehicle.VIN %q is not an upper-case VIN", v.ID, v.VIN)
+		}
+	}
+	shown := regexp.MustCompile(`<td class="vin">([^<]*)</td>`).FindAllStringSubmatch(c.get("/inventory").text(), -1)
+	if len(shown) != 25 {
+		t.Fatalf("%d VIN cells on page 1, want 25", len(shown))
+	}
+	for i, m := range shown {
+		if m[1] != strings.ToLower(vs[i].VIN) {
+			t.Errorf("row %d: VIN cell %q, want %q", i, m[1], strings.ToLower(vs[i].VIN))
+		}
+	}
+	v := vs[6]
+	lower := strings.ToLower(v.VIN)
+	page := c.get(v.Path()).text()
+	for _, want := range []string{`<dd id="vin" class="vin">` + lower + `</dd>`, `data-vin="` + lower + `"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("vehicle page lacks %s", want)
+		}
+	}
+	if strings.Contains(page, v.VIN) {
+		t.Error("the vehicle page shows the VIN in capitals")
+	}
+	b := c.get(v.StickerPath()).body
+	text := pdfText(t, b)
+	if !strings.Contains(text, lower) || strings.Contains(text, v.VIN) {
+		t.Errorf("sticker text: has lower-case VIN %v, capitals %v", strings.Contains(text, lower), strings.Contains(text, v.VIN))
+	}
+	if want, _ := srv.StickerPDF(v.ID); !bytes.Equal(b, want) {
+		t.Error("served sticker differs from StickerPDF")
+	}
+}

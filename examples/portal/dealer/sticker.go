@@ -28,12 +28,13 @@ type stickerSlot struct {
 // stickerPDF returns v's window sticker, generating it once.
 func (s *Server) stickerPDF(v *Vehicle) ([]byte, error) {
 	slot := &s.stickers[v.ID-1]
-	slot.once.Do(func() { slot.pdf, slot.err = renderSticker(v) })
+	slot.once.Do(func() { slot.pdf, slot.err = renderSticker(v, stickerText{VIN: s.shownVIN(v.VIN)}) })
 	return slot.pdf, slot.err
 }
 
 // StickerPDF returns the window sticker of the vehicle with the given ID,
-// exactly as the sticker URL serves it when no fault applies.
+// exactly as the sticker URL serves it when no fault applies. With
+// [Config.LowercaseVINs] its VIN is in lower case, as served.
 func (s *Server) StickerPDF(id int) ([]byte, error) {
 	v := s.vehicle(id)
 	if v == nil {
@@ -203,19 +204,28 @@ func (s *Server) prewarm() {
 // vehicle's PDF is byte-for-byte the same on every run.
 var stickerEpoch = time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
 
+// stickerText is what a sticker says beyond the vehicle's own data.
+type stickerText struct {
+	VIN    string // the VIN as written: v.VIN, or in lower case (Config.LowercaseVINs)
+	Footer string // an extra line at the foot of the page, "" for none
+}
+
 // renderSticker draws a Monroney-style window sticker for v: US Letter,
-// compressed streams, the vehicle photo embedded.
-func renderSticker(v *Vehicle) ([]byte, error) {
+// compressed streams, the vehicle photo embedded. The VIN is written as
+// t.VIN everywhere but in the barcode: Code 39 has no lower case, so the
+// bars always encode v.VIN.
+func renderSticker(v *Vehicle, t stickerText) ([]byte, error) {
+	vin := t.VIN
 	pdf := fpdf.New("P", "mm", "Letter", "")
 	pdf.SetCompression(true)
 	pdf.SetCreationDate(stickerEpoch)
 	pdf.SetModificationDate(stickerEpoch)
 	pdf.SetCatalogSort(true)
-	pdf.SetTitle("Window Sticker "+v.VIN, false)
+	pdf.SetTitle("Window Sticker "+vin, false)
 	pdf.SetSubject(v.Title(), false)
 	pdf.SetAuthor("Summit Motors DealerNet", false)
 	pdf.SetCreator("pagefleet examples/portal", false)
-	pdf.SetKeywords("VIN "+v.VIN, false)
+	pdf.SetKeywords("VIN "+vin, false)
 	pdf.SetMargins(10, 10, 10)
 	pdf.SetAutoPageBreak(false, 0)
 	pdf.AddPage()
@@ -239,7 +249,7 @@ func renderSticker(v *Vehicle) ([]byte, error) {
 	pdf.CellFormat(130, 7, tr(strings.ToUpper(v.Title())), "", 1, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "", 9.5)
 	info := [][2]string{
-		{"VIN", v.VIN},
+		{"VIN", vin},
 		{"Body", v.Body},
 		{"Engine", v.Engine},
 		{"Transmission", v.Transmission},
@@ -350,7 +360,7 @@ func renderSticker(v *Vehicle) ([]byte, error) {
 	code39(pdf, 10, by, 0.3, 14, v.VIN)
 	pdf.SetXY(10, by+15)
 	pdf.SetFont("Courier", "", 9)
-	pdf.CellFormat(100, 4, "*"+v.VIN+"*", "", 0, "L", false, 0, "")
+	pdf.CellFormat(100, 4, "*"+vin+"*", "", 0, "L", false, 0, "")
 	pdf.SetXY(130, by)
 	pdf.SetFont("Helvetica", "B", 9)
 	pdf.MultiCell(75.9, 4.5, "SOLD TO: SUMMIT MOTORS\n4200 Mountain View Parkway\nDenver, CO 80216\nShip via: Rail / Truck", "1", "L", false)
@@ -363,7 +373,7 @@ func renderSticker(v *Vehicle) ([]byte, error) {
 		"State and local taxes, license and title fees, and dealer-installed options and accessories are not included. "+
 		"Ratings are based on the U.S. Department of Transportation's New Car Assessment Program. "+
 		"This window sticker was generated for demonstration purposes by the pagefleet demo dealer portal; the vehicle, its equipment and prices are fictional. "+
-		"Vehicle identification number "+v.VIN+"."), "", "L", false)
+		"Vehicle identification number "+vin+"."), "", "L", false)
 
 	var buf bytes.Buffer
 	if err := pdf.Output(&buf); err != nil {
