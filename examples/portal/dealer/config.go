@@ -131,6 +131,16 @@ type Config struct {
 	// download in parallel in one session get wrong PDFs. Defaults to false.
 	Interference bool
 
+	// MentionRate is the share of sticker downloads answered with the
+	// sticker of another vehicle (picked from Seed) whose foot says
+	// "Replaces window sticker of VIN <the requested VIN>.": the requested
+	// VIN is somewhere in the text, but the sticker is not its own. The
+	// other vehicle's own VIN is where a sticker's VIN always is (title,
+	// keywords, the VIN line, barcode and fine print). Ordinary stickers
+	// never mention another vehicle's VIN. Counted in
+	// [Stats.WrongStickers] and [Stats.MentionStickers]. Defaults to 0.
+	MentionRate float64
+
 	// LowercaseVINs shows every VIN in lower case wherever the site shows
 	// one: the inventory rows (td.vin), the vehicle page (#vin and
 	// data-vin) and the text of the sticker PDF (its title, keywords, VIN
@@ -199,7 +209,8 @@ func (c Config) validate() error {
 	for _, r := range []struct {
 		name string
 		v    float64
-	}{{"ErrorRate", c.ErrorRate}, {"SoftErrorRate", c.SoftErrorRate}, {"HangRate", c.HangRate}, {"TruncateRate", c.TruncateRate}} {
+	}{{"ErrorRate", c.ErrorRate}, {"SoftErrorRate", c.SoftErrorRate}, {"HangRate", c.HangRate}, {"TruncateRate", c.TruncateRate},
+		{"MentionRate", c.MentionRate}} {
 		if !(r.v >= 0 && r.v <= 1) { // also catches NaN
 			return bad(r.name, r.v, "0..1")
 		}

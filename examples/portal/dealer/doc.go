@@ -101,6 +101,9 @@
 //     than this are answered 429 Too Many Requests (and the session ends).
 //   - Interference: the sticker URL serves the sticker of the vehicle the
 //     session last viewed, not the one in the URL.
+//   - MentionRate: the sticker URL serves another vehicle's sticker whose
+//     foot says "Replaces window sticker of VIN <the requested VIN>.", so
+//     "the VIN is somewhere in the text" accepts it wrongly.
 //   - LowercaseVINs: every VIN the site shows (inventory, vehicle page,
 //     sticker text) is in lower case; [Vehicle.VIN] is not.
 //
@@ -108,7 +111,7 @@
 // vehicle, prepare, sticker); logins never fail by chance. A request of a
 // login-only page is checked in this order: session (302), concurrency limit
 // (429), hang, latency, 500, soft error, then the page itself (404, 409,
-// sticker latency, interference, truncation).
+// sticker latency, interference, mention, truncation).
 //
 // # Determinism
 //
@@ -125,6 +128,9 @@
 // client — one that keeps "view page, download sticker" as one critical
 // section per session, or checks the VIN inside the PDF and retries — still
 // gets every file right; [Stats.WrongStickers] counts the wrong ones served.
+// A client that checks the VIN must check the sticker's own VIN (the VIN
+// line, the title), not whether the VIN occurs anywhere: with
+// [Config.MentionRate] a wrong sticker mentions the requested VIN too.
 //
 // # Concurrency and lifetime
 //

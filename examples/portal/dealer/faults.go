@@ -38,6 +38,8 @@ type decision struct {
 	sticker  time.Duration // StickerLatency + jitter (stickers only)
 	truncate bool          // send only part of the PDF (stickers only)
 	keep     float64       // share of the PDF sent when truncating, in [0.1, 0.9)
+	mention  bool          // serve another vehicle's sticker that mentions this one (stickers only)
+	pick     float64       // which other vehicle, in [0, 1)
 }
 
 // faultCounters numbers the requests of each kind that reach the fault
@@ -61,6 +63,8 @@ const (
 	drawStickerJitter
 	drawTruncate
 	drawKeep
+	drawMention
+	drawMentionPick
 )
 
 // decide numbers the next request of kind and draws its faults. Only the
@@ -83,6 +87,8 @@ func (s *Server) decide(kind Kind) decision {
 		d.sticker = c.StickerLatency + time.Duration(u(drawStickerJitter)*float64(c.StickerLatencyJitter))
 		d.truncate = u(drawTruncate) < c.TruncateRate
 		d.keep = 0.1 + 0.8*u(drawKeep)
+		d.mention = u(drawMention) < c.MentionRate
+		d.pick = u(drawMentionPick)
 	}
 	return d
 }

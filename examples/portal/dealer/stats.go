@@ -40,8 +40,11 @@ type Stats struct {
 	// served one before.
 	DuplicateStickers int64 `json:"duplicate_stickers"`
 	// WrongStickers counts stickers of another vehicle than the one in the
-	// URL (Config.Interference).
+	// URL (Config.Interference, Config.MentionRate).
 	WrongStickers int64 `json:"wrong_stickers"`
+	// MentionStickers counts wrong stickers whose text mentions the VIN of
+	// the vehicle in the URL (Config.MentionRate).
+	MentionStickers int64 `json:"mention_stickers"`
 	// TruncatedStickers counts stickers cut short (Config.TruncateRate).
 	TruncatedStickers int64 `json:"truncated_stickers"`
 	// Prepared counts successful POSTs to the prepare URL; NotPrepared

@@ -96,7 +96,19 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 			served = s.vehicle(cur)
 		}
 	}
-	pdf, err := s.stickerPDF(served)
+	var pdf []byte
+	var err error
+	mention := (*Vehicle)(nil)
+	if d.mention && served == v {
+		mention = s.mentionOther(v, d.pick)
+	}
+	if mention != nil {
+		served = mention
+		pdf, err = renderSticker(mention, stickerText{VIN: s.shownVIN(mention.VIN),
+			Footer: "Replaces window sticker of VIN " + s.shownVIN(v.VIN) + "."})
+	} else {
+		pdf, err = s.stickerPDF(served)
+	}
 	if err != nil {
 		s.log.Error("sticker", "vehicle", served.ID, "err", err)
 		http.Error(w, "could not generate the window sticker", http.StatusInternalServerError)
@@ -116,11 +128,17 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	if served != v {
 		s.st.WrongStickers++
 	}
+	if mention != nil {
+		s.st.MentionStickers++
+	}
 	if d.truncate {
 		s.st.TruncatedStickers++
 	}
 	s.mu.Unlock()
-	if served != v {
+	switch {
+	case mention != nil:
+		s.log.Info("fault: mention sticker", "session", sess.n, "requested", v.ID, "served", served.ID)
+	case served != v:
 		s.log.Info("fault: wrong sticker", "session", sess.n, "requested", v.ID, "served", served.ID)
 	}
 	if d.truncate {
@@ -146,6 +164,18 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 		}
 		panic(http.ErrAbortHandler) // drops the connection; net/http does not log it
 	}
+}
+
+// mentionOther picks the vehicle whose sticker is served instead of v's
+// for [Config.MentionRate]: the pick-th share of the other vehicles, from
+// v on; nil if there is none.
+func (s *Server) mentionOther(v *Vehicle, pick float64) *Vehicle {
+	n := len(s.vehicles)
+	if n < 2 {
+		return nil
+	}
+	skip := 1 + int(pick*float64(n-1)) // 1..n-1
+	return &s.vehicles[(v.ID-1+skip)%n]
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -365,7 +395,7 @@ func renderSticker(v *Vehicle, t stickerText) ([]byte, error) {
 	pdf.SetFont("Helvetica", "B", 9)
 	pdf.MultiCell(75.9, 4.5, "SOLD TO: SUMMIT MOTORS\n4200 Mountain View Parkway\nDenver, CO 80216\nShip via: Rail / Truck", "1", "L", false)
 
-	// Fine print.
+	// Fine print, and the extra footer line.
 	pdf.SetXY(10, 256)
 	pdf.SetFont("Helvetica", "", 6.5)
 	pdf.SetTextColor(80, 80, 80)
@@ -374,6 +404,12 @@ func renderSticker(v *Vehicle, t stickerText) ([]byte, error) {
 		"Ratings are based on the U.S. Department of Transportation's New Car Assessment Program. "+
 		"This window sticker was generated for demonstration purposes by the pagefleet demo dealer portal; the vehicle, its equipment and prices are fictional. "+
 		"Vehicle identification number "+vin+"."), "", "L", false)
+	if t.Footer != "" {
+		pdf.SetXY(10, pdf.GetY()+1.5)
+		pdf.SetFont("Helvetica", "B", 7.5)
+		pdf.SetTextColor(0, 0, 0)
+		pdf.CellFormat(195.9, 4, tr(t.Footer), "", 1, "L", false, 0, "")
+	}
 
 	var buf bytes.Buffer
 	if err := pdf.Output(&buf); err != nil {

@@ -360,3 +360,84 @@ func TestPrewarm(t *testing.T) {
 	srv2 := start(t, dealer.Config{Prewarm: true})
 	srv2.Close()
 }
+
+func TestMentionStickers(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 12, Seed: 8, MentionRate: 1})
+	c := newClient(t, srv)
+	c.login()
+	vs := srv.Vehicles()
+	others := map[string]bool{}
+	for _, v := range vs[:6] {
+		r := c.get(v.StickerPath())
+		if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/pdf" {
+			t.Fatalf("%s: %d %s", v.StickerPath(), r.status, r.header.Get("Content-Type"))
+		}
+		text := pdfText(t, r.body)
+		// The requested VIN is in the footer, and only there.
+		footer := "Replaces window sticker of VIN " + v.VIN + "."
+		if !strings.Contains(text, footer) || strings.Count(text, v.VIN) != 1 {
+			t.Errorf("vehicle %d: footer %q present %v, VIN %d times", v.ID, footer, strings.Contains(text, footer), strings.Count(text, v.VIN))
+		}
+		// The sticker is another vehicle's: its VIN is on the VIN line, the
+		// barcode caption and in the fine print.
+		own := ""
+		for _, o := range vs {
+			if o.ID != v.ID && strings.Contains(text, o.VIN) {
+				if own != "" {
+					t.Errorf("vehicle %d: the sticker has the VINs of %s and %s", v.ID, own, o.VIN)
+				}
+				own = o.VIN
+			}
+		}
+		if own == "" || !strings.Contains(text, "*"+own+"*") || !strings.Contains(text, "Vehicle identification number "+own+".") {
+			t.Errorf("vehicle %d: the sticker's own VIN %q is not where a sticker's VIN is", v.ID, own)
+		}
+		others[own] = true
+	}
+	if len(others) < 2 {
+		t.Errorf("every mention sticker is of the same vehicle: %v", others)
+	}
+	st := srv.Stats()
+	if st.Stickers != 6 || st.MentionStickers != 6 || st.WrongStickers != 6 {
+		t.Errorf("stats: stickers %d, mention %d, wrong %d, want 6 6 6", st.Stickers, st.MentionStickers, st.WrongStickers)
+	}
+
+	// Without the fault no sticker has another vehicle's VIN anywhere.
+	plain := start(t, dealer.Config{Vehicles: 12, Seed: 8})
+	for _, v := range plain.Vehicles() {
+		b, err := plain.StickerPDF(v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := pdfText(t, b)
+		for _, o := range vs {
+			if o.ID != v.ID && strings.Contains(text, o.VIN) || bytes.Contains(b, []byte(o.VIN)) != (o.ID == v.ID) {
+				t.Errorf("the sticker of vehicle %d has the VIN of vehicle %d in its text or bytes", v.ID, o.ID)
+			}
+		}
+	}
+}
+
+func TestMentionRate(t *testing.T) {
+	t.Parallel()
+	const n = 80
+	srv := start(t, dealer.Config{Vehicles: 20, Seed: 2, MentionRate: 0.25})
+	c := newClient(t, srv)
+	c.login()
+	vs := srv.Vehicles()
+	mentions := 0
+	for i := range n {
+		v := vs[i%len(vs)]
+		text := pdfText(t, c.get(v.StickerPath()).body)
+		if strings.Contains(text, "Replaces window sticker of VIN "+v.VIN) {
+			mentions++
+		} else if !strings.Contains(text, "*"+v.VIN+"*") {
+			t.Errorf("vehicle %d: neither its own sticker nor a mention sticker", v.ID)
+		}
+	}
+	st := srv.Stats()
+	if st.MentionStickers != int64(mentions) || st.WrongStickers != int64(mentions) || mentions < n/10 || mentions > n*4/10 {
+		t.Errorf("client saw %d mention stickers of %d; stats mention %d, wrong %d", mentions, n, st.MentionStickers, st.WrongStickers)
+	}
+}
