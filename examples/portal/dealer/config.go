@@ -141,6 +141,13 @@ type Config struct {
 	// [Stats.WrongStickers] and [Stats.MentionStickers]. Defaults to 0.
 	MentionRate float64
 
+	// EndlessNext makes the inventory's "next" link never end: the last
+	// page links to the page after it, and every page past the last one
+	// (page=N+1, N+2, …) answers 200 with the last page's rows and a
+	// rel=next link to the following page. Defaults to false: the last
+	// page has no rel=next link and pages past it answer 404.
+	EndlessNext bool
+
 	// LowercaseVINs shows every VIN in lower case wherever the site shows
 	// one: the inventory rows (td.vin), the vehicle page (#vin and
 	// data-vin) and the text of the sticker PDF (its title, keywords, VIN

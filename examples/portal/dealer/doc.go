@@ -53,7 +53,7 @@
 //	table#inventory tbody tr        one row per vehicle, with data-id="{id}"
 //	a.vehicle                       in each row: href="/vehicle/{id}"
 //	td.vin                          in each row: the VIN (also td.year, td.make, td.model, td.trim, td.stock, td.price)
-//	a[rel=next]                     the next inventory page; absent on the last page
+//	a[rel=next]                     the next inventory page; absent on the last page (but see EndlessNext)
 //	article#vehicle                 the vehicle page, with data-id and data-vin attributes
 //	#vin                            the VIN on a vehicle page
 //	#window-sticker                 the sticker button: an <a href="/vehicle/{id}/sticker.pdf"> in the
@@ -104,6 +104,8 @@
 //   - MentionRate: the sticker URL serves another vehicle's sticker whose
 //     foot says "Replaces window sticker of VIN <the requested VIN>.", so
 //     "the VIN is somewhere in the text" accepts it wrongly.
+//   - EndlessNext: the last inventory page has a rel=next link, and so has
+//     every page past it, which shows the last page's rows again.
 //   - LowercaseVINs: every VIN the site shows (inventory, vehicle page,
 //     sticker text) is in lower case; [Vehicle.VIN] is not.
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -120,19 +121,25 @@ func (s *Server) inventory(w http.ResponseWriter, r *http.Request, sess *session
 	}
 	size := s.cfg.PageSize
 	pages := (len(s.vehicles) + size - 1) / size
-	if n > pages {
+	past := n > pages
+	if past && !s.cfg.EndlessNext {
 		s.errorPage(w, r, http.StatusNotFound, "Page not found", "The inventory has "+strconv.Itoa(pages)+" pages.")
 		return
 	}
-	d := inventoryData{Page: n, Pages: pages, Total: len(s.vehicles), From: (n-1)*size + 1, To: min(n*size, len(s.vehicles))}
+	rows := min(n, pages) // past the end (EndlessNext): the last page's rows
+	d := inventoryData{Page: n, Pages: pages, Total: len(s.vehicles), From: (rows-1)*size + 1, To: min(rows*size, len(s.vehicles))}
 	for i := d.From - 1; i < d.To; i++ {
 		d.Rows = append(d.Rows, s.show(&s.vehicles[i]))
 	}
 	if n > 1 {
 		d.Prev = n - 1
 	}
-	if n < pages {
+	if n < pages || s.cfg.EndlessNext && n < math.MaxInt {
 		d.Next = n + 1
+	}
+	if past {
+		s.count(&s.st.EndlessPages)
+		s.log.Info("fault: endless next", "page", n, "pages", pages)
 	}
 	for k := max(1, n-3); k <= min(pages, n+3); k++ {
 		d.Links = append(d.Links, k)

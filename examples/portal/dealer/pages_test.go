@@ -446,3 +446,59 @@ func TestLowercaseVINs(t *testing.T) {
 		t.Error("served sticker differs from StickerPDF")
 	}
 }
+
+func TestEndlessNext(t *testing.T) {
+	t.Parallel()
+	const bound = 10 // pages a client reads before it gives up
+	for _, endless := range []bool{false, true} {
+		srv := start(t, dealer.Config{Vehicles: 60, Seed: 5, EndlessNext: endless}) // pages of 25, 25, 10
+		c := newClient(t, srv)
+		c.login()
+		vs := srv.Vehicles()
+		var rows [][]string // VINs, by page
+		path := "/inventory"
+		for path != "" && len(rows) < bound {
+			r := c.get(path)
+			if r.status != http.StatusOK {
+				t.Fatalf("endless %v: %s: %d", endless, path, r.status)
+			}
+			var vins []string
+			for _, m := range vinCell.FindAllStringSubmatch(r.text(), -1) {
+				vins = append(vins, m[1])
+			}
+			rows = append(rows, vins)
+			path = ""
+			if m := nextLink.FindStringSubmatch(r.text()); m != nil {
+				path = m[1]
+				if want := "/inventory?page=" + strconv.Itoa(len(rows)+1); path != want {
+					t.Errorf("endless %v: page %d links to %s, want %s", endless, len(rows), path, want)
+				}
+			}
+		}
+		last := []string{}
+		for _, v := range vs[50:] {
+			last = append(last, v.VIN)
+		}
+		st := srv.Stats()
+		if !endless {
+			if len(rows) != 3 || !slices.Equal(rows[2], last) || st.EndlessPages != 0 {
+				t.Errorf("not endless: read %d pages, endless pages %d", len(rows), st.EndlessPages)
+			}
+			if r := c.get("/inventory?page=4"); r.status != http.StatusNotFound || !strings.Contains(r.text(), `id="error"`) {
+				t.Errorf("not endless: page 4: %d", r.status)
+			}
+			continue
+		}
+		if len(rows) != bound || st.EndlessPages != bound-3 {
+			t.Errorf("endless: read %d pages, want the bound %d; endless pages %d, want %d", len(rows), bound, st.EndlessPages, bound-3)
+		}
+		for i := 2; i < len(rows); i++ {
+			if !slices.Equal(rows[i], last) {
+				t.Errorf("endless: page %d has %d rows, not the last page's", i+1, len(rows[i]))
+			}
+		}
+		if r := c.get("/inventory?page=1000"); r.status != http.StatusOK || !strings.Contains(r.text(), `<a rel="next" href="/inventory?page=1001">`) {
+			t.Errorf("endless: page 1000: %d", r.status)
+		}
+	}
+}

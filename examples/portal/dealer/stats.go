@@ -52,6 +52,10 @@ type Stats struct {
 	Prepared    int64 `json:"prepared"`
 	NotPrepared int64 `json:"not_prepared"`
 
+	// EndlessPages counts inventory pages past the last one answered with
+	// the last page's rows (Config.EndlessNext).
+	EndlessPages int64 `json:"endless_pages"`
+
 	Errors500       int64 `json:"errors_500"`        // injected HTTP 500s
 	SoftErrors      int64 `json:"soft_errors"`       // injected "Something went wrong" pages
 	TooManyRequests int64 `json:"too_many_requests"` // HTTP 429s (Config.MaxInFlight)
