@@ -110,6 +110,16 @@ type Config struct {
 	// Content-Length and ends cleanly, so only checking the PDF catches it.
 	TruncateAbort bool
 
+	// CSRFRaceRate is the share of login POSTs with the right credentials
+	// and a valid CSRF token that are refused anyway as if the token were
+	// wrong: 403 and the login form again with #login-error "Your sign-in
+	// form has expired. Please try again.", the very answer to a bad token.
+	// It stands for the race in which another page of the same browser
+	// opens /login during a re-login and so replaces the pf_csrf cookie
+	// (which every login form served does, for real). Counted in
+	// [Stats.LoginsBadCSRF] and [Stats.CSRFRaces]. Defaults to 0.
+	CSRFRaceRate float64
+
 	// SessionTTL is how long a login lasts; after it, requests of that
 	// session are redirected (302) to /login?next=…. Defaults to 0: forever.
 	SessionTTL time.Duration
@@ -217,7 +227,7 @@ func (c Config) validate() error {
 		name string
 		v    float64
 	}{{"ErrorRate", c.ErrorRate}, {"SoftErrorRate", c.SoftErrorRate}, {"HangRate", c.HangRate}, {"TruncateRate", c.TruncateRate},
-		{"MentionRate", c.MentionRate}} {
+		{"MentionRate", c.MentionRate}, {"CSRFRaceRate", c.CSRFRaceRate}} {
 		if !(r.v >= 0 && r.v <= 1) { // also catches NaN
 			return bad(r.name, r.v, "0..1")
 		}

@@ -46,9 +46,10 @@
 //	form#login                      the login form (method post, action /login)
 //	input[name=username]            username
 //	input[name=password]            password (never echoed back)
-//	input[name=csrf]                hidden CSRF token; must match the pf_csrf cookie set by GET /login
+//	input[name=csrf]                hidden CSRF token; must match the pf_csrf cookie, which each login form served replaces
 //	button[type=submit]             submit (#sign-in)
-//	#login-error                    present after a failed login (which answers 200, like real sites)
+//	#login-error                    present after a failed login: 200 for wrong credentials, like real sites;
+//	                                403 "Your sign-in form has expired. Please try again." for the CSRF token
 //	a#logout                        present only when logged in (href /logout)
 //	table#inventory tbody tr        one row per vehicle, with data-id="{id}"
 //	a.vehicle                       in each row: href="/vehicle/{id}"
@@ -95,6 +96,11 @@
 //   - SoftErrorRate: HTTP 200 with a page that says "Something went wrong".
 //   - HangRate: no answer until the client gives up or the server closes.
 //   - TruncateRate (and TruncateAbort): only 10–90 % of the sticker PDF is sent.
+//   - CSRFRaceRate: a login with the right credentials and a valid CSRF
+//     token is refused anyway as an expired form (403, #login-error), as
+//     when another page of the browser opened /login meanwhile and so
+//     replaced the CSRF cookie (which really happens too: every login
+//     form served sets a new token).
 //   - SessionTTL, IdleTimeout: the session ends; the next request is
 //     redirected (302) to /login?next=…, and the client must log in again.
 //   - MaxInFlight (and KickOnLimit): more requests of one session at once
@@ -110,7 +116,8 @@
 //     sticker text) is in lower case; [Vehicle.VIN] is not.
 //
 // Hangs, 500s and soft errors apply to the login-only pages only (inventory,
-// vehicle, prepare, sticker); logins never fail by chance. A request of a
+// vehicle, prepare, sticker); logins fail by chance only through
+// CSRFRaceRate. A request of a
 // login-only page is checked in this order: session (302), concurrency limit
 // (429), hang, latency, 500, soft error, then the page itself (404, 409,
 // sticker latency, interference, mention, truncation).

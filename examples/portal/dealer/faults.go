@@ -40,6 +40,7 @@ type decision struct {
 	keep     float64       // share of the PDF sent when truncating, in [0.1, 0.9)
 	mention  bool          // serve another vehicle's sticker that mentions this one (stickers only)
 	pick     float64       // which other vehicle, in [0, 1)
+	csrfRace bool          // refuse a right login as if its form had expired (logins only)
 }
 
 // faultCounters numbers the requests of each kind that reach the fault
@@ -65,16 +66,20 @@ const (
 	drawKeep
 	drawMention
 	drawMentionPick
+	drawCSRFRace
 )
 
 // decide numbers the next request of kind and draws its faults. Only the
 // fault kinds (inventory, vehicle, prepare, sticker) get hangs and errors;
-// login and logout get latency only.
+// login and logout get latency, and logins the CSRF race.
 func (s *Server) decide(kind Kind) decision {
 	c := &s.cfg
 	d := decision{n: s.counters[kind].Add(1)}
 	u := func(what uint64) float64 { return unit(c.Seed, kind, d.n, what) }
 	d.latency = c.Latency + time.Duration(u(drawJitter)*float64(c.LatencyJitter))
+	if kind == KindLogin {
+		d.csrfRace = u(drawCSRFRace) < c.CSRFRaceRate
+	}
 	switch kind {
 	case KindInventory, KindVehicle, KindPrepare, KindSticker:
 	default:

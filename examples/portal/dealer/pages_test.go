@@ -502,3 +502,92 @@ func TestEndlessNext(t *testing.T) {
 		}
 	}
 }
+
+// csrfValue matches the CSRF token in a login form, to compare two forms
+// without their tokens.
+var csrfValue = regexp.MustCompile(`name="csrf" value="[^"]+"`)
+
+func TestCSRFRace(t *testing.T) {
+	t.Parallel()
+	var logs logBuf
+	srv := start(t, dealer.Config{Vehicles: 5, CSRFRaceRate: 1, Logger: logs.logger()})
+	c := newClient(t, srv)
+
+	// A real bad token, for comparison.
+	c.get("/login")
+	bad := c.post("/login", url.Values{"username": {dealer.DemoUser}, "password": {dealer.DemoPassword}, "csrf": {"forged"}}, nil)
+	// The right credentials and token, refused all the same.
+	race := c.loginAs(dealer.DemoUser, dealer.DemoPassword)
+	if race.status != http.StatusForbidden || loggedIn(race) || race.url.Path != "/login" ||
+		!strings.Contains(race.text(), `<p class="alert alert-error" id="login-error" role="alert">Your sign-in form has expired. Please try again.</p>`) {
+		t.Fatalf("CSRF race: %d at %s, logged in %v:\n%s", race.status, race.url, loggedIn(race), race.text())
+	}
+	if a, b := csrfValue.ReplaceAllString(bad.text(), ""), csrfValue.ReplaceAllString(race.text(), ""); bad.status != race.status || a != b {
+		t.Errorf("a CSRF race (%d) can be told from a bad token (%d):\n%s\n---\n%s", race.status, bad.status, b, a)
+	}
+	// Wrong credentials are refused as wrong credentials.
+	if r := c.loginAs(dealer.DemoUser, "wrong-pass"); r.status != http.StatusOK || !strings.Contains(r.text(), "Invalid username or password.") {
+		t.Errorf("wrong password with CSRF races: %d", r.status)
+	}
+	st := srv.Stats()
+	if st.LoginsBadCSRF != 2 || st.CSRFRaces != 1 || st.LoginsOK != 0 || st.LoginsFailed != 1 || st.ActiveSessions != 0 {
+		t.Errorf("stats: bad csrf %d, races %d, ok %d, failed %d, active %d, want 2 1 0 1 0",
+			st.LoginsBadCSRF, st.CSRFRaces, st.LoginsOK, st.LoginsFailed, st.ActiveSessions)
+	}
+	if !strings.Contains(logs.String(), "fault: CSRF race") || strings.Contains(logs.String(), dealer.DemoPassword) {
+		t.Errorf("logs: no CSRF race, or a password:\n%s", logs.String())
+	}
+}
+
+// TestCSRFRaceRate: with a share of races, a client that retries an
+// expired form gets in, and the stats count what it saw.
+func TestCSRFRaceRate(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 5, Seed: 3, CSRFRaceRate: 0.5})
+	refused := 0
+	for range 20 {
+		c := newClient(t, srv)
+		for {
+			r := c.loginAs(dealer.DemoUser, dealer.DemoPassword)
+			if loggedIn(r) {
+				break
+			}
+			refused++
+			if r.status != http.StatusForbidden || refused > 200 {
+				t.Fatalf("login: %d, %d refused", r.status, refused)
+			}
+		}
+	}
+	st := srv.Stats()
+	if refused == 0 || st.CSRFRaces != int64(refused) || st.LoginsBadCSRF != int64(refused) || st.LoginsOK != 20 {
+		t.Errorf("client was refused %d times; stats races %d, bad csrf %d, ok %d", refused, st.CSRFRaces, st.LoginsBadCSRF, st.LoginsOK)
+	}
+}
+
+// TestCSRFNaturalRace: every login form served replaces the CSRF cookie,
+// so of two pages of one browser that open /login, only the last one's
+// form can sign in.
+func TestCSRFNaturalRace(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 5})
+	c := newClient(t, srv)
+	first := csrfField.FindStringSubmatch(c.get("/login").text())[1]
+	second := csrfField.FindStringSubmatch(c.get("/login?next=%2Fvehicle%2F2").text())[1]
+	if first == second {
+		t.Fatal("two login forms with the same token")
+	}
+	creds := func(token string) url.Values {
+		return url.Values{"username": {dealer.DemoUser}, "password": {dealer.DemoPassword}, "csrf": {token}}
+	}
+	if r := c.post("/login", creds(first), nil); r.status != http.StatusForbidden || loggedIn(r) {
+		t.Fatalf("the first form after a second was served: %d, logged in %v", r.status, loggedIn(r))
+	}
+	// That refusal served a form too: the second token is stale now.
+	if r := c.post("/login", creds(second), nil); r.status != http.StatusForbidden || loggedIn(r) {
+		t.Fatalf("the second form after a refusal: %d, logged in %v", r.status, loggedIn(r))
+	}
+	c.login()
+	if st := srv.Stats(); st.LoginsBadCSRF != 2 || st.CSRFRaces != 0 || st.LoginsOK != 1 {
+		t.Errorf("stats: bad csrf %d, races %d, ok %d, want 2 0 1", st.LoginsBadCSRF, st.CSRFRaces, st.LoginsOK)
+	}
+}

@@ -17,7 +17,8 @@ type Stats struct {
 
 	LoginsOK      int64 `json:"logins_ok"`       // successful logins
 	LoginsFailed  int64 `json:"logins_failed"`   // wrong username or password
-	LoginsBadCSRF int64 `json:"logins_bad_csrf"` // login POSTs with a missing or wrong CSRF token
+	LoginsBadCSRF int64 `json:"logins_bad_csrf"` // login POSTs refused for their CSRF token: missing, wrong, or a CSRF race
+	CSRFRaces     int64 `json:"csrf_races"`      // right login POSTs refused as if their token were wrong (Config.CSRFRaceRate)
 	Logouts       int64 `json:"logouts"`         // GET or POST /logout of a live session
 
 	// Forced logouts: sessions the server ended, counted once per session
