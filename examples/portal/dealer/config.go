@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -166,6 +167,13 @@ type Config struct {
 	// a test compares VINs case-insensitively. Defaults to false.
 	LowercaseVINs bool
 
+	// GoneVehicles lists vehicle IDs that stay in the inventory but whose
+	// vehicle page, sticker URL and prepare URL answer 404 "Vehicle not
+	// available" (h1#error): the vehicle was sold meanwhile. [Server.Vehicles]
+	// still lists them. Each ID is in 1..Vehicles and in at most one of the
+	// vehicle lists. Defaults to none.
+	GoneVehicles []int
+
 	// Prewarm makes [Start] generate every vehicle's sticker PDF in the
 	// background (about 1 ms of one core each), so that even the first
 	// download of each is just a write. Defaults to false: each is made on
@@ -179,8 +187,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// withDefaults returns c with the zero fields filled in.
+// withDefaults returns c with the zero fields filled in, and its own copy
+// of the lists.
 func (c Config) withDefaults() Config {
+	c.GoneVehicles = slices.Clone(c.GoneVehicles)
 	c.Addr = cmp.Or(c.Addr, "127.0.0.1:0")
 	c.Vehicles = cmp.Or(c.Vehicles, DefaultVehicles)
 	c.PageSize = cmp.Or(c.PageSize, 25)
@@ -232,5 +242,29 @@ func (c Config) validate() error {
 			return bad(r.name, r.v, "0..1")
 		}
 	}
+	seen := map[int]string{}
+	for _, l := range c.vehicleLists() {
+		for _, id := range l.ids {
+			if id < 1 || id > c.Vehicles {
+				return bad(l.name, id, fmt.Sprintf("vehicle IDs in 1..%d", c.Vehicles))
+			}
+			if other := seen[id]; other != "" && other != l.name {
+				return bad(l.name, id, "IDs that are in no other list, but it is in "+other)
+			}
+			seen[id] = l.name
+		}
+	}
 	return nil
+}
+
+// vehicleLists are the lists of vehicle IDs with a fault of their own; an
+// ID may be in one of them only.
+func (c Config) vehicleLists() []struct {
+	name string
+	ids  []int
+} {
+	return []struct {
+		name string
+		ids  []int
+	}{{"GoneVehicles", c.GoneVehicles}}
 }

@@ -112,6 +112,8 @@
 //     "the VIN is somewhere in the text" accepts it wrongly.
 //   - EndlessNext: the last inventory page has a rel=next link, and so has
 //     every page past it, which shows the last page's rows again.
+//   - GoneVehicles: these vehicles stay in the inventory, but their
+//     vehicle page and sticker URL answer 404 (sold meanwhile).
 //   - LowercaseVINs: every VIN the site shows (inventory, vehicle page,
 //     sticker text) is in lower case; [Vehicle.VIN] is not.
 //
@@ -120,7 +122,8 @@
 // CSRFRaceRate. A request of a
 // login-only page is checked in this order: session (302), concurrency limit
 // (429), hang, latency, 500, soft error, then the page itself (404, 409,
-// sticker latency, interference, mention, truncation).
+// sticker latency, interference, mention, truncation); for the page itself
+// an unknown vehicle comes first, then a gone one (404).
 //
 // # Determinism
 //

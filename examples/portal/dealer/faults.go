@@ -117,6 +117,35 @@ func splitmix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
+// special is a vehicle's own fault, from the vehicle lists of [Config].
+type special uint8
+
+const (
+	ordinary special = iota
+	gone             // Config.GoneVehicles
+)
+
+// specials returns the fault of each vehicle, by vehicle index.
+func (c Config) specials() []special {
+	sp := make([]special, c.Vehicles)
+	for _, id := range c.GoneVehicles {
+		sp[id-1] = gone
+	}
+	return sp
+}
+
+// isGone answers 404 for a vehicle in Config.GoneVehicles and reports
+// whether it did.
+func (s *Server) isGone(w http.ResponseWriter, r *http.Request, v *Vehicle) bool {
+	if s.special[v.ID-1] != gone {
+		return false
+	}
+	s.count(&s.st.Gone)
+	s.log.Info("fault: gone vehicle", "vehicle", v.ID, "path", r.URL.Path)
+	s.errorPage(w, r, http.StatusNotFound, "Vehicle not available", "This vehicle is no longer available. It may have been sold.")
+	return true
+}
+
 // errClosing is returned by wait when the server shuts down.
 var errClosing = errors.New("dealer: server closing")
 

@@ -163,6 +163,9 @@ func (s *Server) vehiclePage(w http.ResponseWriter, r *http.Request, sess *sessi
 		s.errorPage(w, r, http.StatusNotFound, "Vehicle not found", "There is no vehicle with this ID in the inventory.")
 		return
 	}
+	if s.isGone(w, r, v) {
+		return
+	}
 	sess.mu.Lock()
 	sess.current = v.ID
 	sess.mu.Unlock()

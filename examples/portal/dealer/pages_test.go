@@ -152,6 +152,10 @@ func TestConfigValidation(t *testing.T) {
 		{"ErrorRate", dealer.Config{ErrorRate: 1.5}},
 		{"HangRate", dealer.Config{HangRate: -0.1}},
 		{"TruncateRate", dealer.Config{TruncateRate: 2}},
+		{"MentionRate", dealer.Config{MentionRate: 1.01}},
+		{"CSRFRaceRate", dealer.Config{CSRFRaceRate: -1}},
+		{"GoneVehicles", dealer.Config{GoneVehicles: []int{0}}},
+		{"GoneVehicles", dealer.Config{Vehicles: 10, GoneVehicles: []int{3, 11}}},
 	} {
 		_, err := dealer.New(tc.cfg)
 		if !errors.Is(err, dealer.ErrConfig) || !strings.Contains(err.Error(), tc.field) {
@@ -589,5 +593,63 @@ func TestCSRFNaturalRace(t *testing.T) {
 	c.login()
 	if st := srv.Stats(); st.LoginsBadCSRF != 2 || st.CSRFRaces != 0 || st.LoginsOK != 1 {
 		t.Errorf("stats: bad csrf %d, races %d, ok %d, want 2 0 1", st.LoginsBadCSRF, st.CSRFRaces, st.LoginsOK)
+	}
+}
+
+func TestGoneVehicles(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []dealer.StickerMode{dealer.StickerAttachment, dealer.StickerPrepare} {
+		srv := start(t, dealer.Config{Vehicles: 30, GoneVehicles: []int{2, 27}, StickerMode: mode})
+		c := newClient(t, srv)
+		c.login()
+		vs := srv.Vehicles()
+		if len(vs) != 30 {
+			t.Fatalf("Vehicles lists %d, want 30", len(vs))
+		}
+		if v, ok := srv.Vehicle(27); !ok || v.ID != 27 {
+			t.Errorf("Vehicle(27): %v", ok)
+		}
+		// Still listed, with the link to their page.
+		inv := c.get("/inventory").text() + c.get("/inventory?page=2").text()
+		for _, id := range []int{2, 27} {
+			v := vs[id-1]
+			if !strings.Contains(inv, `<a class="vehicle" href="`+v.Path()+`">`) || !strings.Contains(inv, `<td class="vin">`+v.VIN+`</td>`) {
+				t.Errorf("%s: gone vehicle %d is not listed", mode, id)
+			}
+			paths := []string{v.Path(), v.StickerPath()}
+			if mode == dealer.StickerPrepare {
+				paths = append(paths, v.PreparePath())
+			}
+			for _, p := range paths {
+				var r *response
+				if strings.HasSuffix(p, "/prepare") {
+					r = c.post(p, nil, nil)
+				} else {
+					r = c.get(p)
+				}
+				if r.status != http.StatusNotFound || !strings.Contains(r.text(), `<h1 id="error">Vehicle not available</h1>`) || !loggedIn(r) {
+					t.Errorf("%s: %s: %d, want 404 with h1#error", mode, p, r.status)
+				}
+			}
+			if r := c.get("/photos/" + strconv.Itoa(id) + "/1.jpg"); r.status != http.StatusOK {
+				t.Errorf("%s: photo of a gone vehicle: %d", mode, r.status)
+			}
+		}
+		if r := c.get(vs[0].Path()); r.status != http.StatusOK {
+			t.Errorf("%s: vehicle 1: %d", mode, r.status)
+		}
+		want := int64(4)
+		if mode == dealer.StickerPrepare {
+			want = 6
+		}
+		if st := srv.Stats(); st.Gone != want || st.Stickers != 0 || st.Sessions[0].CurrentVehicle != 1 {
+			t.Errorf("%s: stats: gone %d, want %d; stickers %d, current vehicle %d", mode, st.Gone, want, st.Stickers, st.Sessions[0].CurrentVehicle)
+		}
+		// Config returns the lists, not the caller's nor the server's own slice.
+		cfg := srv.Config()
+		cfg.GoneVehicles[0] = 3
+		if got := srv.Config().GoneVehicles; !slices.Equal(got, []int{2, 27}) {
+			t.Errorf("Config().GoneVehicles = %v after changing a copy", got)
+		}
 	}
 }

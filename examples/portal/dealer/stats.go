@@ -53,6 +53,9 @@ type Stats struct {
 	Prepared    int64 `json:"prepared"`
 	NotPrepared int64 `json:"not_prepared"`
 
+	// Gone counts requests for the vehicle page, sticker or prepare URL of
+	// a vehicle in Config.GoneVehicles, answered 404.
+	Gone int64 `json:"gone"`
 	// EndlessPages counts inventory pages past the last one answered with
 	// the last page's rows (Config.EndlessNext).
 	EndlessPages int64 `json:"endless_pages"`

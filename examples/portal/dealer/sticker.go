@@ -50,6 +50,9 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request, sess *session, 
 		s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
 		return
 	}
+	if s.isGone(w, r, v) {
+		return
+	}
 	token := r.Header.Get("X-CSRF-Token")
 	if token == "" {
 		token = r.PostFormValue("csrf")
@@ -70,6 +73,9 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	v := s.pathVehicle(r)
 	if v == nil {
 		s.errorPage(w, r, http.StatusNotFound, "Vehicle not found", "There is no vehicle with this ID in the inventory.")
+		return
+	}
+	if s.isGone(w, r, v) {
 		return
 	}
 	if s.cfg.StickerMode == StickerPrepare {
@@ -168,14 +174,21 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 
 // mentionOther picks the vehicle whose sticker is served instead of v's
 // for [Config.MentionRate]: the pick-th share of the other vehicles, from
-// v on; nil if there is none.
+// v on, or the next one after it that has no fault of its own; nil if
+// there is none.
 func (s *Server) mentionOther(v *Vehicle, pick float64) *Vehicle {
 	n := len(s.vehicles)
 	if n < 2 {
 		return nil
 	}
 	skip := 1 + int(pick*float64(n-1)) // 1..n-1
-	return &s.vehicles[(v.ID-1+skip)%n]
+	for k := range n - 1 {
+		i := (v.ID - 1 + 1 + (skip-1+k)%(n-1)) % n // never v
+		if s.special[i] == ordinary {
+			return &s.vehicles[i]
+		}
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
