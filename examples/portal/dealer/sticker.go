@@ -165,9 +165,7 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	if d.truncate && s.cfg.TruncateAbort {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
+		_ = http.NewResponseController(w).Flush() // w may be wrapped (Debug logging)
 		panic(http.ErrAbortHandler) // drops the connection; net/http does not log it
 	}
 }
