@@ -174,6 +174,14 @@ type Config struct {
 	// vehicle lists. Defaults to none.
 	GoneVehicles []int
 
+	// HugeVehicles lists vehicle IDs whose sticker is a 200 MB body
+	// streamed without a Content-Length: it starts like a PDF (%PDF-, an
+	// image stream) and never ends like one (no %%EOF). It is written a
+	// chunk at a time, so a client that stops reading stops the server
+	// too, and it stops when the client goes away or the server closes.
+	// Same rules for the IDs as GoneVehicles. Defaults to none.
+	HugeVehicles []int
+
 	// Prewarm makes [Start] generate every vehicle's sticker PDF in the
 	// background (about 1 ms of one core each), so that even the first
 	// download of each is just a write. Defaults to false: each is made on
@@ -191,6 +199,7 @@ type Config struct {
 // of the lists.
 func (c Config) withDefaults() Config {
 	c.GoneVehicles = slices.Clone(c.GoneVehicles)
+	c.HugeVehicles = slices.Clone(c.HugeVehicles)
 	c.Addr = cmp.Or(c.Addr, "127.0.0.1:0")
 	c.Vehicles = cmp.Or(c.Vehicles, DefaultVehicles)
 	c.PageSize = cmp.Or(c.PageSize, 25)
@@ -266,5 +275,5 @@ func (c Config) vehicleLists() []struct {
 	return []struct {
 		name string
 		ids  []int
-	}{{"GoneVehicles", c.GoneVehicles}}
+	}{{"GoneVehicles", c.GoneVehicles}, {"HugeVehicles", c.HugeVehicles}}
 }

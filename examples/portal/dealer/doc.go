@@ -114,6 +114,8 @@
 //     every page past it, which shows the last page's rows again.
 //   - GoneVehicles: these vehicles stay in the inventory, but their
 //     vehicle page and sticker URL answer 404 (sold meanwhile).
+//   - HugeVehicles: these vehicles' stickers are 200 MB streams without a
+//     Content-Length that start like a PDF and never end like one.
 //   - LowercaseVINs: every VIN the site shows (inventory, vehicle page,
 //     sticker text) is in lower case; [Vehicle.VIN] is not.
 //

@@ -123,6 +123,7 @@ type special uint8
 const (
 	ordinary special = iota
 	gone             // Config.GoneVehicles
+	huge             // Config.HugeVehicles
 )
 
 // specials returns the fault of each vehicle, by vehicle index.
@@ -130,6 +131,9 @@ func (c Config) specials() []special {
 	sp := make([]special, c.Vehicles)
 	for _, id := range c.GoneVehicles {
 		sp[id-1] = gone
+	}
+	for _, id := range c.HugeVehicles {
+		sp[id-1] = huge
 	}
 	return sp
 }

@@ -156,6 +156,7 @@ func TestConfigValidation(t *testing.T) {
 		{"CSRFRaceRate", dealer.Config{CSRFRaceRate: -1}},
 		{"GoneVehicles", dealer.Config{GoneVehicles: []int{0}}},
 		{"GoneVehicles", dealer.Config{Vehicles: 10, GoneVehicles: []int{3, 11}}},
+		{"HugeVehicles", dealer.Config{Vehicles: 10, GoneVehicles: []int{3}, HugeVehicles: []int{4, 3}}},
 	} {
 		_, err := dealer.New(tc.cfg)
 		if !errors.Is(err, dealer.ErrConfig) || !strings.Contains(err.Error(), tc.field) {

@@ -34,6 +34,9 @@ type Server struct {
 	sessions map[string]*session
 	lastN    int // number of the last session made
 	st       Stats
+	// hugeActive is the number of huge stickers being written: a gauge
+	// that ResetStats leaves alone.
+	hugeActive int
 
 	// Set by Start only.
 	url       string

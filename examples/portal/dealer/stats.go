@@ -32,7 +32,8 @@ type Stats struct {
 	// /login: no session cookie, an unknown or ended session.
 	LoginRedirects int64 `json:"login_redirects"`
 
-	// Stickers counts sticker PDFs served (whole or truncated).
+	// Stickers counts sticker PDFs served: whole, truncated, mention,
+	// huge (counted when it begins) or crafted.
 	Stickers int64 `json:"stickers"`
 	// StickersByVehicle counts sticker PDFs served per vehicle ID in the
 	// URL, so a vehicle downloaded twice shows 2.
@@ -48,6 +49,14 @@ type Stats struct {
 	MentionStickers int64 `json:"mention_stickers"`
 	// TruncatedStickers counts stickers cut short (Config.TruncateRate).
 	TruncatedStickers int64 `json:"truncated_stickers"`
+	// HugeStickers counts huge stickers begun (Config.HugeVehicles);
+	// HugeBytes counts the bytes of them written so far, as they are
+	// written, so a client that stopped reading early sees it stay far
+	// below 200 MB a sticker; HugeStreaming is the number being written
+	// now (0 once every such handler has ended).
+	HugeStickers  int64 `json:"huge_stickers"`
+	HugeBytes     int64 `json:"huge_bytes"`
+	HugeStreaming int   `json:"huge_streaming"`
 	// Prepared counts successful POSTs to the prepare URL; NotPrepared
 	// counts sticker GETs answered 409 because none was pending.
 	Prepared    int64 `json:"prepared"`
@@ -132,11 +141,15 @@ func (s *Server) Stats() Stats {
 		st.Sessions[i].CurrentVehicle = cur[i]
 	}
 	st.ActiveSessions = len(st.Sessions)
+	s.mu.Lock()
+	st.HugeStreaming = s.hugeActive
+	s.mu.Unlock()
 	return st
 }
 
-// ResetStats sets every counter back to zero. Sessions, vehicles and the
-// sequence of fault decisions are not affected.
+// ResetStats sets every counter back to zero. Sessions, vehicles, the
+// sequence of fault decisions and the gauges (ActiveSessions,
+// HugeStreaming) are not affected.
 func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -102,17 +102,22 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 			served = s.vehicle(cur)
 		}
 	}
-	var pdf []byte
-	var err error
-	mention := (*Vehicle)(nil)
-	if d.mention && served == v {
+	// The served vehicle's own fault decides what its sticker is; only an
+	// ordinary sticker may be swapped for a mention sticker or truncated.
+	kind := s.special[served.ID-1]
+	var mention *Vehicle
+	if kind == ordinary && d.mention && served == v {
 		mention = s.mentionOther(v, d.pick)
 	}
-	if mention != nil {
+	var pdf []byte
+	var err error
+	switch {
+	case kind == huge:
+	case mention != nil:
 		served = mention
 		pdf, err = renderSticker(mention, stickerText{VIN: s.shownVIN(mention.VIN),
 			Footer: "Replaces window sticker of VIN " + s.shownVIN(v.VIN) + "."})
-	} else {
+	default:
 		pdf, err = s.stickerPDF(served)
 	}
 	if err != nil {
@@ -120,8 +125,9 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 		http.Error(w, "could not generate the window sticker", http.StatusInternalServerError)
 		return
 	}
+	truncate := d.truncate && kind == ordinary
 	body := pdf
-	if d.truncate {
+	if truncate {
 		body = pdf[:int(float64(len(pdf))*d.keep)]
 	}
 
@@ -137,8 +143,12 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	if mention != nil {
 		s.st.MentionStickers++
 	}
-	if d.truncate {
+	if truncate {
 		s.st.TruncatedStickers++
+	}
+	switch kind {
+	case huge:
+		s.st.HugeStickers++
 	}
 	s.mu.Unlock()
 	switch {
@@ -147,7 +157,11 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	case served != v:
 		s.log.Info("fault: wrong sticker", "session", sess.n, "requested", v.ID, "served", served.ID)
 	}
-	if d.truncate {
+	switch kind {
+	case huge:
+		s.log.Info("fault: huge sticker", "vehicle", served.ID, "bytes", hugeStickerSize)
+	}
+	if truncate {
 		s.log.Info("fault: truncated sticker", "vehicle", v.ID, "sent", len(body), "of", len(pdf))
 	}
 
@@ -159,14 +173,94 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	}
 	h.Set("Content-Disposition", disp+`; filename="`+StickerFilename+`"`)
 	h.Set("Cache-Control", "private, no-store")
-	if !d.truncate || s.cfg.TruncateAbort {
+	if kind == huge {
+		s.streamHuge(w, r, served)
+		return
+	}
+	if !truncate || s.cfg.TruncateAbort {
 		h.Set("Content-Length", strconv.Itoa(len(pdf)))
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
-	if d.truncate && s.cfg.TruncateAbort {
-		_ = http.NewResponseController(w).Flush() // w may be wrapped (Debug logging)
-		panic(http.ErrAbortHandler) // drops the connection; net/http does not log it
+	if truncate && s.cfg.TruncateAbort {
+		// Flush through the wrapper of Debug logging too, then drop the
+		// connection (net/http does not log it).
+		_ = http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// hugeStickerSize is the length of a huge sticker (Config.HugeVehicles).
+const hugeStickerSize = 200 << 20
+
+// hugeChunk is what a huge sticker is made of after its header: 64 KB of
+// lines of hex digits, as in an ASCIIHexDecode image stream. It has no
+// '%', so no "%%EOF".
+var hugeChunk = sync.OnceValue(func() []byte {
+	b := make([]byte, 64<<10)
+	x := uint64(0x6875_6765) // "huge"
+	for i := range b {
+		if i%129 == 128 {
+			b[i] = '\n'
+			continue
+		}
+		x = splitmix(x)
+		b[i] = "0123456789ABCDEF"[x&15]
+	}
+	return b
+})
+
+// streamHuge writes the huge sticker of v: hugeStickerSize bytes without a
+// Content-Length, a PDF header and the start of an image stream that never
+// ends (there is no %%EOF). It writes a chunk at a time and stops as soon
+// as the client goes away (it returns) or the server closes (it drops the
+// connection, so that the body does not end cleanly).
+func (s *Server) streamHuge(w http.ResponseWriter, r *http.Request, v *Vehicle) {
+	head := fmt.Appendf(nil, "%%PDF-1.7\n%%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Title (Window Sticker %s) >>\nendobj\n"+
+		"2 0 obj\n<< /Type /XObject /Subtype /Image /Width 12000 /Height 5800 /ColorSpace /DeviceRGB"+
+		" /BitsPerComponent 8 /Filter /ASCIIHexDecode /Length %d >>\nstream\n", s.shownVIN(v.VIN), hugeStickerSize)
+	s.mu.Lock()
+	s.hugeActive++
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+	sent, why := 0, ""
+	for b := head; sent < hugeStickerSize; b = hugeChunk() {
+		select {
+		case <-r.Context().Done():
+			why = "client gone"
+		case <-s.closing:
+			why = "server closing"
+		default:
+		}
+		if why != "" {
+			break
+		}
+		b = b[:min(len(b), hugeStickerSize-sent)]
+		n, err := w.Write(b)
+		sent += n
+		s.mu.Lock()
+		s.st.HugeBytes += int64(n)
+		s.mu.Unlock()
+		if err != nil {
+			why = "client gone"
+			select {
+			case <-s.closing: // Close closed the connection
+				why = "server closing"
+			default:
+			}
+			break
+		}
+	}
+	s.mu.Lock()
+	s.hugeActive--
+	s.mu.Unlock()
+	if why == "" {
+		s.log.Info("huge sticker sent", "vehicle", v.ID, "bytes", sent)
+		return
+	}
+	s.log.Info("huge sticker stopped", "vehicle", v.ID, "bytes", sent, "of", hugeStickerSize, "reason", why)
+	if why == "server closing" {
+		panic(http.ErrAbortHandler) // drop the connection: the body must not look complete
 	}
 }
 

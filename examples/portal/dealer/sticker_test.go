@@ -441,3 +441,110 @@ func TestMentionRate(t *testing.T) {
 		t.Errorf("client saw %d mention stickers of %d; stats mention %d, wrong %d", mentions, n, st.MentionStickers, st.WrongStickers)
 	}
 }
+
+// eofScanner counts what is written to it and notes a "%%EOF" anywhere in
+// it, across writes.
+type eofScanner struct {
+	n     int64
+	tail  []byte
+	found bool
+}
+
+func (e *eofScanner) Write(p []byte) (int, error) {
+	e.n += int64(len(p))
+	buf := append(e.tail, p[:min(len(p), 8)]...)
+	e.found = e.found || bytes.Contains(buf, []byte("%%EOF")) || bytes.Contains(p, []byte("%%EOF"))
+	e.tail = append(e.tail[:0], p[max(0, len(p)-4):]...)
+	return len(p), nil
+}
+
+// openSticker starts a GET of a sticker and returns the response with its
+// body unread.
+func openSticker(t *testing.T, c *client, v dealer.Vehicle) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, c.base+v.StickerPath(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/pdf" ||
+		resp.ContentLength != -1 || resp.Header.Get("Content-Length") != "" {
+		t.Fatalf("huge sticker: %d %s, Content-Length %d", resp.StatusCode, resp.Header.Get("Content-Type"), resp.ContentLength)
+	}
+	return resp
+}
+
+func TestHugeStickers(t *testing.T) {
+	t.Parallel()
+	const huge = 200 << 20
+	t.Run("client stops reading", func(t *testing.T) {
+		t.Parallel()
+		sig, logger := newSignals()
+		srv := start(t, dealer.Config{Vehicles: 10, HugeVehicles: []int{3, 4}, Logger: logger})
+		c := newClient(t, srv)
+		c.login()
+		v := srv.Vehicles()[2]
+		resp := openSticker(t, c, v)
+		head := make([]byte, 5)
+		if _, err := io.ReadFull(resp.Body, head); err != nil || string(head) != "%PDF-" {
+			t.Fatalf("huge sticker starts with %q: %v", head, err)
+		}
+		var scan eofScanner
+		if _, err := io.CopyN(&scan, resp.Body, 101<<20); err != nil {
+			t.Fatalf("read 101 MB: %v", err)
+		}
+		if scan.found {
+			t.Errorf("%s in a huge sticker", "%%EOF")
+		}
+		if st := srv.Stats(); st.HugeStreaming != 1 || st.HugeStickers != 1 || st.Stickers != 1 || st.StickersByVehicle[3] != 1 {
+			t.Errorf("while streaming: streaming %d, huge %d, stickers %d", st.HugeStreaming, st.HugeStickers, st.Stickers)
+		}
+		resp.Body.Close() // the client stops reading: the handler ends
+		sig.waitFor(t, "huge sticker stopped", "vehicle=3", "reason=client gone")
+		sig.waitFor(t, "request", "path="+v.StickerPath())
+		st := srv.Stats()
+		if st.HugeStreaming != 0 || st.HugeBytes < 101<<20 || st.HugeBytes >= huge || st.Sessions[0].InFlight != 0 {
+			t.Errorf("after the client stopped: streaming %d, %d bytes written, in flight %d", st.HugeStreaming, st.HugeBytes, st.Sessions[0].InFlight)
+		}
+		t.Logf("the client read %d MB; the server wrote %d MB", (5+scan.n)>>20, st.HugeBytes>>20)
+		// Other stickers are ordinary.
+		if r := c.get(srv.Vehicles()[4].StickerPath()); r.status != 200 || !strings.Contains(pdfText(t, r.body), srv.Vehicles()[4].VIN) {
+			t.Errorf("sticker of vehicle 5: %d", r.status)
+		}
+	})
+	t.Run("whole", func(t *testing.T) {
+		t.Parallel()
+		srv := start(t, dealer.Config{Vehicles: 10, HugeVehicles: []int{3}})
+		c := newClient(t, srv)
+		c.login()
+		resp := openSticker(t, c, srv.Vehicles()[2])
+		var scan eofScanner
+		if _, err := io.Copy(&scan, resp.Body); err != nil || scan.n != huge || scan.found {
+			t.Errorf("huge sticker: %d bytes, %%%%EOF %v, %v; want %d bytes, no %%%%EOF", scan.n, scan.found, err, huge)
+		}
+		if st := srv.Stats(); st.HugeBytes != huge || st.HugeStickers != 1 {
+			t.Errorf("stats: huge bytes %d, huge stickers %d", st.HugeBytes, st.HugeStickers)
+		}
+	})
+	t.Run("server closes", func(t *testing.T) {
+		t.Parallel()
+		sig, logger := newSignals()
+		srv := start(t, dealer.Config{Vehicles: 10, HugeVehicles: []int{3}, Logger: logger})
+		c := newClient(t, srv)
+		c.login()
+		resp := openSticker(t, c, srv.Vehicles()[2])
+		sig.waitFor(t, "fault: huge sticker", "vehicle=3")
+		srv.Close() // returns once the handler has ended
+		sig.waitFor(t, "huge sticker stopped", "vehicle=3", "reason=server closing")
+		if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+			t.Error("the huge sticker ended cleanly at Close")
+		}
+		if st := srv.Stats(); st.HugeStreaming != 0 || st.HugeBytes >= huge {
+			t.Errorf("after Close: streaming %d, %d bytes", st.HugeStreaming, st.HugeBytes)
+		}
+	})
+}
