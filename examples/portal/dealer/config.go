@@ -182,6 +182,19 @@ type Config struct {
 	// Same rules for the IDs as GoneVehicles. Defaults to none.
 	HugeVehicles []int
 
+	// CraftedVehicles lists vehicle IDs whose sticker is a crafted PDF of
+	// under 1 KB that looks well formed (header, objects, a correct xref
+	// table, trailer, %%EOF) and has the vehicle's VIN in a content stream,
+	// but whose page tree contains itself: the /Kids of its Pages node
+	// list the Pages node. Naive text extraction loops forever on it.
+	// Same rules for the IDs as GoneVehicles. Defaults to none.
+	CraftedVehicles []int
+	// PageBombVehicles lists vehicle IDs whose sticker is a crafted PDF
+	// like CraftedVehicles', but with a sane tree of one page whose Pages
+	// node claims /Count 1000000000. Same rules for the IDs as
+	// GoneVehicles. Defaults to none.
+	PageBombVehicles []int
+
 	// Prewarm makes [Start] generate every vehicle's sticker PDF in the
 	// background (about 1 ms of one core each), so that even the first
 	// download of each is just a write. Defaults to false: each is made on
@@ -200,6 +213,8 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	c.GoneVehicles = slices.Clone(c.GoneVehicles)
 	c.HugeVehicles = slices.Clone(c.HugeVehicles)
+	c.CraftedVehicles = slices.Clone(c.CraftedVehicles)
+	c.PageBombVehicles = slices.Clone(c.PageBombVehicles)
 	c.Addr = cmp.Or(c.Addr, "127.0.0.1:0")
 	c.Vehicles = cmp.Or(c.Vehicles, DefaultVehicles)
 	c.PageSize = cmp.Or(c.PageSize, 25)
@@ -275,5 +290,6 @@ func (c Config) vehicleLists() []struct {
 	return []struct {
 		name string
 		ids  []int
-	}{{"GoneVehicles", c.GoneVehicles}, {"HugeVehicles", c.HugeVehicles}}
+	}{{"GoneVehicles", c.GoneVehicles}, {"HugeVehicles", c.HugeVehicles},
+		{"CraftedVehicles", c.CraftedVehicles}, {"PageBombVehicles", c.PageBombVehicles}}
 }

@@ -116,6 +116,9 @@
 //     vehicle page and sticker URL answer 404 (sold meanwhile).
 //   - HugeVehicles: these vehicles' stickers are 200 MB streams without a
 //     Content-Length that start like a PDF and never end like one.
+//   - CraftedVehicles, PageBombVehicles: these vehicles' stickers are tiny
+//     PDFs that look well formed but whose page tree contains itself, or
+//     claims a billion pages: naive text extraction never ends.
 //   - LowercaseVINs: every VIN the site shows (inventory, vehicle page,
 //     sticker text) is in lower case; [Vehicle.VIN] is not.
 //

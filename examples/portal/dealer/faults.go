@@ -124,6 +124,8 @@ const (
 	ordinary special = iota
 	gone             // Config.GoneVehicles
 	huge             // Config.HugeVehicles
+	crafted          // Config.CraftedVehicles
+	pageBomb         // Config.PageBombVehicles
 )
 
 // specials returns the fault of each vehicle, by vehicle index.
@@ -134,6 +136,12 @@ func (c Config) specials() []special {
 	}
 	for _, id := range c.HugeVehicles {
 		sp[id-1] = huge
+	}
+	for _, id := range c.CraftedVehicles {
+		sp[id-1] = crafted
+	}
+	for _, id := range c.PageBombVehicles {
+		sp[id-1] = pageBomb
 	}
 	return sp
 }

@@ -157,6 +157,8 @@ func TestConfigValidation(t *testing.T) {
 		{"GoneVehicles", dealer.Config{GoneVehicles: []int{0}}},
 		{"GoneVehicles", dealer.Config{Vehicles: 10, GoneVehicles: []int{3, 11}}},
 		{"HugeVehicles", dealer.Config{Vehicles: 10, GoneVehicles: []int{3}, HugeVehicles: []int{4, 3}}},
+		{"CraftedVehicles", dealer.Config{Vehicles: 10, CraftedVehicles: []int{-2}}},
+		{"PageBombVehicles", dealer.Config{Vehicles: 10, CraftedVehicles: []int{5}, PageBombVehicles: []int{5}}},
 	} {
 		_, err := dealer.New(tc.cfg)
 		if !errors.Is(err, dealer.ErrConfig) || !strings.Contains(err.Error(), tc.field) {

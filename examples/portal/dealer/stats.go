@@ -57,6 +57,10 @@ type Stats struct {
 	HugeStickers  int64 `json:"huge_stickers"`
 	HugeBytes     int64 `json:"huge_bytes"`
 	HugeStreaming int   `json:"huge_streaming"`
+	// CraftedStickers counts crafted stickers served: page-tree loops
+	// (Config.CraftedVehicles) and page-count bombs
+	// (Config.PageBombVehicles).
+	CraftedStickers int64 `json:"crafted_stickers"`
 	// Prepared counts successful POSTs to the prepare URL; NotPrepared
 	// counts sticker GETs answered 409 because none was pending.
 	Prepared    int64 `json:"prepared"`

@@ -34,7 +34,10 @@ func (s *Server) stickerPDF(v *Vehicle) ([]byte, error) {
 
 // StickerPDF returns the window sticker of the vehicle with the given ID,
 // exactly as the sticker URL serves it when no fault applies. With
-// [Config.LowercaseVINs] its VIN is in lower case, as served.
+// [Config.LowercaseVINs] its VIN is in lower case, as served. For a vehicle
+// in one of the lists of Config (GoneVehicles, HugeVehicles,
+// CraftedVehicles, PageBombVehicles) it is the sticker the vehicle would
+// have without its fault.
 func (s *Server) StickerPDF(id int) ([]byte, error) {
 	v := s.vehicle(id)
 	if v == nil {
@@ -113,6 +116,8 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	var err error
 	switch {
 	case kind == huge:
+	case kind == crafted || kind == pageBomb:
+		pdf = craftedSticker(s.shownVIN(served.VIN), kind == pageBomb)
 	case mention != nil:
 		served = mention
 		pdf, err = renderSticker(mention, stickerText{VIN: s.shownVIN(mention.VIN),
@@ -149,6 +154,8 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	switch kind {
 	case huge:
 		s.st.HugeStickers++
+	case crafted, pageBomb:
+		s.st.CraftedStickers++
 	}
 	s.mu.Unlock()
 	switch {
@@ -160,6 +167,10 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	switch kind {
 	case huge:
 		s.log.Info("fault: huge sticker", "vehicle", served.ID, "bytes", hugeStickerSize)
+	case crafted:
+		s.log.Info("fault: crafted sticker", "vehicle", served.ID, "pdf", "page tree loop", "bytes", len(pdf))
+	case pageBomb:
+		s.log.Info("fault: crafted sticker", "vehicle", served.ID, "pdf", "page count bomb", "bytes", len(pdf))
 	}
 	if truncate {
 		s.log.Info("fault: truncated sticker", "vehicle", v.ID, "sent", len(body), "of", len(pdf))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -547,4 +548,73 @@ func TestHugeStickers(t *testing.T) {
 			t.Errorf("after Close: streaming %d, %d bytes", st.HugeStreaming, st.HugeBytes)
 		}
 	})
+}
+
+// pdfObjects checks the frame of a small uncompressed PDF — header,
+// startxref pointing at an xref table whose every entry points at its
+// object, %%EOF at the end — and returns its objects' text by number.
+// It does not walk the page tree, which is what a crafted PDF is about.
+func pdfObjects(t *testing.T, b []byte) map[int]string {
+	t.Helper()
+	s := string(b)
+	m := regexp.MustCompile(`startxref\n(\d+)\n%%EOF\n$`).FindStringSubmatch(s)
+	if !strings.HasPrefix(s, "%PDF-1.") || m == nil {
+		t.Fatalf("no PDF header, or no startxref and %%%%EOF at the end:\n%s", s)
+	}
+	xref, _ := strconv.Atoi(m[1])
+	if xref >= len(s) || !strings.HasPrefix(s[xref:], "xref\n0 ") {
+		t.Fatalf("startxref %d does not point at an xref table", xref)
+	}
+	entries := regexp.MustCompile(`(\d{10}) 00000 n `).FindAllStringSubmatch(s[xref:], -1)
+	objs := map[int]string{}
+	for i, e := range entries {
+		off, _ := strconv.Atoi(e[1])
+		head := strconv.Itoa(i+1) + " 0 obj\n"
+		end := strings.Index(s[off:], "endobj")
+		if !strings.HasPrefix(s[off:], head) || end < 0 {
+			t.Fatalf("xref entry %d (offset %d) does not point at object %d", i+1, off, i+1)
+		}
+		objs[i+1] = s[off+len(head) : off+end]
+	}
+	if !strings.Contains(s[xref:], "/Size "+strconv.Itoa(len(entries)+1)+" /Root 1 0 R") {
+		t.Errorf("trailer does not match %d objects", len(entries))
+	}
+	return objs
+}
+
+func TestCraftedStickers(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 10, CraftedVehicles: []int{2}, PageBombVehicles: []int{7}, LowercaseVINs: true})
+	c := newClient(t, srv)
+	c.login()
+	for _, tc := range []struct {
+		id    int
+		pages string // the Pages node
+	}{
+		{2, "<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>"}, // object 2 is its own kid
+		{7, "<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>"},
+	} {
+		v, _ := srv.Vehicle(tc.id)
+		r := c.get(v.StickerPath())
+		if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/pdf" || r.header.Get("Content-Length") != strconv.Itoa(len(r.body)) {
+			t.Fatalf("vehicle %d: %d %s, Content-Length %s", tc.id, r.status, r.header.Get("Content-Type"), r.header.Get("Content-Length"))
+		}
+		if len(r.body) >= 1<<10 {
+			t.Errorf("vehicle %d: crafted sticker of %d bytes, want < 1 KB", tc.id, len(r.body))
+		}
+		// Never give it to a PDF library here: walking its tree is the trap.
+		objs := pdfObjects(t, r.body)
+		if objs[1] != "<< /Type /Catalog /Pages 2 0 R >>\n" || objs[2] != tc.pages+"\n" || !strings.Contains(objs[3], "/Parent 2 0 R") {
+			t.Errorf("vehicle %d: catalog %q, pages %q, page %q", tc.id, objs[1], objs[2], objs[3])
+		}
+		if want := "(VIN " + strings.ToLower(v.VIN) + ") Tj"; !strings.Contains(objs[4], "stream\n") || !strings.Contains(objs[4], want) {
+			t.Errorf("vehicle %d: content stream lacks %q: %q", tc.id, want, objs[4])
+		}
+	}
+	if r := c.get(srv.Vehicles()[0].StickerPath()); len(r.body) < 10<<10 {
+		t.Errorf("vehicle 1: sticker of %d bytes, want an ordinary one", len(r.body))
+	}
+	if st := srv.Stats(); st.CraftedStickers != 2 || st.Stickers != 3 {
+		t.Errorf("stats: crafted %d, stickers %d, want 2 3", st.CraftedStickers, st.Stickers)
+	}
 }
