@@ -27,6 +27,7 @@
 //	GET  /logout, POST /logout          ends the session → 302 /login
 //	GET  /inventory?page=K              the inventory, Config.PageSize (25) vehicles a page, K from 1
 //	GET  /vehicle/{id}                  a vehicle page; id is 1..Config.Vehicles; sets the session's current vehicle
+//	                                    (404 for Config.GoneVehicles, also the sticker and prepare URLs)
 //	GET  /vehicle/{id}/sticker.pdf      the window sticker PDF
 //	POST /vehicle/{id}/sticker/prepare  prepares a sticker (prepare mode only; 404 otherwise)
 //	GET  /photos/{id}/{n}.jpg           photo n (1..Config.Photos) of a vehicle, 100–300 KB; /photos/{id}/thumb.jpg ~8 KB
@@ -124,11 +125,15 @@
 //
 // Hangs, 500s and soft errors apply to the login-only pages only (inventory,
 // vehicle, prepare, sticker); logins fail by chance only through
-// CSRFRaceRate. A request of a
-// login-only page is checked in this order: session (302), concurrency limit
-// (429), hang, latency, 500, soft error, then the page itself (404, 409,
-// sticker latency, interference, mention, truncation); for the page itself
-// an unknown vehicle comes first, then a gone one (404).
+// CSRFRaceRate. A request of a login-only page is checked in this order:
+// session (302), concurrency limit (429), hang, latency, 500, soft error,
+// then the page itself: an unknown or gone vehicle (404), an unprepared
+// sticker (409), sticker latency, interference. What the sticker is then
+// depends on the vehicle whose sticker is served: a huge or crafted one for
+// a vehicle in HugeVehicles, CraftedVehicles or PageBombVehicles, else an
+// ordinary one, which may be swapped for a mention sticker (only if
+// interference left the requested vehicle) and may be truncated. Every
+// fault injected is counted in [Stats] and logged (at Info, "fault: …").
 //
 // # Determinism
 //
@@ -138,7 +143,10 @@
 // and concurrency checks, from 1. So a client that makes its requests one
 // after the other sees the same faults on every run, and a concurrent one
 // sees the same number of each fault for the same number of requests of a
-// kind, whichever request gets it. Interference is deterministic given the
+// kind, whichever request gets it; so is the other vehicle whose sticker
+// a mention sticker is. The vehicle lists (GoneVehicles,
+// HugeVehicles…) and LowercaseVINs and EndlessNext apply to every request
+// alike. Interference is deterministic given the
 // order in which the server handles the requests of a session: a sticker
 // request gets the sticker of the vehicle whose page was last served to
 // that session before the sticker is served (after its latency). A careful
@@ -154,8 +162,10 @@
 // A [Server] is safe for concurrent use. Each session's state (current
 // vehicle, prepared stickers) has its own mutex; counters are updated before
 // the response they describe is written. [Server.Close] releases hung and
-// delayed requests and returns only after every handler and connection
-// goroutine has ended; [Server.Shutdown] does the same gracefully. The
+// delayed requests, stops huge stickers in the middle (the connection is
+// dropped, so the body does not end cleanly), and returns only after every
+// handler and connection goroutine has ended; [Server.Shutdown] does the
+// same gracefully. The
 // server logs nothing unless [Config.Logger] is set, and never logs a
 // password.
 package dealer
