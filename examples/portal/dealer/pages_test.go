@@ -486,7 +486,7 @@ func TestEndlessNext(t *testing.T) {
 		for _, v := range vs[50:] {
 			last = append(last, v.VIN)
 		}
-		st := srv.Stats()
+		st := c.httpStats()
 		if !endless {
 			if len(rows) != 3 || !slices.Equal(rows[2], last) || st.EndlessPages != 0 {
 				t.Errorf("not endless: read %d pages, endless pages %d", len(rows), st.EndlessPages)
@@ -536,7 +536,7 @@ func TestCSRFRace(t *testing.T) {
 	if r := c.loginAs(dealer.DemoUser, "wrong-pass"); r.status != http.StatusOK || !strings.Contains(r.text(), "Invalid username or password.") {
 		t.Errorf("wrong password with CSRF races: %d", r.status)
 	}
-	st := srv.Stats()
+	st := c.httpStats()
 	if st.LoginsBadCSRF != 2 || st.CSRFRaces != 1 || st.LoginsOK != 0 || st.LoginsFailed != 1 || st.ActiveSessions != 0 {
 		t.Errorf("stats: bad csrf %d, races %d, ok %d, failed %d, active %d, want 2 1 0 1 0",
 			st.LoginsBadCSRF, st.CSRFRaces, st.LoginsOK, st.LoginsFailed, st.ActiveSessions)
@@ -645,7 +645,7 @@ func TestGoneVehicles(t *testing.T) {
 		if mode == dealer.StickerPrepare {
 			want = 6
 		}
-		if st := srv.Stats(); st.Gone != want || st.Stickers != 0 || st.Sessions[0].CurrentVehicle != 1 {
+		if st := c.httpStats(); st.Gone != want || st.Stickers != 0 || st.Sessions[0].CurrentVehicle != 1 {
 			t.Errorf("%s: stats: gone %d, want %d; stickers %d, current vehicle %d", mode, st.Gone, want, st.Stickers, st.Sessions[0].CurrentVehicle)
 		}
 		// Config returns the lists, not the caller's nor the server's own slice.

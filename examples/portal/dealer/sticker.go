@@ -115,7 +115,7 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	var pdf []byte
 	var err error
 	switch {
-	case kind == huge:
+	case kind == huge: // streamed below
 	case kind == crafted || kind == pageBomb:
 		pdf = craftedSticker(s.shownVIN(served.VIN), kind == pageBomb)
 	case mention != nil:
@@ -234,6 +234,12 @@ func (s *Server) streamHuge(w http.ResponseWriter, r *http.Request, v *Vehicle) 
 	s.hugeActive++
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		s.mu.Lock()
+		s.hugeActive--
+		s.mu.Unlock()
+		return
+	}
 	sent, why := 0, ""
 	for b := head; sent < hugeStickerSize; b = hugeChunk() {
 		select {

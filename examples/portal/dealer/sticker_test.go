@@ -399,7 +399,7 @@ func TestMentionStickers(t *testing.T) {
 	if len(others) < 2 {
 		t.Errorf("every mention sticker is of the same vehicle: %v", others)
 	}
-	st := srv.Stats()
+	st := c.httpStats()
 	if st.Stickers != 6 || st.MentionStickers != 6 || st.WrongStickers != 6 {
 		t.Errorf("stats: stickers %d, mention %d, wrong %d, want 6 6 6", st.Stickers, st.MentionStickers, st.WrongStickers)
 	}
@@ -527,7 +527,7 @@ func TestHugeStickers(t *testing.T) {
 		if _, err := io.Copy(&scan, resp.Body); err != nil || scan.n != huge || scan.found {
 			t.Errorf("huge sticker: %d bytes, %%%%EOF %v, %v; want %d bytes, no %%%%EOF", scan.n, scan.found, err, huge)
 		}
-		if st := srv.Stats(); st.HugeBytes != huge || st.HugeStickers != 1 {
+		if st := c.httpStats(); st.HugeBytes != huge || st.HugeStickers != 1 || st.HugeStreaming != 0 {
 			t.Errorf("stats: huge bytes %d, huge stickers %d", st.HugeBytes, st.HugeStickers)
 		}
 	})
@@ -614,7 +614,7 @@ func TestCraftedStickers(t *testing.T) {
 	if r := c.get(srv.Vehicles()[0].StickerPath()); len(r.body) < 10<<10 {
 		t.Errorf("vehicle 1: sticker of %d bytes, want an ordinary one", len(r.body))
 	}
-	if st := srv.Stats(); st.CraftedStickers != 2 || st.Stickers != 3 {
+	if st := c.httpStats(); st.CraftedStickers != 2 || st.Stickers != 3 {
 		t.Errorf("stats: crafted %d, stickers %d, want 2 3", st.CraftedStickers, st.Stickers)
 	}
 }
