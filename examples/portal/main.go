@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,6 +74,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxInFlight, "max-inflight", 0, "requests one session may have in progress; more get 429 (0: no limit)")
 	fs.BoolVar(&cfg.KickOnLimit, "kick", false, "also log the session out when it goes over -max-inflight")
 	fs.BoolVar(&cfg.Interference, "interference", false, "stickers follow the session's last viewed vehicle, not the URL")
+	fs.Float64Var(&cfg.MentionRate, "mention-rate", 0, "share of stickers that are another vehicle's, mentioning the requested VIN in a footer (0..1)")
+	fs.Float64Var(&cfg.CSRFRaceRate, "csrf-race-rate", 0, `share of right logins refused as "sign-in form has expired" (0..1)`)
+	fs.BoolVar(&cfg.EndlessNext, "endless-next", false, `the inventory's "next" link never ends (pages past the last repeat it)`)
+	fs.BoolVar(&cfg.LowercaseVINs, "lowercase-vins", false, "show every VIN in lower case (pages and sticker text)")
+	fs.Var((*idList)(&cfg.GoneVehicles), "gone", "vehicle `IDs` (comma-separated) listed in the inventory whose page and sticker answer 404")
+	fs.Var((*idList)(&cfg.HugeVehicles), "huge", "vehicle `IDs` (comma-separated) whose sticker is a 200 MB stream without Content-Length")
+	fs.Var((*idList)(&cfg.CraftedVehicles), "crafted", "vehicle `IDs` (comma-separated) whose sticker is a tiny PDF whose page tree contains itself")
+	fs.Var((*idList)(&cfg.PageBombVehicles), "page-bomb", "vehicle `IDs` (comma-separated) whose sticker is a tiny PDF claiming a billion pages")
 	fs.BoolVar(&verbose, "v", false, "log every request")
 	fs.BoolVar(&quiet, "q", false, "log nothing")
 	fs.DurationVar(&grace, "grace", 5*time.Second, "how long shutdown waits for requests in progress")
@@ -138,8 +147,42 @@ func faults(c dealer.Config) string {
 	add(c.IdleTimeout > 0, "idle timeout %v", c.IdleTimeout)
 	add(c.MaxInFlight > 0, "max in flight %d (kick %v)", c.MaxInFlight, c.KickOnLimit)
 	add(c.Interference, "current-vehicle interference")
+	add(c.MentionRate > 0, "mention stickers %g", c.MentionRate)
+	add(c.CSRFRaceRate > 0, "CSRF races %g", c.CSRFRaceRate)
+	add(c.EndlessNext, "endless next")
+	add(c.LowercaseVINs, "lower-case VINs")
+	add(len(c.GoneVehicles) > 0, "gone vehicles %s", idList(c.GoneVehicles))
+	add(len(c.HugeVehicles) > 0, "huge stickers %s", idList(c.HugeVehicles))
+	add(len(c.CraftedVehicles) > 0, "crafted stickers %s", idList(c.CraftedVehicles))
+	add(len(c.PageBombVehicles) > 0, "page-bomb stickers %s", idList(c.PageBombVehicles))
 	if len(f) == 0 {
 		return "none"
 	}
 	return strings.Join(f, ", ")
+}
+
+// idList is a flag of comma-separated vehicle IDs, e.g. "3,17,250".
+type idList []int
+
+func (l idList) String() string {
+	s := make([]string, len(l))
+	for i, id := range l {
+		s[i] = strconv.Itoa(id)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *idList) Set(v string) error {
+	*l = nil
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		id, err := strconv.Atoi(f)
+		if err != nil {
+			return fmt.Errorf("vehicle ID %q is not a number", f)
+		}
+		*l = append(*l, id)
+	}
+	return nil
 }

@@ -52,7 +52,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-vehicles", "12", "-interference", "-error-rate", "0.1",
-			"-password", "s3cret-pass", "-v"}, stdout, stderr)
+			"-password", "s3cret-pass", "-v", "-mention-rate", "0.2", "-csrf-race-rate", "0.1", "-endless-next",
+			"-lowercase-vins", "-gone", "1, 2", "-huge", "3", "-crafted", "4,5", "-page-bomb", "6"}, stdout, stderr)
 	}()
 	select {
 	case <-stdout.ready:
@@ -65,7 +66,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Fatalf("no URL in output:\n%s", out)
 	}
 	for _, want := range []string{"user:     demo", "(as set with -password)", "vehicles: 12 (seed 0)",
-		"faults:   500s 0.1, current-vehicle interference"} {
+		"faults:   500s 0.1, current-vehicle interference, mention stickers 0.2, CSRF races 0.1, endless next, " +
+			"lower-case VINs, gone vehicles 1,2, huge stickers 3, crafted stickers 4,5, page-bomb stickers 6\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -107,6 +109,10 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"-sticker-mode", "popup"}, "StickerMode", ""},
 		{[]string{"-error-rate", "2"}, "ErrorRate", ""},
 		{[]string{"extra"}, "unexpected arguments", ""},
+		{[]string{"-gone", "1,x"}, `vehicle ID "x" is not a number`, ""},
+		{[]string{"-vehicles", "10", "-huge", "11"}, "HugeVehicles", ""},
+		{[]string{"-crafted", "2", "-page-bomb", "2"}, "PageBombVehicles", ""},
+		{[]string{"-mention-rate", "-1"}, "MentionRate", ""},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tc.args, &stdout, &stderr)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -110,6 +111,16 @@ type Config struct {
 	// Content-Length and ends cleanly, so only checking the PDF catches it.
 	TruncateAbort bool
 
+	// CSRFRaceRate is the share of login POSTs with the right credentials
+	// and a valid CSRF token that are refused anyway as if the token were
+	// wrong: 403 and the login form again with #login-error "Your sign-in
+	// form has expired. Please try again.", the very answer to a bad token.
+	// It stands for the race in which another page of the same browser
+	// opens /login during a re-login and so replaces the pf_csrf cookie
+	// (which every login form served does, for real). Counted in
+	// [Stats.LoginsBadCSRF] and [Stats.CSRFRaces]. Defaults to 0.
+	CSRFRaceRate float64
+
 	// SessionTTL is how long a login lasts; after it, requests of that
 	// session are redirected (302) to /login?next=…. Defaults to 0: forever.
 	SessionTTL time.Duration
@@ -131,6 +142,59 @@ type Config struct {
 	// download in parallel in one session get wrong PDFs. Defaults to false.
 	Interference bool
 
+	// MentionRate is the share of sticker downloads answered with the
+	// sticker of another vehicle (picked from Seed) whose foot says
+	// "Replaces window sticker of VIN <the requested VIN>.": the requested
+	// VIN is somewhere in the text, but the sticker is not its own. The
+	// other vehicle's own VIN is where a sticker's VIN always is (title,
+	// keywords, the VIN line, barcode and fine print). Ordinary stickers
+	// never mention another vehicle's VIN. Counted in
+	// [Stats.WrongStickers] and [Stats.MentionStickers]. Defaults to 0.
+	MentionRate float64
+
+	// EndlessNext makes the inventory's "next" link never end: the last
+	// page links to the page after it, and every page past the last one
+	// (page=N+1, N+2, …) answers 200 with the last page's rows and a
+	// rel=next link to the following page. Defaults to false: the last
+	// page has no rel=next link and pages past it answer 404.
+	EndlessNext bool
+
+	// LowercaseVINs shows every VIN in lower case wherever the site shows
+	// one: the inventory rows (td.vin), the vehicle page (#vin and
+	// data-vin) and the text of the sticker PDF (its title, keywords, VIN
+	// line and fine print; the barcode's bars still encode the VIN in
+	// capitals, which Code 39 needs). [Vehicle.VIN] stays in capitals, so
+	// a test compares VINs case-insensitively. Defaults to false.
+	LowercaseVINs bool
+
+	// GoneVehicles lists vehicle IDs that stay in the inventory but whose
+	// vehicle page, sticker URL and prepare URL answer 404 "Vehicle not
+	// available" (h1#error): the vehicle was sold meanwhile. [Server.Vehicles]
+	// still lists them. Each ID is in 1..Vehicles and in at most one of the
+	// vehicle lists. Defaults to none.
+	GoneVehicles []int
+
+	// HugeVehicles lists vehicle IDs whose sticker is a 200 MB body
+	// streamed without a Content-Length: it starts like a PDF (%PDF-, an
+	// image stream) and never ends like one (no %%EOF). It is written a
+	// chunk at a time, so a client that stops reading stops the server
+	// too, and it stops when the client goes away or the server closes.
+	// Same rules for the IDs as GoneVehicles. Defaults to none.
+	HugeVehicles []int
+
+	// CraftedVehicles lists vehicle IDs whose sticker is a crafted PDF of
+	// under 1 KB that looks well formed (header, objects, a correct xref
+	// table, trailer, %%EOF) and has the vehicle's VIN in a content stream,
+	// but whose page tree contains itself: the /Kids of its Pages node
+	// list the Pages node. Naive text extraction loops forever on it.
+	// Same rules for the IDs as GoneVehicles. Defaults to none.
+	CraftedVehicles []int
+	// PageBombVehicles lists vehicle IDs whose sticker is a crafted PDF
+	// like CraftedVehicles', but with a sane tree of one page whose Pages
+	// node claims /Count 1000000000. Same rules for the IDs as
+	// GoneVehicles. Defaults to none.
+	PageBombVehicles []int
+
 	// Prewarm makes [Start] generate every vehicle's sticker PDF in the
 	// background (about 1 ms of one core each), so that even the first
 	// download of each is just a write. Defaults to false: each is made on
@@ -144,8 +208,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// withDefaults returns c with the zero fields filled in.
+// withDefaults returns c with the zero fields filled in, and its own copy
+// of the lists.
 func (c Config) withDefaults() Config {
+	c.GoneVehicles = slices.Clone(c.GoneVehicles)
+	c.HugeVehicles = slices.Clone(c.HugeVehicles)
+	c.CraftedVehicles = slices.Clone(c.CraftedVehicles)
+	c.PageBombVehicles = slices.Clone(c.PageBombVehicles)
 	c.Addr = cmp.Or(c.Addr, "127.0.0.1:0")
 	c.Vehicles = cmp.Or(c.Vehicles, DefaultVehicles)
 	c.PageSize = cmp.Or(c.PageSize, 25)
@@ -191,10 +260,36 @@ func (c Config) validate() error {
 	for _, r := range []struct {
 		name string
 		v    float64
-	}{{"ErrorRate", c.ErrorRate}, {"SoftErrorRate", c.SoftErrorRate}, {"HangRate", c.HangRate}, {"TruncateRate", c.TruncateRate}} {
+	}{{"ErrorRate", c.ErrorRate}, {"SoftErrorRate", c.SoftErrorRate}, {"HangRate", c.HangRate}, {"TruncateRate", c.TruncateRate},
+		{"MentionRate", c.MentionRate}, {"CSRFRaceRate", c.CSRFRaceRate}} {
 		if !(r.v >= 0 && r.v <= 1) { // also catches NaN
 			return bad(r.name, r.v, "0..1")
 		}
 	}
+	seen := map[int]string{}
+	for _, l := range c.vehicleLists() {
+		for _, id := range l.ids {
+			if id < 1 || id > c.Vehicles {
+				return bad(l.name, id, fmt.Sprintf("vehicle IDs in 1..%d", c.Vehicles))
+			}
+			if other := seen[id]; other != "" && other != l.name {
+				return bad(l.name, id, "IDs that are in no other list, but it is in "+other)
+			}
+			seen[id] = l.name
+		}
+	}
 	return nil
+}
+
+// vehicleLists are the lists of vehicle IDs with a fault of their own; an
+// ID may be in one of them only.
+func (c Config) vehicleLists() []struct {
+	name string
+	ids  []int
+} {
+	return []struct {
+		name string
+		ids  []int
+	}{{"GoneVehicles", c.GoneVehicles}, {"HugeVehicles", c.HugeVehicles},
+		{"CraftedVehicles", c.CraftedVehicles}, {"PageBombVehicles", c.PageBombVehicles}}
 }

@@ -38,6 +38,9 @@ type decision struct {
 	sticker  time.Duration // StickerLatency + jitter (stickers only)
 	truncate bool          // send only part of the PDF (stickers only)
 	keep     float64       // share of the PDF sent when truncating, in [0.1, 0.9)
+	mention  bool          // serve another vehicle's sticker that mentions this one (stickers only)
+	pick     float64       // which other vehicle, in [0, 1)
+	csrfRace bool          // refuse a right login as if its form had expired (logins only)
 }
 
 // faultCounters numbers the requests of each kind that reach the fault
@@ -61,16 +64,22 @@ const (
 	drawStickerJitter
 	drawTruncate
 	drawKeep
+	drawMention
+	drawMentionPick
+	drawCSRFRace
 )
 
 // decide numbers the next request of kind and draws its faults. Only the
 // fault kinds (inventory, vehicle, prepare, sticker) get hangs and errors;
-// login and logout get latency only.
+// login and logout get latency, and logins the CSRF race.
 func (s *Server) decide(kind Kind) decision {
 	c := &s.cfg
 	d := decision{n: s.counters[kind].Add(1)}
 	u := func(what uint64) float64 { return unit(c.Seed, kind, d.n, what) }
 	d.latency = c.Latency + time.Duration(u(drawJitter)*float64(c.LatencyJitter))
+	if kind == KindLogin {
+		d.csrfRace = u(drawCSRFRace) < c.CSRFRaceRate
+	}
 	switch kind {
 	case KindInventory, KindVehicle, KindPrepare, KindSticker:
 	default:
@@ -83,6 +92,8 @@ func (s *Server) decide(kind Kind) decision {
 		d.sticker = c.StickerLatency + time.Duration(u(drawStickerJitter)*float64(c.StickerLatencyJitter))
 		d.truncate = u(drawTruncate) < c.TruncateRate
 		d.keep = 0.1 + 0.8*u(drawKeep)
+		d.mention = u(drawMention) < c.MentionRate
+		d.pick = u(drawMentionPick)
 	}
 	return d
 }
@@ -104,6 +115,47 @@ func splitmix(x uint64) uint64 {
 	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// special is a vehicle's own fault, from the vehicle lists of [Config].
+type special uint8
+
+const (
+	ordinary special = iota
+	gone             // Config.GoneVehicles
+	huge             // Config.HugeVehicles
+	crafted          // Config.CraftedVehicles
+	pageBomb         // Config.PageBombVehicles
+)
+
+// specials returns the fault of each vehicle, by vehicle index.
+func (c Config) specials() []special {
+	sp := make([]special, c.Vehicles)
+	for _, id := range c.GoneVehicles {
+		sp[id-1] = gone
+	}
+	for _, id := range c.HugeVehicles {
+		sp[id-1] = huge
+	}
+	for _, id := range c.CraftedVehicles {
+		sp[id-1] = crafted
+	}
+	for _, id := range c.PageBombVehicles {
+		sp[id-1] = pageBomb
+	}
+	return sp
+}
+
+// isGone answers 404 for a vehicle in Config.GoneVehicles and reports
+// whether it did.
+func (s *Server) isGone(w http.ResponseWriter, r *http.Request, v *Vehicle) bool {
+	if s.special[v.ID-1] != gone {
+		return false
+	}
+	s.count(&s.st.Gone)
+	s.log.Info("fault: gone vehicle", "vehicle", v.ID, "path", r.URL.Path)
+	s.errorPage(w, r, http.StatusNotFound, "Vehicle not available", "This vehicle is no longer available. It may have been sold.")
+	return true
 }
 
 // errClosing is returned by wait when the server shuts down.

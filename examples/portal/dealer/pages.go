@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -79,8 +80,29 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, h
 	s.render(w, r, status, "error", p)
 }
 
+// shownVehicle is a vehicle as the pages show it: its VIN as the site
+// shows VINs ([Config.LowercaseVINs]).
+type shownVehicle struct {
+	*Vehicle
+	VIN string
+}
+
+// show returns v as the pages show it.
+func (s *Server) show(v *Vehicle) shownVehicle {
+	return shownVehicle{Vehicle: v, VIN: s.shownVIN(v.VIN)}
+}
+
+// shownVIN is vin as the site shows it: in lower case with
+// [Config.LowercaseVINs], else unchanged.
+func (s *Server) shownVIN(vin string) string {
+	if s.cfg.LowercaseVINs {
+		return strings.ToLower(vin)
+	}
+	return vin
+}
+
 type inventoryData struct {
-	Rows               []*Vehicle
+	Rows               []shownVehicle
 	Page, Pages, Total int
 	From, To           int
 	Prev, Next         int // 0 if none
@@ -99,19 +121,25 @@ func (s *Server) inventory(w http.ResponseWriter, r *http.Request, sess *session
 	}
 	size := s.cfg.PageSize
 	pages := (len(s.vehicles) + size - 1) / size
-	if n > pages {
+	past := n > pages
+	if past && !s.cfg.EndlessNext {
 		s.errorPage(w, r, http.StatusNotFound, "Page not found", "The inventory has "+strconv.Itoa(pages)+" pages.")
 		return
 	}
-	d := inventoryData{Page: n, Pages: pages, Total: len(s.vehicles), From: (n-1)*size + 1, To: min(n*size, len(s.vehicles))}
+	rows := min(n, pages) // past the end (EndlessNext): the last page's rows
+	d := inventoryData{Page: n, Pages: pages, Total: len(s.vehicles), From: (rows-1)*size + 1, To: min(rows*size, len(s.vehicles))}
 	for i := d.From - 1; i < d.To; i++ {
-		d.Rows = append(d.Rows, &s.vehicles[i])
+		d.Rows = append(d.Rows, s.show(&s.vehicles[i]))
 	}
 	if n > 1 {
 		d.Prev = n - 1
 	}
-	if n < pages {
+	if n < pages || s.cfg.EndlessNext && n < math.MaxInt {
 		d.Next = n + 1
+	}
+	if past {
+		s.count(&s.st.EndlessPages)
+		s.log.Info("fault: endless next", "page", n, "pages", pages)
 	}
 	for k := max(1, n-3); k <= min(pages, n+3); k++ {
 		d.Links = append(d.Links, k)
@@ -120,7 +148,7 @@ func (s *Server) inventory(w http.ResponseWriter, r *http.Request, sess *session
 }
 
 type vehicleData struct {
-	V           *Vehicle
+	V           shownVehicle
 	Photos      []string
 	Mode        string
 	Standard    []string
@@ -135,10 +163,13 @@ func (s *Server) vehiclePage(w http.ResponseWriter, r *http.Request, sess *sessi
 		s.errorPage(w, r, http.StatusNotFound, "Vehicle not found", "There is no vehicle with this ID in the inventory.")
 		return
 	}
+	if s.isGone(w, r, v) {
+		return
+	}
 	sess.mu.Lock()
 	sess.current = v.ID
 	sess.mu.Unlock()
-	d := vehicleData{V: v, Mode: string(s.cfg.StickerMode), Standard: standardEquipment(v)}
+	d := vehicleData{V: s.show(v), Mode: string(s.cfg.StickerMode), Standard: standardEquipment(v)}
 	for i := 1; i <= s.cfg.Photos; i++ {
 		d.Photos = append(d.Photos, "/photos/"+strconv.Itoa(v.ID)+"/"+strconv.Itoa(i)+".jpg")
 	}

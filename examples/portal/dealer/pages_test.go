@@ -152,6 +152,13 @@ func TestConfigValidation(t *testing.T) {
 		{"ErrorRate", dealer.Config{ErrorRate: 1.5}},
 		{"HangRate", dealer.Config{HangRate: -0.1}},
 		{"TruncateRate", dealer.Config{TruncateRate: 2}},
+		{"MentionRate", dealer.Config{MentionRate: 1.01}},
+		{"CSRFRaceRate", dealer.Config{CSRFRaceRate: -1}},
+		{"GoneVehicles", dealer.Config{GoneVehicles: []int{0}}},
+		{"GoneVehicles", dealer.Config{Vehicles: 10, GoneVehicles: []int{3, 11}}},
+		{"HugeVehicles", dealer.Config{Vehicles: 10, GoneVehicles: []int{3}, HugeVehicles: []int{4, 3}}},
+		{"CraftedVehicles", dealer.Config{Vehicles: 10, CraftedVehicles: []int{-2}}},
+		{"PageBombVehicles", dealer.Config{Vehicles: 10, CraftedVehicles: []int{5}, PageBombVehicles: []int{5}}},
 	} {
 		_, err := dealer.New(tc.cfg)
 		if !errors.Is(err, dealer.ErrConfig) || !strings.Contains(err.Error(), tc.field) {
@@ -404,4 +411,248 @@ func (l *logBuf) String() string {
 // logger logs everything, Debug included, as text to l.
 func (l *logBuf) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestLowercaseVINs(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 30, Seed: 4, LowercaseVINs: true})
+	c := newClient(t, srv)
+	c.login()
+	vs := srv.Vehicles()
+	for _, v := range vs {
+		if !dealer.ValidVIN(v.VIN) {
+			t.Fatalf("vehicle %d: Vehicle.VIN %q is not an upper-case VIN", v.ID, v.VIN)
+		}
+	}
+	shown := regexp.MustCompile(`<td class="vin">([^<]*)</td>`).FindAllStringSubmatch(c.get("/inventory").text(), -1)
+	if len(shown) != 25 {
+		t.Fatalf("%d VIN cells on page 1, want 25", len(shown))
+	}
+	for i, m := range shown {
+		if m[1] != strings.ToLower(vs[i].VIN) {
+			t.Errorf("row %d: VIN cell %q, want %q", i, m[1], strings.ToLower(vs[i].VIN))
+		}
+	}
+	v := vs[6]
+	lower := strings.ToLower(v.VIN)
+	page := c.get(v.Path()).text()
+	for _, want := range []string{`<dd id="vin" class="vin">` + lower + `</dd>`, `data-vin="` + lower + `"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("vehicle page lacks %s", want)
+		}
+	}
+	if strings.Contains(page, v.VIN) {
+		t.Error("the vehicle page shows the VIN in capitals")
+	}
+	b := c.get(v.StickerPath()).body
+	text := pdfText(t, b)
+	if !strings.Contains(text, lower) || strings.Contains(text, v.VIN) {
+		t.Errorf("sticker text: has lower-case VIN %v, capitals %v", strings.Contains(text, lower), strings.Contains(text, v.VIN))
+	}
+	if want, _ := srv.StickerPDF(v.ID); !bytes.Equal(b, want) {
+		t.Error("served sticker differs from StickerPDF")
+	}
+}
+
+func TestEndlessNext(t *testing.T) {
+	t.Parallel()
+	const bound = 10 // pages a client reads before it gives up
+	for _, endless := range []bool{false, true} {
+		srv := start(t, dealer.Config{Vehicles: 60, Seed: 5, EndlessNext: endless}) // pages of 25, 25, 10
+		c := newClient(t, srv)
+		c.login()
+		vs := srv.Vehicles()
+		var rows [][]string // VINs, by page
+		path := "/inventory"
+		for path != "" && len(rows) < bound {
+			r := c.get(path)
+			if r.status != http.StatusOK {
+				t.Fatalf("endless %v: %s: %d", endless, path, r.status)
+			}
+			var vins []string
+			for _, m := range vinCell.FindAllStringSubmatch(r.text(), -1) {
+				vins = append(vins, m[1])
+			}
+			rows = append(rows, vins)
+			path = ""
+			if m := nextLink.FindStringSubmatch(r.text()); m != nil {
+				path = m[1]
+				if want := "/inventory?page=" + strconv.Itoa(len(rows)+1); path != want {
+					t.Errorf("endless %v: page %d links to %s, want %s", endless, len(rows), path, want)
+				}
+			}
+		}
+		last := []string{}
+		for _, v := range vs[50:] {
+			last = append(last, v.VIN)
+		}
+		st := c.httpStats()
+		if !endless {
+			if len(rows) != 3 || !slices.Equal(rows[2], last) || st.EndlessPages != 0 {
+				t.Errorf("not endless: read %d pages, endless pages %d", len(rows), st.EndlessPages)
+			}
+			if r := c.get("/inventory?page=4"); r.status != http.StatusNotFound || !strings.Contains(r.text(), `id="error"`) {
+				t.Errorf("not endless: page 4: %d", r.status)
+			}
+			continue
+		}
+		if len(rows) != bound || st.EndlessPages != bound-3 {
+			t.Errorf("endless: read %d pages, want the bound %d; endless pages %d, want %d", len(rows), bound, st.EndlessPages, bound-3)
+		}
+		for i := 2; i < len(rows); i++ {
+			if !slices.Equal(rows[i], last) {
+				t.Errorf("endless: page %d has %d rows, not the last page's", i+1, len(rows[i]))
+			}
+		}
+		if r := c.get("/inventory?page=1000"); r.status != http.StatusOK || !strings.Contains(r.text(), `<a rel="next" href="/inventory?page=1001">`) {
+			t.Errorf("endless: page 1000: %d", r.status)
+		}
+	}
+}
+
+// csrfValue matches the CSRF token in a login form, to compare two forms
+// without their tokens.
+var csrfValue = regexp.MustCompile(`name="csrf" value="[^"]+"`)
+
+func TestCSRFRace(t *testing.T) {
+	t.Parallel()
+	var logs logBuf
+	srv := start(t, dealer.Config{Vehicles: 5, CSRFRaceRate: 1, Logger: logs.logger()})
+	c := newClient(t, srv)
+
+	// A real bad token, for comparison.
+	c.get("/login")
+	bad := c.post("/login", url.Values{"username": {dealer.DemoUser}, "password": {dealer.DemoPassword}, "csrf": {"forged"}}, nil)
+	// The right credentials and token, refused all the same.
+	race := c.loginAs(dealer.DemoUser, dealer.DemoPassword)
+	if race.status != http.StatusForbidden || loggedIn(race) || race.url.Path != "/login" ||
+		!strings.Contains(race.text(), `<p class="alert alert-error" id="login-error" role="alert">Your sign-in form has expired. Please try again.</p>`) {
+		t.Fatalf("CSRF race: %d at %s, logged in %v:\n%s", race.status, race.url, loggedIn(race), race.text())
+	}
+	if a, b := csrfValue.ReplaceAllString(bad.text(), ""), csrfValue.ReplaceAllString(race.text(), ""); bad.status != race.status || a != b {
+		t.Errorf("a CSRF race (%d) can be told from a bad token (%d):\n%s\n---\n%s", race.status, bad.status, b, a)
+	}
+	// Wrong credentials are refused as wrong credentials.
+	if r := c.loginAs(dealer.DemoUser, "wrong-pass"); r.status != http.StatusOK || !strings.Contains(r.text(), "Invalid username or password.") {
+		t.Errorf("wrong password with CSRF races: %d", r.status)
+	}
+	st := c.httpStats()
+	if st.LoginsBadCSRF != 2 || st.CSRFRaces != 1 || st.LoginsOK != 0 || st.LoginsFailed != 1 || st.ActiveSessions != 0 {
+		t.Errorf("stats: bad csrf %d, races %d, ok %d, failed %d, active %d, want 2 1 0 1 0",
+			st.LoginsBadCSRF, st.CSRFRaces, st.LoginsOK, st.LoginsFailed, st.ActiveSessions)
+	}
+	if !strings.Contains(logs.String(), "fault: CSRF race") || strings.Contains(logs.String(), dealer.DemoPassword) {
+		t.Errorf("logs: no CSRF race, or a password:\n%s", logs.String())
+	}
+}
+
+// TestCSRFRaceRate: with a share of races, a client that retries an
+// expired form gets in, and the stats count what it saw.
+func TestCSRFRaceRate(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 5, Seed: 3, CSRFRaceRate: 0.5})
+	refused := 0
+	for range 20 {
+		c := newClient(t, srv)
+		for {
+			r := c.loginAs(dealer.DemoUser, dealer.DemoPassword)
+			if loggedIn(r) {
+				break
+			}
+			refused++
+			if r.status != http.StatusForbidden || refused > 200 {
+				t.Fatalf("login: %d, %d refused", r.status, refused)
+			}
+		}
+	}
+	st := srv.Stats()
+	if refused == 0 || st.CSRFRaces != int64(refused) || st.LoginsBadCSRF != int64(refused) || st.LoginsOK != 20 {
+		t.Errorf("client was refused %d times; stats races %d, bad csrf %d, ok %d", refused, st.CSRFRaces, st.LoginsBadCSRF, st.LoginsOK)
+	}
+}
+
+// TestCSRFNaturalRace: every login form served replaces the CSRF cookie,
+// so of two pages of one browser that open /login, only the last one's
+// form can sign in.
+func TestCSRFNaturalRace(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 5})
+	c := newClient(t, srv)
+	first := csrfField.FindStringSubmatch(c.get("/login").text())[1]
+	second := csrfField.FindStringSubmatch(c.get("/login?next=%2Fvehicle%2F2").text())[1]
+	if first == second {
+		t.Fatal("two login forms with the same token")
+	}
+	creds := func(token string) url.Values {
+		return url.Values{"username": {dealer.DemoUser}, "password": {dealer.DemoPassword}, "csrf": {token}}
+	}
+	if r := c.post("/login", creds(first), nil); r.status != http.StatusForbidden || loggedIn(r) {
+		t.Fatalf("the first form after a second was served: %d, logged in %v", r.status, loggedIn(r))
+	}
+	// That refusal served a form too: the second token is stale now.
+	if r := c.post("/login", creds(second), nil); r.status != http.StatusForbidden || loggedIn(r) {
+		t.Fatalf("the second form after a refusal: %d, logged in %v", r.status, loggedIn(r))
+	}
+	c.login()
+	if st := srv.Stats(); st.LoginsBadCSRF != 2 || st.CSRFRaces != 0 || st.LoginsOK != 1 {
+		t.Errorf("stats: bad csrf %d, races %d, ok %d, want 2 0 1", st.LoginsBadCSRF, st.CSRFRaces, st.LoginsOK)
+	}
+}
+
+func TestGoneVehicles(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []dealer.StickerMode{dealer.StickerAttachment, dealer.StickerPrepare} {
+		srv := start(t, dealer.Config{Vehicles: 30, GoneVehicles: []int{2, 27}, StickerMode: mode})
+		c := newClient(t, srv)
+		c.login()
+		vs := srv.Vehicles()
+		if len(vs) != 30 {
+			t.Fatalf("Vehicles lists %d, want 30", len(vs))
+		}
+		if v, ok := srv.Vehicle(27); !ok || v.ID != 27 {
+			t.Errorf("Vehicle(27): %v", ok)
+		}
+		// Still listed, with the link to their page.
+		inv := c.get("/inventory").text() + c.get("/inventory?page=2").text()
+		for _, id := range []int{2, 27} {
+			v := vs[id-1]
+			if !strings.Contains(inv, `<a class="vehicle" href="`+v.Path()+`">`) || !strings.Contains(inv, `<td class="vin">`+v.VIN+`</td>`) {
+				t.Errorf("%s: gone vehicle %d is not listed", mode, id)
+			}
+			paths := []string{v.Path(), v.StickerPath()}
+			if mode == dealer.StickerPrepare {
+				paths = append(paths, v.PreparePath())
+			}
+			for _, p := range paths {
+				var r *response
+				if strings.HasSuffix(p, "/prepare") {
+					r = c.post(p, nil, nil)
+				} else {
+					r = c.get(p)
+				}
+				if r.status != http.StatusNotFound || !strings.Contains(r.text(), `<h1 id="error">Vehicle not available</h1>`) || !loggedIn(r) {
+					t.Errorf("%s: %s: %d, want 404 with h1#error", mode, p, r.status)
+				}
+			}
+			if r := c.get("/photos/" + strconv.Itoa(id) + "/1.jpg"); r.status != http.StatusOK {
+				t.Errorf("%s: photo of a gone vehicle: %d", mode, r.status)
+			}
+		}
+		if r := c.get(vs[0].Path()); r.status != http.StatusOK {
+			t.Errorf("%s: vehicle 1: %d", mode, r.status)
+		}
+		want := int64(4)
+		if mode == dealer.StickerPrepare {
+			want = 6
+		}
+		if st := c.httpStats(); st.Gone != want || st.Stickers != 0 || st.Sessions[0].CurrentVehicle != 1 {
+			t.Errorf("%s: stats: gone %d, want %d; stickers %d, current vehicle %d", mode, st.Gone, want, st.Stickers, st.Sessions[0].CurrentVehicle)
+		}
+		// Config returns the lists, not the caller's nor the server's own slice.
+		cfg := srv.Config()
+		cfg.GoneVehicles[0] = 3
+		if got := srv.Config().GoneVehicles; !slices.Equal(got, []int{2, 27}) {
+			t.Errorf("Config().GoneVehicles = %v after changing a copy", got)
+		}
+	}
 }

@@ -20,6 +20,7 @@ type Server struct {
 	vehicles []Vehicle
 	pages    *pages
 	stickers []stickerSlot // cached PDFs, by vehicle index
+	special  []special     // a vehicle's own fault, by vehicle index
 	counters faultCounters
 	handler  http.Handler
 
@@ -33,6 +34,9 @@ type Server struct {
 	sessions map[string]*session
 	lastN    int // number of the last session made
 	st       Stats
+	// hugeActive is the number of huge stickers being written: a gauge
+	// that ResetStats leaves alone.
+	hugeActive int
 
 	// Set by Start only.
 	url       string
@@ -64,6 +68,7 @@ func New(cfg Config) (*Server, error) {
 		sessions: make(map[string]*session),
 		st:       newStats(),
 	}
+	s.special = cfg.specials()
 	s.idle = sync.NewCond(&s.mu)
 	s.handler = s.routes()
 	return s, nil
@@ -114,9 +119,10 @@ func (s *Server) URL() string { return s.url }
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Config returns the configuration in use, defaults filled in.
-func (s *Server) Config() Config { return s.cfg }
+func (s *Server) Config() Config { return s.cfg.withDefaults() }
 
-// Vehicles returns the inventory, in inventory order (by ID).
+// Vehicles returns the inventory, in inventory order (by ID). It lists
+// every vehicle, [Config.GoneVehicles] too.
 func (s *Server) Vehicles() []Vehicle {
 	out := slices.Clone(s.vehicles)
 	for i := range out {

@@ -186,8 +186,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err != nil || token == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(token)) != 1 {
 		s.count(&s.st.LoginsBadCSRF)
 		s.log.Info("login refused: bad CSRF token", "user", user)
-		s.showLogin(w, r, http.StatusForbidden, loginData{Next: next, Username: user,
-			Error: "Your sign-in form has expired. Please try again."})
+		s.formExpired(w, r, next, user)
 		return
 	}
 	okUser := subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.Username))
@@ -197,6 +196,15 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("login failed", "user", user)
 		s.showLogin(w, r, http.StatusOK, loginData{Next: next, Username: user,
 			Error: "Invalid username or password."})
+		return
+	}
+	if d.csrfRace {
+		s.mu.Lock()
+		s.st.LoginsBadCSRF++
+		s.st.CSRFRaces++
+		s.mu.Unlock()
+		s.log.Info("fault: CSRF race", "user", user, "n", d.n)
+		s.formExpired(w, r, next, user)
 		return
 	}
 	now := s.cfg.Now()
@@ -212,6 +220,14 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true})
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: sess.id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// formExpired refuses a login POST for its CSRF token: 403 and the form
+// again, with a new token. A real bad token and an injected CSRF race
+// ([Config.CSRFRaceRate]) get the same answer.
+func (s *Server) formExpired(w http.ResponseWriter, r *http.Request, next, user string) {
+	s.showLogin(w, r, http.StatusForbidden, loginData{Next: next, Username: user,
+		Error: "Your sign-in form has expired. Please try again."})
 }
 
 // logout serves GET and POST /logout.

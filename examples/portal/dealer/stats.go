@@ -17,7 +17,8 @@ type Stats struct {
 
 	LoginsOK      int64 `json:"logins_ok"`       // successful logins
 	LoginsFailed  int64 `json:"logins_failed"`   // wrong username or password
-	LoginsBadCSRF int64 `json:"logins_bad_csrf"` // login POSTs with a missing or wrong CSRF token
+	LoginsBadCSRF int64 `json:"logins_bad_csrf"` // login POSTs refused for their CSRF token: missing, wrong, or a CSRF race
+	CSRFRaces     int64 `json:"csrf_races"`      // right login POSTs refused as if their token were wrong (Config.CSRFRaceRate)
 	Logouts       int64 `json:"logouts"`         // GET or POST /logout of a live session
 
 	// Forced logouts: sessions the server ended, counted once per session
@@ -31,7 +32,8 @@ type Stats struct {
 	// /login: no session cookie, an unknown or ended session.
 	LoginRedirects int64 `json:"login_redirects"`
 
-	// Stickers counts sticker PDFs served (whole or truncated).
+	// Stickers counts sticker PDFs served: whole, truncated, mention,
+	// huge (counted when it begins) or crafted.
 	Stickers int64 `json:"stickers"`
 	// StickersByVehicle counts sticker PDFs served per vehicle ID in the
 	// URL, so a vehicle downloaded twice shows 2.
@@ -40,14 +42,36 @@ type Stats struct {
 	// served one before.
 	DuplicateStickers int64 `json:"duplicate_stickers"`
 	// WrongStickers counts stickers of another vehicle than the one in the
-	// URL (Config.Interference).
+	// URL (Config.Interference, Config.MentionRate).
 	WrongStickers int64 `json:"wrong_stickers"`
+	// MentionStickers counts wrong stickers whose text mentions the VIN of
+	// the vehicle in the URL (Config.MentionRate).
+	MentionStickers int64 `json:"mention_stickers"`
 	// TruncatedStickers counts stickers cut short (Config.TruncateRate).
 	TruncatedStickers int64 `json:"truncated_stickers"`
+	// HugeStickers counts huge stickers begun (Config.HugeVehicles);
+	// HugeBytes counts the bytes of them written so far, as they are
+	// written, so a client that stopped reading early sees it stay far
+	// below 200 MB a sticker; HugeStreaming is the number being written
+	// now (0 once every such handler has ended).
+	HugeStickers  int64 `json:"huge_stickers"`
+	HugeBytes     int64 `json:"huge_bytes"`
+	HugeStreaming int   `json:"huge_streaming"`
+	// CraftedStickers counts crafted stickers served: page-tree loops
+	// (Config.CraftedVehicles) and page-count bombs
+	// (Config.PageBombVehicles).
+	CraftedStickers int64 `json:"crafted_stickers"`
 	// Prepared counts successful POSTs to the prepare URL; NotPrepared
 	// counts sticker GETs answered 409 because none was pending.
 	Prepared    int64 `json:"prepared"`
 	NotPrepared int64 `json:"not_prepared"`
+
+	// Gone counts requests for the vehicle page, sticker or prepare URL of
+	// a vehicle in Config.GoneVehicles, answered 404.
+	Gone int64 `json:"gone"`
+	// EndlessPages counts inventory pages past the last one answered with
+	// the last page's rows (Config.EndlessNext).
+	EndlessPages int64 `json:"endless_pages"`
 
 	Errors500       int64 `json:"errors_500"`        // injected HTTP 500s
 	SoftErrors      int64 `json:"soft_errors"`       // injected "Something went wrong" pages
@@ -121,11 +145,15 @@ func (s *Server) Stats() Stats {
 		st.Sessions[i].CurrentVehicle = cur[i]
 	}
 	st.ActiveSessions = len(st.Sessions)
+	s.mu.Lock()
+	st.HugeStreaming = s.hugeActive
+	s.mu.Unlock()
 	return st
 }
 
-// ResetStats sets every counter back to zero. Sessions, vehicles and the
-// sequence of fault decisions are not affected.
+// ResetStats sets every counter back to zero. Sessions, vehicles, the
+// sequence of fault decisions and the gauges (ActiveSessions,
+// HugeStreaming) are not affected.
 func (s *Server) ResetStats() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -28,12 +28,16 @@ type stickerSlot struct {
 // stickerPDF returns v's window sticker, generating it once.
 func (s *Server) stickerPDF(v *Vehicle) ([]byte, error) {
 	slot := &s.stickers[v.ID-1]
-	slot.once.Do(func() { slot.pdf, slot.err = renderSticker(v) })
+	slot.once.Do(func() { slot.pdf, slot.err = renderSticker(v, stickerText{VIN: s.shownVIN(v.VIN)}) })
 	return slot.pdf, slot.err
 }
 
 // StickerPDF returns the window sticker of the vehicle with the given ID,
-// exactly as the sticker URL serves it when no fault applies.
+// exactly as the sticker URL serves it when no fault applies. With
+// [Config.LowercaseVINs] its VIN is in lower case, as served. For a vehicle
+// in one of the lists of Config (GoneVehicles, HugeVehicles,
+// CraftedVehicles, PageBombVehicles) it is the sticker the vehicle would
+// have without its fault.
 func (s *Server) StickerPDF(id int) ([]byte, error) {
 	v := s.vehicle(id)
 	if v == nil {
@@ -47,6 +51,9 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request, sess *session, 
 	v := s.pathVehicle(r)
 	if s.cfg.StickerMode != StickerPrepare || v == nil {
 		s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+		return
+	}
+	if s.isGone(w, r, v) {
 		return
 	}
 	token := r.Header.Get("X-CSRF-Token")
@@ -69,6 +76,9 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	v := s.pathVehicle(r)
 	if v == nil {
 		s.errorPage(w, r, http.StatusNotFound, "Vehicle not found", "There is no vehicle with this ID in the inventory.")
+		return
+	}
+	if s.isGone(w, r, v) {
 		return
 	}
 	if s.cfg.StickerMode == StickerPrepare {
@@ -95,14 +105,34 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 			served = s.vehicle(cur)
 		}
 	}
-	pdf, err := s.stickerPDF(served)
+	// The served vehicle's own fault decides what its sticker is; only an
+	// ordinary sticker may be swapped for a mention sticker or truncated.
+	kind := s.special[served.ID-1]
+	var mention *Vehicle
+	if kind == ordinary && d.mention && served == v {
+		mention = s.mentionOther(v, d.pick)
+	}
+	var pdf []byte
+	var err error
+	switch {
+	case kind == huge: // streamed below
+	case kind == crafted || kind == pageBomb:
+		pdf = craftedSticker(s.shownVIN(served.VIN), kind == pageBomb)
+	case mention != nil:
+		served = mention
+		pdf, err = renderSticker(mention, stickerText{VIN: s.shownVIN(mention.VIN),
+			Footer: "Replaces window sticker of VIN " + s.shownVIN(v.VIN) + "."})
+	default:
+		pdf, err = s.stickerPDF(served)
+	}
 	if err != nil {
 		s.log.Error("sticker", "vehicle", served.ID, "err", err)
 		http.Error(w, "could not generate the window sticker", http.StatusInternalServerError)
 		return
 	}
+	truncate := d.truncate && kind == ordinary
 	body := pdf
-	if d.truncate {
+	if truncate {
 		body = pdf[:int(float64(len(pdf))*d.keep)]
 	}
 
@@ -115,14 +145,34 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	if served != v {
 		s.st.WrongStickers++
 	}
-	if d.truncate {
+	if mention != nil {
+		s.st.MentionStickers++
+	}
+	if truncate {
 		s.st.TruncatedStickers++
 	}
+	switch kind {
+	case huge:
+		s.st.HugeStickers++
+	case crafted, pageBomb:
+		s.st.CraftedStickers++
+	}
 	s.mu.Unlock()
-	if served != v {
+	switch {
+	case mention != nil:
+		s.log.Info("fault: mention sticker", "session", sess.n, "requested", v.ID, "served", served.ID)
+	case served != v:
 		s.log.Info("fault: wrong sticker", "session", sess.n, "requested", v.ID, "served", served.ID)
 	}
-	if d.truncate {
+	switch kind {
+	case huge:
+		s.log.Info("fault: huge sticker", "vehicle", served.ID, "bytes", hugeStickerSize)
+	case crafted:
+		s.log.Info("fault: crafted sticker", "vehicle", served.ID, "pdf", "page tree loop", "bytes", len(pdf))
+	case pageBomb:
+		s.log.Info("fault: crafted sticker", "vehicle", served.ID, "pdf", "page count bomb", "bytes", len(pdf))
+	}
+	if truncate {
 		s.log.Info("fault: truncated sticker", "vehicle", v.ID, "sent", len(body), "of", len(pdf))
 	}
 
@@ -134,17 +184,120 @@ func (s *Server) sticker(w http.ResponseWriter, r *http.Request, sess *session, 
 	}
 	h.Set("Content-Disposition", disp+`; filename="`+StickerFilename+`"`)
 	h.Set("Cache-Control", "private, no-store")
-	if !d.truncate || s.cfg.TruncateAbort {
+	if kind == huge {
+		s.streamHuge(w, r, served)
+		return
+	}
+	if !truncate || s.cfg.TruncateAbort {
 		h.Set("Content-Length", strconv.Itoa(len(pdf)))
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
-	if d.truncate && s.cfg.TruncateAbort {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-		panic(http.ErrAbortHandler) // drops the connection; net/http does not log it
+	if truncate && s.cfg.TruncateAbort {
+		// Flush through the wrapper of Debug logging too, then drop the
+		// connection (net/http does not log it).
+		_ = http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
 	}
+}
+
+// hugeStickerSize is the length of a huge sticker (Config.HugeVehicles).
+const hugeStickerSize = 200 << 20
+
+// hugeChunk is what a huge sticker is made of after its header: 64 KB of
+// lines of hex digits, as in an ASCIIHexDecode image stream. It has no
+// '%', so no "%%EOF".
+var hugeChunk = sync.OnceValue(func() []byte {
+	b := make([]byte, 64<<10)
+	x := uint64(0x6875_6765) // "huge"
+	for i := range b {
+		if i%129 == 128 {
+			b[i] = '\n'
+			continue
+		}
+		x = splitmix(x)
+		b[i] = "0123456789ABCDEF"[x&15]
+	}
+	return b
+})
+
+// streamHuge writes the huge sticker of v: hugeStickerSize bytes without a
+// Content-Length, a PDF header and the start of an image stream that never
+// ends (there is no %%EOF). It writes a chunk at a time and stops as soon
+// as the client goes away (it returns) or the server closes (it drops the
+// connection, so that the body does not end cleanly).
+func (s *Server) streamHuge(w http.ResponseWriter, r *http.Request, v *Vehicle) {
+	head := fmt.Appendf(nil, "%%PDF-1.7\n%%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Title (Window Sticker %s) >>\nendobj\n"+
+		"2 0 obj\n<< /Type /XObject /Subtype /Image /Width 12000 /Height 5800 /ColorSpace /DeviceRGB"+
+		" /BitsPerComponent 8 /Filter /ASCIIHexDecode /Length %d >>\nstream\n", s.shownVIN(v.VIN), hugeStickerSize)
+	s.mu.Lock()
+	s.hugeActive++
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		s.mu.Lock()
+		s.hugeActive--
+		s.mu.Unlock()
+		return
+	}
+	sent, why := 0, ""
+	for b := head; sent < hugeStickerSize; b = hugeChunk() {
+		select {
+		case <-r.Context().Done():
+			why = "client gone"
+		case <-s.closing:
+			why = "server closing"
+		default:
+		}
+		if why != "" {
+			break
+		}
+		b = b[:min(len(b), hugeStickerSize-sent)]
+		n, err := w.Write(b)
+		sent += n
+		s.mu.Lock()
+		s.st.HugeBytes += int64(n)
+		s.mu.Unlock()
+		if err != nil {
+			why = "client gone"
+			select {
+			case <-s.closing: // Close closed the connection
+				why = "server closing"
+			default:
+			}
+			break
+		}
+	}
+	s.mu.Lock()
+	s.hugeActive--
+	s.mu.Unlock()
+	if why == "" {
+		s.log.Info("huge sticker sent", "vehicle", v.ID, "bytes", sent)
+		return
+	}
+	s.log.Info("huge sticker stopped", "vehicle", v.ID, "bytes", sent, "of", hugeStickerSize, "reason", why)
+	if why == "server closing" {
+		panic(http.ErrAbortHandler) // drop the connection: the body must not look complete
+	}
+}
+
+// mentionOther picks the vehicle whose sticker is served instead of v's
+// for [Config.MentionRate]: the pick-th share of the other vehicles, from
+// v on, or the next one after it that has no fault of its own; nil if
+// there is none.
+func (s *Server) mentionOther(v *Vehicle, pick float64) *Vehicle {
+	n := len(s.vehicles)
+	if n < 2 {
+		return nil
+	}
+	skip := 1 + int(pick*float64(n-1)) // 1..n-1
+	for k := range n - 1 {
+		i := (v.ID - 1 + 1 + (skip-1+k)%(n-1)) % n // never v
+		if s.special[i] == ordinary {
+			return &s.vehicles[i]
+		}
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -203,19 +356,28 @@ func (s *Server) prewarm() {
 // vehicle's PDF is byte-for-byte the same on every run.
 var stickerEpoch = time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
 
+// stickerText is what a sticker says beyond the vehicle's own data.
+type stickerText struct {
+	VIN    string // the VIN as written: v.VIN, or in lower case (Config.LowercaseVINs)
+	Footer string // an extra line at the foot of the page, "" for none
+}
+
 // renderSticker draws a Monroney-style window sticker for v: US Letter,
-// compressed streams, the vehicle photo embedded.
-func renderSticker(v *Vehicle) ([]byte, error) {
+// compressed streams, the vehicle photo embedded. The VIN is written as
+// t.VIN everywhere but in the barcode: Code 39 has no lower case, so the
+// bars always encode v.VIN.
+func renderSticker(v *Vehicle, t stickerText) ([]byte, error) {
+	vin := t.VIN
 	pdf := fpdf.New("P", "mm", "Letter", "")
 	pdf.SetCompression(true)
 	pdf.SetCreationDate(stickerEpoch)
 	pdf.SetModificationDate(stickerEpoch)
 	pdf.SetCatalogSort(true)
-	pdf.SetTitle("Window Sticker "+v.VIN, false)
+	pdf.SetTitle("Window Sticker "+vin, false)
 	pdf.SetSubject(v.Title(), false)
 	pdf.SetAuthor("Summit Motors DealerNet", false)
 	pdf.SetCreator("pagefleet examples/portal", false)
-	pdf.SetKeywords("VIN "+v.VIN, false)
+	pdf.SetKeywords("VIN "+vin, false)
 	pdf.SetMargins(10, 10, 10)
 	pdf.SetAutoPageBreak(false, 0)
 	pdf.AddPage()
@@ -239,7 +401,7 @@ func renderSticker(v *Vehicle) ([]byte, error) {
 	pdf.CellFormat(130, 7, tr(strings.ToUpper(v.Title())), "", 1, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "", 9.5)
 	info := [][2]string{
-		{"VIN", v.VIN},
+		{"VIN", vin},
 		{"Body", v.Body},
 		{"Engine", v.Engine},
 		{"Transmission", v.Transmission},
@@ -350,12 +512,12 @@ func renderSticker(v *Vehicle) ([]byte, error) {
 	code39(pdf, 10, by, 0.3, 14, v.VIN)
 	pdf.SetXY(10, by+15)
 	pdf.SetFont("Courier", "", 9)
-	pdf.CellFormat(100, 4, "*"+v.VIN+"*", "", 0, "L", false, 0, "")
+	pdf.CellFormat(100, 4, "*"+vin+"*", "", 0, "L", false, 0, "")
 	pdf.SetXY(130, by)
 	pdf.SetFont("Helvetica", "B", 9)
 	pdf.MultiCell(75.9, 4.5, "SOLD TO: SUMMIT MOTORS\n4200 Mountain View Parkway\nDenver, CO 80216\nShip via: Rail / Truck", "1", "L", false)
 
-	// Fine print.
+	// Fine print, and the extra footer line.
 	pdf.SetXY(10, 256)
 	pdf.SetFont("Helvetica", "", 6.5)
 	pdf.SetTextColor(80, 80, 80)
@@ -363,7 +525,13 @@ func renderSticker(v *Vehicle) ([]byte, error) {
 		"State and local taxes, license and title fees, and dealer-installed options and accessories are not included. "+
 		"Ratings are based on the U.S. Department of Transportation's New Car Assessment Program. "+
 		"This window sticker was generated for demonstration purposes by the pagefleet demo dealer portal; the vehicle, its equipment and prices are fictional. "+
-		"Vehicle identification number "+v.VIN+"."), "", "L", false)
+		"Vehicle identification number "+vin+"."), "", "L", false)
+	if t.Footer != "" {
+		pdf.SetXY(10, pdf.GetY()+1.5)
+		pdf.SetFont("Helvetica", "B", 7.5)
+		pdf.SetTextColor(0, 0, 0)
+		pdf.CellFormat(195.9, 4, tr(t.Footer), "", 1, "L", false, 0, "")
+	}
 
 	var buf bytes.Buffer
 	if err := pdf.Output(&buf); err != nil {

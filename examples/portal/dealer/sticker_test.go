@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -359,4 +360,261 @@ func TestPrewarm(t *testing.T) {
 	// Close stops the prewarm goroutine (goleak checks it at the end).
 	srv2 := start(t, dealer.Config{Prewarm: true})
 	srv2.Close()
+}
+
+func TestMentionStickers(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 12, Seed: 8, MentionRate: 1})
+	c := newClient(t, srv)
+	c.login()
+	vs := srv.Vehicles()
+	others := map[string]bool{}
+	for _, v := range vs[:6] {
+		r := c.get(v.StickerPath())
+		if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/pdf" {
+			t.Fatalf("%s: %d %s", v.StickerPath(), r.status, r.header.Get("Content-Type"))
+		}
+		text := pdfText(t, r.body)
+		// The requested VIN is in the footer, and only there.
+		footer := "Replaces window sticker of VIN " + v.VIN + "."
+		if !strings.Contains(text, footer) || strings.Count(text, v.VIN) != 1 {
+			t.Errorf("vehicle %d: footer %q present %v, VIN %d times", v.ID, footer, strings.Contains(text, footer), strings.Count(text, v.VIN))
+		}
+		// The sticker is another vehicle's: its VIN is on the VIN line, the
+		// barcode caption and in the fine print.
+		own := ""
+		for _, o := range vs {
+			if o.ID != v.ID && strings.Contains(text, o.VIN) {
+				if own != "" {
+					t.Errorf("vehicle %d: the sticker has the VINs of %s and %s", v.ID, own, o.VIN)
+				}
+				own = o.VIN
+			}
+		}
+		if own == "" || !strings.Contains(text, "*"+own+"*") || !strings.Contains(text, "Vehicle identification number "+own+".") {
+			t.Errorf("vehicle %d: the sticker's own VIN %q is not where a sticker's VIN is", v.ID, own)
+		}
+		others[own] = true
+	}
+	if len(others) < 2 {
+		t.Errorf("every mention sticker is of the same vehicle: %v", others)
+	}
+	st := c.httpStats()
+	if st.Stickers != 6 || st.MentionStickers != 6 || st.WrongStickers != 6 {
+		t.Errorf("stats: stickers %d, mention %d, wrong %d, want 6 6 6", st.Stickers, st.MentionStickers, st.WrongStickers)
+	}
+
+	// Without the fault no sticker has another vehicle's VIN anywhere.
+	plain := start(t, dealer.Config{Vehicles: 12, Seed: 8})
+	for _, v := range plain.Vehicles() {
+		b, err := plain.StickerPDF(v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := pdfText(t, b)
+		for _, o := range vs {
+			if o.ID != v.ID && strings.Contains(text, o.VIN) || bytes.Contains(b, []byte(o.VIN)) != (o.ID == v.ID) {
+				t.Errorf("the sticker of vehicle %d has the VIN of vehicle %d in its text or bytes", v.ID, o.ID)
+			}
+		}
+	}
+}
+
+func TestMentionRate(t *testing.T) {
+	t.Parallel()
+	const n = 80
+	srv := start(t, dealer.Config{Vehicles: 20, Seed: 2, MentionRate: 0.25})
+	c := newClient(t, srv)
+	c.login()
+	vs := srv.Vehicles()
+	mentions := 0
+	for i := range n {
+		v := vs[i%len(vs)]
+		text := pdfText(t, c.get(v.StickerPath()).body)
+		if strings.Contains(text, "Replaces window sticker of VIN "+v.VIN) {
+			mentions++
+		} else if !strings.Contains(text, "*"+v.VIN+"*") {
+			t.Errorf("vehicle %d: neither its own sticker nor a mention sticker", v.ID)
+		}
+	}
+	st := srv.Stats()
+	if st.MentionStickers != int64(mentions) || st.WrongStickers != int64(mentions) || mentions < n/10 || mentions > n*4/10 {
+		t.Errorf("client saw %d mention stickers of %d; stats mention %d, wrong %d", mentions, n, st.MentionStickers, st.WrongStickers)
+	}
+}
+
+// eofScanner counts what is written to it and notes a "%%EOF" anywhere in
+// it, across writes.
+type eofScanner struct {
+	n     int64
+	tail  []byte
+	found bool
+}
+
+func (e *eofScanner) Write(p []byte) (int, error) {
+	e.n += int64(len(p))
+	buf := append(e.tail, p[:min(len(p), 8)]...)
+	e.found = e.found || bytes.Contains(buf, []byte("%%EOF")) || bytes.Contains(p, []byte("%%EOF"))
+	e.tail = append(e.tail[:0], p[max(0, len(p)-4):]...)
+	return len(p), nil
+}
+
+// openSticker starts a GET of a sticker and returns the response with its
+// body unread.
+func openSticker(t *testing.T, c *client, v dealer.Vehicle) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, c.base+v.StickerPath(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/pdf" ||
+		resp.ContentLength != -1 || resp.Header.Get("Content-Length") != "" {
+		t.Fatalf("huge sticker: %d %s, Content-Length %d", resp.StatusCode, resp.Header.Get("Content-Type"), resp.ContentLength)
+	}
+	return resp
+}
+
+func TestHugeStickers(t *testing.T) {
+	t.Parallel()
+	const huge = 200 << 20
+	t.Run("client stops reading", func(t *testing.T) {
+		t.Parallel()
+		sig, logger := newSignals()
+		srv := start(t, dealer.Config{Vehicles: 10, HugeVehicles: []int{3, 4}, Logger: logger})
+		c := newClient(t, srv)
+		c.login()
+		v := srv.Vehicles()[2]
+		resp := openSticker(t, c, v)
+		head := make([]byte, 5)
+		if _, err := io.ReadFull(resp.Body, head); err != nil || string(head) != "%PDF-" {
+			t.Fatalf("huge sticker starts with %q: %v", head, err)
+		}
+		var scan eofScanner
+		if _, err := io.CopyN(&scan, resp.Body, 101<<20); err != nil {
+			t.Fatalf("read 101 MB: %v", err)
+		}
+		if scan.found {
+			t.Errorf("%s in a huge sticker", "%%EOF")
+		}
+		if st := srv.Stats(); st.HugeStreaming != 1 || st.HugeStickers != 1 || st.Stickers != 1 || st.StickersByVehicle[3] != 1 {
+			t.Errorf("while streaming: streaming %d, huge %d, stickers %d", st.HugeStreaming, st.HugeStickers, st.Stickers)
+		}
+		resp.Body.Close() // the client stops reading: the handler ends
+		sig.waitFor(t, "huge sticker stopped", "vehicle=3", "reason=client gone")
+		sig.waitFor(t, "request", "path="+v.StickerPath())
+		st := srv.Stats()
+		if st.HugeStreaming != 0 || st.HugeBytes < 101<<20 || st.HugeBytes >= huge || st.Sessions[0].InFlight != 0 {
+			t.Errorf("after the client stopped: streaming %d, %d bytes written, in flight %d", st.HugeStreaming, st.HugeBytes, st.Sessions[0].InFlight)
+		}
+		t.Logf("the client read %d MB; the server wrote %d MB", (5+scan.n)>>20, st.HugeBytes>>20)
+		// Other stickers are ordinary.
+		if r := c.get(srv.Vehicles()[4].StickerPath()); r.status != 200 || !strings.Contains(pdfText(t, r.body), srv.Vehicles()[4].VIN) {
+			t.Errorf("sticker of vehicle 5: %d", r.status)
+		}
+	})
+	t.Run("whole", func(t *testing.T) {
+		t.Parallel()
+		srv := start(t, dealer.Config{Vehicles: 10, HugeVehicles: []int{3}})
+		c := newClient(t, srv)
+		c.login()
+		resp := openSticker(t, c, srv.Vehicles()[2])
+		var scan eofScanner
+		if _, err := io.Copy(&scan, resp.Body); err != nil || scan.n != huge || scan.found {
+			t.Errorf("huge sticker: %d bytes, %%%%EOF %v, %v; want %d bytes, no %%%%EOF", scan.n, scan.found, err, huge)
+		}
+		if st := c.httpStats(); st.HugeBytes != huge || st.HugeStickers != 1 || st.HugeStreaming != 0 {
+			t.Errorf("stats: huge bytes %d, huge stickers %d", st.HugeBytes, st.HugeStickers)
+		}
+	})
+	t.Run("server closes", func(t *testing.T) {
+		t.Parallel()
+		sig, logger := newSignals()
+		srv := start(t, dealer.Config{Vehicles: 10, HugeVehicles: []int{3}, Logger: logger})
+		c := newClient(t, srv)
+		c.login()
+		resp := openSticker(t, c, srv.Vehicles()[2])
+		sig.waitFor(t, "fault: huge sticker", "vehicle=3")
+		srv.Close() // returns once the handler has ended
+		sig.waitFor(t, "huge sticker stopped", "vehicle=3", "reason=server closing")
+		if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+			t.Error("the huge sticker ended cleanly at Close")
+		}
+		if st := srv.Stats(); st.HugeStreaming != 0 || st.HugeBytes >= huge {
+			t.Errorf("after Close: streaming %d, %d bytes", st.HugeStreaming, st.HugeBytes)
+		}
+	})
+}
+
+// pdfObjects checks the frame of a small uncompressed PDF — header,
+// startxref pointing at an xref table whose every entry points at its
+// object, %%EOF at the end — and returns its objects' text by number.
+// It does not walk the page tree, which is what a crafted PDF is about.
+func pdfObjects(t *testing.T, b []byte) map[int]string {
+	t.Helper()
+	s := string(b)
+	m := regexp.MustCompile(`startxref\n(\d+)\n%%EOF\n$`).FindStringSubmatch(s)
+	if !strings.HasPrefix(s, "%PDF-1.") || m == nil {
+		t.Fatalf("no PDF header, or no startxref and %%%%EOF at the end:\n%s", s)
+	}
+	xref, _ := strconv.Atoi(m[1])
+	if xref >= len(s) || !strings.HasPrefix(s[xref:], "xref\n0 ") {
+		t.Fatalf("startxref %d does not point at an xref table", xref)
+	}
+	entries := regexp.MustCompile(`(\d{10}) 00000 n `).FindAllStringSubmatch(s[xref:], -1)
+	objs := map[int]string{}
+	for i, e := range entries {
+		off, _ := strconv.Atoi(e[1])
+		head := strconv.Itoa(i+1) + " 0 obj\n"
+		end := strings.Index(s[off:], "endobj")
+		if !strings.HasPrefix(s[off:], head) || end < 0 {
+			t.Fatalf("xref entry %d (offset %d) does not point at object %d", i+1, off, i+1)
+		}
+		objs[i+1] = s[off+len(head) : off+end]
+	}
+	if !strings.Contains(s[xref:], "/Size "+strconv.Itoa(len(entries)+1)+" /Root 1 0 R") {
+		t.Errorf("trailer does not match %d objects", len(entries))
+	}
+	return objs
+}
+
+func TestCraftedStickers(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 10, CraftedVehicles: []int{2}, PageBombVehicles: []int{7}, LowercaseVINs: true})
+	c := newClient(t, srv)
+	c.login()
+	for _, tc := range []struct {
+		id    int
+		pages string // the Pages node
+	}{
+		{2, "<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>"}, // object 2 is its own kid
+		{7, "<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>"},
+	} {
+		v, _ := srv.Vehicle(tc.id)
+		r := c.get(v.StickerPath())
+		if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/pdf" || r.header.Get("Content-Length") != strconv.Itoa(len(r.body)) {
+			t.Fatalf("vehicle %d: %d %s, Content-Length %s", tc.id, r.status, r.header.Get("Content-Type"), r.header.Get("Content-Length"))
+		}
+		if len(r.body) >= 1<<10 {
+			t.Errorf("vehicle %d: crafted sticker of %d bytes, want < 1 KB", tc.id, len(r.body))
+		}
+		// Never give it to a PDF library here: walking its tree is the trap.
+		objs := pdfObjects(t, r.body)
+		if objs[1] != "<< /Type /Catalog /Pages 2 0 R >>\n" || objs[2] != tc.pages+"\n" || !strings.Contains(objs[3], "/Parent 2 0 R") {
+			t.Errorf("vehicle %d: catalog %q, pages %q, page %q", tc.id, objs[1], objs[2], objs[3])
+		}
+		if want := "(VIN " + strings.ToLower(v.VIN) + ") Tj"; !strings.Contains(objs[4], "stream\n") || !strings.Contains(objs[4], want) {
+			t.Errorf("vehicle %d: content stream lacks %q: %q", tc.id, want, objs[4])
+		}
+	}
+	if r := c.get(srv.Vehicles()[0].StickerPath()); len(r.body) < 10<<10 {
+		t.Errorf("vehicle 1: sticker of %d bytes, want an ordinary one", len(r.body))
+	}
+	if st := c.httpStats(); st.CraftedStickers != 2 || st.Stickers != 3 {
+		t.Errorf("stats: crafted %d, stickers %d, want 2 3", st.CraftedStickers, st.Stickers)
+	}
 }

@@ -12,7 +12,7 @@ import (
 // Money is in whole US dollars.
 type Vehicle struct {
 	ID            int      `json:"id"`             // 1..Config.Vehicles; the {id} in /vehicle/{id}
-	VIN           string   `json:"vin"`            // 17 characters, valid check digit
+	VIN           string   `json:"vin"`            // 17 characters, valid check digit, capitals (the site may show it in lower case: Config.LowercaseVINs)
 	Year          int      `json:"year"`           // model year
 	Make          string   `json:"make"`           // e.g. "Ford"
 	Model         string   `json:"model"`          // e.g. "F-150"
