@@ -3,6 +3,8 @@ package download
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 
 	"github.com/cenkalti/backoff/v4"
 
@@ -10,38 +12,99 @@ import (
 	"github.com/pagefleet/pagefleet/pool"
 )
 
-// Track makes a pool keep a checkpoint tracker's records: each attempt is
-// recorded Running before it starts (cfg.OnStart), a failed attempt that
-// will be retried Pending (cfg.OnAttempt), and each task's Result (cfg.OnResult)
-// Done with the [File] its Run returned, Failed, or — for a task the pool
-// stopped before it finished — unfinished. Functions cfg already has are
-// still called, after the record is written. cfg.MaxAttempts is set to the
-// tracker's, so attempts add up the same way in both.
+// Tracked is a [pool.PagePool] fed and recorded by a checkpoint tracker:
+// the tracker claims the items ([checkpoint.Tracker.Feed]) and the pool
+// works on them, and every attempt and outcome goes into the tracker's
+// store — Running before an attempt starts (so a crash is on record),
+// Pending before a retry, Done with the [File] the task returned, Failed,
+// or unfinished when the pool stops. Attempts add up across runs (a claim's
+// attempts are the task's Prior), and an item the process died on before
+// runs alone (pool.Task.Exclusive), so that a crash during it is its own.
 //
-// A record that can't be written stops the job: stop is called with the
-// error (pass the cancel function of the context Run gets), because every
-// further outcome would be lost. A lease lost to another process is not
-// such an error: that process's outcome counts, and the attempt is given
-// up here without a retry.
-func Track[P any](cfg *pool.Config[P], t *checkpoint.Tracker, stop context.CancelCauseFunc) {
-	cfg.MaxAttempts = t.MaxAttempts()
-	ctx := context.Background() // records are written even while the job stops: they are what a rerun needs
-	failed := func(err error) {
-		if err != nil && !errors.Is(err, checkpoint.ErrLeaseLost) {
-			stop(err)
-		}
+// The embedded pool is there for its Stats, SetWorkers and SetMaxWorkers;
+// use Tracked.Run, not the pool's.
+type Tracked[P any] struct {
+	*pool.PagePool[P]
+	tr *checkpoint.Tracker
+
+	mu   sync.Mutex
+	stop context.CancelCauseFunc // of the running Run
+}
+
+// NewTracked returns a pool made from cfg whose tasks tr feeds and
+// records. The functions cfg has (OnStart, OnAttempt, OnResult) are still
+// called, after the tracker's; cfg.MaxAttempts is set to the tracker's.
+func NewTracked[P any](cfg pool.Config[P], tr *checkpoint.Tracker) (*Tracked[P], error) {
+	t := &Tracked[P]{tr: tr}
+	t.hook(&cfg)
+	p, err := pool.New(cfg)
+	if err != nil {
+		return nil, err
 	}
+	t.PagePool = p
+	return t, nil
+}
+
+// Run works on the items keys (usually checkpoint.Plan.Keys) until every
+// one is finished — here, by another process sharing the store, or given
+// up — or ctx ends. task does one attempt at one item on a page of the
+// pool; a successful task returns the File it saved. A record that can't be
+// written stops the run with that error: every later outcome would be
+// lost. Run may be called once.
+func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx context.Context, page P, key string) (any, error)) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	t.mu.Lock()
+	t.stop = stop
+	t.mu.Unlock()
+	fed := make(chan error, 1)
+	go func() {
+		defer t.CloseQueue()
+		fed <- t.tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+			return t.Submit(pool.Task[P]{Key: c.Key, Prior: c.Attempts, Exclusive: c.Crashes > 0,
+				Run: func(ctx context.Context, page P) (any, error) { return task(ctx, page, c.Key) }})
+		})
+	}()
+	err := t.PagePool.Run(ctx)
+	ferr := <-fed
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("download: the checkpoint could not be written: %w", cause)
+	}
+	if err == nil && ferr != nil && !errors.Is(ferr, context.Canceled) {
+		err = ferr
+	}
+	return err
+}
+
+// failed stops the run after a write the store refused. A lease lost to
+// another process is no such failure: that process's outcome counts.
+func (t *Tracked[P]) failed(err error) {
+	if err == nil || errors.Is(err, checkpoint.ErrLeaseLost) {
+		return
+	}
+	t.mu.Lock()
+	stop := t.stop
+	t.mu.Unlock()
+	if stop != nil {
+		stop(err)
+	}
+}
+
+func (t *Tracked[P]) hook(cfg *pool.Config[P]) {
+	tr := t.tr
+	cfg.MaxAttempts = tr.MaxAttempts()
+	bg := context.Background() // outcomes are written even as the run stops: they are what a rerun needs
 	onStart, onAttempt, onResult := cfg.OnStart, cfg.OnAttempt, cfg.OnResult
-	cfg.OnStart = func(actx context.Context, a pool.Attempt) error {
-		if err := t.Begin(actx, a.Key, a.Number, a.Started); err != nil {
+	cfg.OnStart = func(ctx context.Context, a pool.Attempt) error {
+		if err := tr.Begin(ctx, a.Key, a.Number, a.Started); err != nil {
 			if errors.Is(err, checkpoint.ErrLeaseLost) {
 				return backoff.Permanent(err)
 			}
-			failed(err)
+			t.failed(err)
 			return err
 		}
 		if onStart != nil {
-			return onStart(actx, a)
+			return onStart(ctx, a)
 		}
 		return nil
 	}
@@ -51,7 +114,7 @@ func Track[P any](cfg *pool.Config[P], t *checkpoint.Tracker, stop context.Cance
 			if a.Requeued {
 				charged--
 			}
-			failed(t.Retry(ctx, a.Key, a.Started, charged, a.Err))
+			t.failed(tr.Retry(bg, a.Key, a.Started, charged, a.Err))
 		}
 		if onAttempt != nil {
 			onAttempt(a)
@@ -59,17 +122,15 @@ func Track[P any](cfg *pool.Config[P], t *checkpoint.Tracker, stop context.Cance
 	}
 	cfg.OnResult = func(r pool.Result) {
 		var err error
-		switch f, ok := r.Value.(File); {
-		case r.Err == nil && ok:
-			err = t.Done(ctx, r.Key, r.Attempts, checkpoint.SavedFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
+		switch f, _ := r.Value.(File); {
 		case r.Err == nil:
-			err = t.Done(ctx, r.Key, r.Attempts, checkpoint.SavedFile{})
+			err = tr.Done(bg, r.Key, r.Attempts, checkpoint.SavedFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
 		case errors.Is(r.Err, pool.ErrStopped):
-			err = t.Stop(ctx, r.Key, r.Attempts)
+			err = tr.Stop(bg, r.Key, r.Attempts)
 		default:
-			err = t.Fail(ctx, r.Key, r.Attempts, r.Err)
+			err = tr.Fail(bg, r.Key, r.Attempts, r.Err)
 		}
-		failed(err)
+		t.failed(err)
 		if onResult != nil {
 			onResult(r)
 		}

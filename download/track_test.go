@@ -23,8 +23,8 @@ import (
 	"github.com/pagefleet/pagefleet/pool/pooltest"
 )
 
-// trackedRun plans keys on store, feeds them through a pool of fake pages
-// whose tasks run task, and returns the pool's error.
+// trackedRun plans keys on store and runs them through a Tracked pool of
+// fake pages whose tasks run task.
 func trackedRun(t testing.TB, ctx context.Context, store checkpoint.Store, opts checkpoint.TrackerOptions, keys []string,
 	task func(ctx context.Context, key string) (any, error)) (checkpoint.Plan, error) {
 	tr, err := checkpoint.NewTracker(store, opts)
@@ -36,29 +36,14 @@ func trackedRun(t testing.TB, ctx context.Context, store checkpoint.Store, opts 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
 	cfg := pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 3, Logger: opts.Logger,
 		NewBackOff: func() backoff.BackOff { return &backoff.ZeroBackOff{} }}
-	download.Track(&cfg, tr, stop)
-	p, err := pool.New(cfg)
+	p, err := download.NewTracked(cfg, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fed := make(chan error, 1)
-	go func() {
-		fed <- tr.Feed(ctx, plan.Keys(), func(c checkpoint.Claim) error {
-			return p.Submit(pool.Task[*pooltest.Page]{Key: c.Key, Prior: c.Attempts, Exclusive: c.Crashes > 0, Run: func(ctx context.Context, _ *pooltest.Page) (any, error) {
-				return task(ctx, c.Key)
-			}})
-		})
-		p.CloseQueue()
-	}()
-	err = p.Run(ctx)
-	if ferr := <-fed; ferr != nil && !errors.Is(ferr, context.Canceled) {
-		t.Errorf("Feed: %v", ferr)
-	}
-	return plan, errors.Join(err, context.Cause(ctx))
+	err = p.Run(ctx, plan.Keys(), func(ctx context.Context, _ *pooltest.Page, key string) (any, error) { return task(ctx, key) })
+	return plan, err
 }
 
 // TestTrack: a pool's attempts and results become the tracker's records —
