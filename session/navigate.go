@@ -253,3 +253,18 @@ func (s *Session) current() *browser {
 	defer s.mu.Unlock()
 	return s.cur
 }
+
+// Overload reports whether err says the site has more than it can take —
+// HTTP 429 or 502–504, a timeout, an attempt the pool's watchdog rescued —
+// for pool.Adaptive.Overload. A 500 or a logout happens at any load and
+// says nothing about it.
+func Overload(err error) bool {
+	var st *StatusError
+	switch {
+	case errors.As(err, &st):
+		return st.Code == http.StatusTooManyRequests || st.Code >= 502 && st.Code <= 504
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, pool.ErrStuck), errors.Is(err, playwright.ErrTimeout):
+		return true
+	}
+	return false
+}
