@@ -50,6 +50,30 @@ func TestPDFHostile(t *testing.T) {
 	}
 }
 
+func TestPDFCaseAndSpace(t *testing.T) {
+	t.Parallel()
+	lower := strings.ToLower(vinA)
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"lower-case in the file", onePage("VIN: " + lower), vinA},
+		{"lower-case asked", onePage("VIN: " + vinA), lower},
+		{"split over runs", craft("", catalog, pages, page, helv, stream("", "BT /F1 12 Tf [(VIN 1FTEW)-120(1e53)] TJ (k) Tj 20 0 Td (FA1 2345) Tj ET")), vinA},
+		{"split over lines", onePage("VIN 1FTEW1E53", "KFA12345"), vinA},
+		{"split over content streams", craft("", catalog, pages,
+			"<</Type /Page /Parent 2 0 R /Resources <</Font <</F1 4 0 R>>>> /Contents [5 0 R 6 0 R]>>", helv,
+			stream("", "BT /F1 12 Tf (VIN 1FTEW1E5"), stream("", "3KFA12345) Tj ET")), vinA},
+		{"asked with spaces", onePage("VIN: " + vinA), " 1ftew 1e53 kfa12345 "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			check(t, download.PDFContains(tt.want), tt.data, nil, "")
+		})
+	}
+}
+
 func a85(s string) []byte {
 	b := make([]byte, ascii85.MaxEncodedLen(len(s)))
 	return append(b[:ascii85.Encode(b, []byte(s))], "~>"...)
@@ -95,9 +119,11 @@ func TestPDFReal(t *testing.T) {
 		detail string
 	}{
 		{"demo sticker", sticker, download.PDFContains(vins[0]), nil, ""},
+		{"demo sticker, lower-case VIN", sticker, download.PDFContains(strings.ToLower(vins[0])), nil, ""},
 		{"demo sticker, its words", sticker, download.PDFContains("WINDOW STICKER"), nil, ""},
 		{"sessiontest PDF", sessiontest.PDF("Window sticker", "VIN: "+vinA), download.PDFContains(vinA), nil, ""},
 		{"chromium", chromium, download.PDFContains("VIN: " + vinA), nil, ""},
+		{"chromium, accents", chromium, download.PDFContains("ärger ÜBER öl"), nil, ""},
 		{"chromium, Greek and Cyrillic", chromium, download.PDFContains("Ελληνικά — Русский"), nil, ""},
 		{"encrypted", encrypted.Bytes(), download.PDFContains(vinA), nil, ""},
 		{"Differences", craft("", catalog, pages, page,

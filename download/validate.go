@@ -46,14 +46,15 @@ func PDF() Validator {
 }
 
 // PDFContains returns a Validator that extracts the PDF's text and
-// requires it to contain want, ignoring white space (text runs may be
-// split anywhere). It is what proves a file belongs to its item: pass the
-// item's own ID, such as a VIN. It applies the checks of [PDF] first; a
-// file it cannot read is [ErrNotPDF], and so is one too complex to check
-// within bounded time and memory (say, a page tree that contains itself,
-// or a billion pages); a missing text is [ErrContentMismatch].
+// requires it to contain want, ignoring case and white space (text runs
+// may be split anywhere, and IDs come in either case). It is what proves
+// a file belongs to its item: pass the item's own ID, such as a VIN. It
+// applies the checks of [PDF] first; a file it cannot read is
+// [ErrNotPDF], and so is one too complex to check within bounded time and
+// memory (say, a page tree that contains itself, or a billion pages); a
+// missing text is [ErrContentMismatch].
 func PDFContains(want string) Validator {
-	norm := squash(want)
+	norm := normalizeID(want)
 	structure := PDF()
 	return func(r io.ReaderAt, size int64) error {
 		if err := structure(r, size); err != nil {
@@ -63,20 +64,36 @@ func PDFContains(want string) Validator {
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(squash(text), norm) {
+		if !strings.Contains(normalizeID(text), norm) {
 			return &InvalidError{ErrContentMismatch, fmt.Sprintf("text does not contain %q; it starts %q", want, textStart(text))}
 		}
 		return nil
 	}
 }
 
-func squash(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
+// normalizeID returns s upper-case, without white space, control or
+// format characters (soft hyphens, zero-width spaces): how IDs and texts
+// are compared, as a PDF's text runs may be split anywhere.
+func normalizeID(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+			if r <= ' ' || r == 0x7f {
+				continue
+			}
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			}
+			b.WriteByte(byte(r))
+			continue
+		case unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			continue
 		}
-		return r
-	}, s)
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 // textStart is the start of a text for a message, its white space folded.
