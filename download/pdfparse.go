@@ -6,7 +6,7 @@ import (
 	"io"
 )
 
-// Limits of the PDF text extraction behind [PDFContains]. Every
+// Limits of the PDF text extraction behind [PDFContains] and [PDFOf]. Every
 // loop of the extractor is bounded by one of them, so that no file of up to
 // Target.MaxSize bytes can make a validator run without end or exhaust
 // memory. A file over a limit is rejected as [ErrNotPDF], "too complex to

@@ -45,14 +45,28 @@ func PDF() Validator {
 	}
 }
 
+// ErrWrongItem is the Reason of an [*InvalidError] from [PDFOf]: the
+// file's text names another item of the job, so the server handed out
+// another item's file. It wraps [ErrContentMismatch]: errors.Is(err,
+// ErrContentMismatch) holds for it too.
+var ErrWrongItem error = &wrapError{"download: file of another item", ErrContentMismatch}
+
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
+
 // PDFContains returns a Validator that extracts the PDF's text and
 // requires it to contain want, ignoring case and white space (text runs
-// may be split anywhere, and IDs come in either case). It is what proves
-// a file belongs to its item: pass the item's own ID, such as a VIN. It
-// applies the checks of [PDF] first; a file it cannot read is
-// [ErrNotPDF], and so is one too complex to check within bounded time and
-// memory (say, a page tree that contains itself, or a billion pages); a
-// missing text is [ErrContentMismatch].
+// may be split anywhere). It is what proves a file belongs to its item:
+// pass the item's own ID, such as a VIN — or use [PDFOf], which also
+// rejects a file that names another item. It applies the checks of [PDF]
+// first; a file it cannot read is [ErrNotPDF], and so is one too complex
+// to check within bounded time and memory (say, a page tree that contains
+// itself, or a billion pages); a missing text is [ErrContentMismatch].
 func PDFContains(want string) Validator {
 	norm := normalizeID(want)
 	structure := PDF()
@@ -69,6 +83,74 @@ func PDFContains(want string) Validator {
 		}
 		return nil
 	}
+}
+
+// PDFOf returns a Validator that proves a PDF is the file of the item id,
+// and of no other item of the job: its text must contain id and no other
+// ID of known, ignoring case and white space. A file without id is
+// [ErrContentMismatch]; one that names another ID of known is
+// [ErrWrongItem], with a Detail naming the IDs found: the evidence of a
+// server (or of a session shared by parallel downloads) that mixed up
+// items. It catches the file of another item that merely mentions id, say
+// in a footer "replaces the sticker of VIN …".
+//
+// An ID found only inside a longer ID of known, or inside id, does not
+// count: in "ABC12", "ABC1" is not named. IDs should be distinctive, as
+// VINs are: text runs are joined without white space, so a short ID may
+// also turn up across the boundary of two words.
+//
+// known may grow while the validator is in use; nil is an empty set. The
+// text is extracted once per call, as by [PDFContains], whose other
+// errors PDFOf shares. An empty id is rejected: it would prove nothing.
+func PDFOf(id string, known *IDs) Validator {
+	norm := normalizeID(id)
+	if known == nil {
+		known = new(IDs)
+	}
+	structure := PDF()
+	return func(r io.ReaderAt, size int64) error {
+		if norm == "" {
+			return &InvalidError{ErrContentMismatch, "no ID to look for"}
+		}
+		if err := structure(r, size); err != nil {
+			return err
+		}
+		text, err := pdfText(r, size)
+		if err != nil {
+			return err
+		}
+		named, others := known.scan(normalizeID(text), norm)
+		switch {
+		case len(others) > 0 && named:
+			return &InvalidError{ErrWrongItem, fmt.Sprintf("text contains %q but also %s", id, idList(others))}
+		case len(others) > 0:
+			return &InvalidError{ErrWrongItem, fmt.Sprintf("text does not contain %q but %s", id, idList(others))}
+		case !named:
+			return &InvalidError{ErrContentMismatch, fmt.Sprintf("text does not contain %q; it starts %q", id, textStart(text))}
+		}
+		return nil
+	}
+}
+
+// idList names the other items' IDs found, the first few of them.
+func idList(ids []string) string {
+	const most = 5
+	var b strings.Builder
+	if len(ids) == 1 {
+		b.WriteString("the ID of another item: ")
+	} else {
+		b.WriteString("the IDs of other items: ")
+	}
+	for i, id := range ids[:min(len(ids), most)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(id)
+	}
+	if len(ids) > most {
+		fmt.Fprintf(&b, " and %d more", len(ids)-most)
+	}
+	return b.String()
 }
 
 // normalizeID returns s upper-case, without white space, control or
