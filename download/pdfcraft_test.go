@@ -180,6 +180,28 @@ var hostile = sync.OnceValue(func() []hostileCase {
 	}
 })
 
+// bombs are the heavy hostile cases scaled down to a fraction of their
+// limit: the same shapes, cheap enough to fuzz. At full size each costs a
+// limit's worth of work per execution (tenths of a second), and the
+// mutator, which picks them as often as the others, would spend its time
+// on them.
+func bombs() [][]byte {
+	var cmap strings.Builder
+	cmap.WriteString("begincmap 1 begincodespacerange <00> <FF> endcodespacerange\n")
+	for i := range 3000 {
+		fmt.Fprintf(&cmap, "1 beginbfchar <%02X> <%04X> endbfchar\n", i%256, i)
+	}
+	cmap.WriteString("endcmap")
+	return [][]byte{
+		craft("", catalog, pages, page, helv, flateStream("", make([]byte, 4<<20))),
+		craft("", catalog, pages, page, helv, flateStream("", bytes.Repeat([]byte("q\n"), 100_000))),
+		craft("", catalog, pages, page, helv, flateStream("", bytes.Repeat([]byte("(AAAAAAAAAAAAAAAAAAAA) Tj\n"), 20_000))),
+		craft("", catalog, pages, page, helv, stream("", "BT /F1 12 Tf ("+strings.Repeat("A", 64<<10)+") Tj ET")),
+		craft("", catalog, pages, page, "<</Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R>>",
+			stream("", showText("VIN "+vinA)), flateStream("", []byte(cmap.String()))),
+	}
+}
+
 // prevLoop is a PDF with two cross-reference sections whose /Prev point
 // at each other.
 func prevLoop() []byte {
