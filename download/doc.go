@@ -26,9 +26,18 @@
 // [PDF] rejects empty files, HTML pages served in a PDF's place (with the
 // page's title, and a hint when it is a login form), non-PDFs and
 // truncated PDFs. [PDFContains] reads the PDF's text and requires the
-// item's own ID, such as a VIN: the check that catches a server handing
-// out the wrong item's file. Failures are [*InvalidError] values whose
-// Reason is one of the sentinel errors, for errors.Is.
+// item's own ID, such as a VIN, ignoring case and white space. [PDFOf]
+// also requires that the text names no other ID of the job's [IDs], a set
+// that may grow while files download: the check that catches a server
+// handing out another item's file, even one that mentions the right ID in
+// a footer ([ErrWrongItem], whose Detail names the IDs found). Failures
+// are [*InvalidError] values whose Reason is one of the sentinel errors,
+// for errors.Is.
+//
+// The text is read by an extractor bounded in work and memory whatever
+// the file holds: a page tree that contains itself, a billion pages, a
+// Flate bomb or a loop of cross-reference sections ends, in a fraction of
+// a second, as [ErrNotPDF] "too complex to check" or "unreadable".
 //
 // # Names
 //

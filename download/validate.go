@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/ledongthuc/pdf"
 )
 
 // Validator checks a downloaded file of the given size before it gets its
@@ -52,51 +50,152 @@ func PDF() Validator {
 	}
 }
 
+// ErrWrongItem is the Reason of an [*InvalidError] from [PDFOf]: the
+// file's text names another item of the job, so the server handed out
+// another item's file. It wraps [ErrContentMismatch]: errors.Is(err,
+// ErrContentMismatch) holds for it too.
+var ErrWrongItem error = &wrapError{"download: file of another item", ErrContentMismatch}
+
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
+
 // PDFContains returns a Validator that extracts the PDF's text and
-// requires it to contain want, ignoring white space (text runs may be split
-// anywhere). It is what proves a file belongs to its item: pass the item's
-// own ID, such as a VIN. Use it after [PDF]; a file it cannot parse is
-// reported as [ErrNotPDF], a missing text as [ErrContentMismatch].
+// requires it to contain want, ignoring case and white space (text runs
+// may be split anywhere). It is what proves a file belongs to its item:
+// pass the item's own ID, such as a VIN — or use [PDFOf], which also
+// rejects a file that names another item. It applies the checks of [PDF]
+// first; a file it cannot read is [ErrNotPDF], and so is one too complex
+// to check within bounded time and memory (say, a page tree that contains
+// itself, or a billion pages); a missing text is [ErrContentMismatch].
 func PDFContains(want string) Validator {
-	norm := squash(want)
-	return func(r io.ReaderAt, size int64) (err error) {
-		defer func() { // the reader panics on some malformed files
-			if p := recover(); p != nil {
-				err = &InvalidError{ErrNotPDF, fmt.Sprintf("unreadable: %v", p)}
-			}
-		}()
-		doc, err := pdf.NewReader(r, size)
-		if err != nil {
-			return &InvalidError{ErrNotPDF, "unreadable: " + err.Error()}
+	norm := normalizeID(want)
+	structure := PDF()
+	return func(r io.ReaderAt, size int64) error {
+		if err := structure(r, size); err != nil {
+			return err
 		}
-		tr, err := doc.GetPlainText()
+		text, err := pdfText(r, size)
 		if err != nil {
-			return &InvalidError{ErrNotPDF, "no text: " + err.Error()}
+			return err
 		}
-		text, err := io.ReadAll(io.LimitReader(tr, 16<<20))
-		if err != nil {
-			return &InvalidError{ErrNotPDF, "no text: " + err.Error()}
-		}
-		if !strings.Contains(squash(string(text)), norm) {
-			return &InvalidError{ErrContentMismatch, fmt.Sprintf("text does not contain %q; it starts %q", want, clip(strings.Join(strings.Fields(string(text)), " "), 80))}
+		if !strings.Contains(normalizeID(text), norm) {
+			return &InvalidError{ErrContentMismatch, fmt.Sprintf("text does not contain %q; it starts %q", want, textStart(text))}
 		}
 		return nil
 	}
+}
+
+// PDFOf returns a Validator that proves a PDF is the file of the item id,
+// and of no other item of the job: its text must contain id and no other
+// ID of known, ignoring case and white space. A file without id is
+// [ErrContentMismatch]; one that names another ID of known is
+// [ErrWrongItem], with a Detail naming the IDs found: the evidence of a
+// server (or of a session shared by parallel downloads) that mixed up
+// items. It catches the file of another item that merely mentions id, say
+// in a footer "replaces the sticker of VIN …".
+//
+// An ID found only inside a longer ID of known, or inside id, does not
+// count: in "ABC12", "ABC1" is not named. IDs should be distinctive, as
+// VINs are: text runs are joined without white space, so a short ID may
+// also turn up across the boundary of two words.
+//
+// known may grow while the validator is in use; nil is an empty set. The
+// text is extracted once per call, as by [PDFContains], whose other
+// errors PDFOf shares. An empty id is rejected: it would prove nothing.
+func PDFOf(id string, known *IDs) Validator {
+	norm := normalizeID(id)
+	if known == nil {
+		known = new(IDs)
+	}
+	structure := PDF()
+	return func(r io.ReaderAt, size int64) error {
+		if norm == "" {
+			return &InvalidError{ErrContentMismatch, "no ID to look for"}
+		}
+		if err := structure(r, size); err != nil {
+			return err
+		}
+		text, err := pdfText(r, size)
+		if err != nil {
+			return err
+		}
+		named, others := known.scan(normalizeID(text), norm)
+		switch {
+		case len(others) > 0 && named:
+			return &InvalidError{ErrWrongItem, fmt.Sprintf("text contains %q but also %s", id, idList(others))}
+		case len(others) > 0:
+			return &InvalidError{ErrWrongItem, fmt.Sprintf("text does not contain %q but %s", id, idList(others))}
+		case !named:
+			return &InvalidError{ErrContentMismatch, fmt.Sprintf("text does not contain %q; it starts %q", id, textStart(text))}
+		}
+		return nil
+	}
+}
+
+// idList names the other items' IDs found, the first few of them.
+func idList(ids []string) string {
+	const most = 5
+	var b strings.Builder
+	if len(ids) == 1 {
+		b.WriteString("the ID of another item: ")
+	} else {
+		b.WriteString("the IDs of other items: ")
+	}
+	for i, id := range ids[:min(len(ids), most)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(id)
+	}
+	if len(ids) > most {
+		fmt.Fprintf(&b, " and %d more", len(ids)-most)
+	}
+	return b.String()
+}
+
+// normalizeID returns s upper-case, without white space, control or
+// format characters (soft hyphens, zero-width spaces): how IDs and texts
+// are compared, as a PDF's text runs may be split anywhere.
+func normalizeID(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+			if r <= ' ' || r == 0x7f {
+				continue
+			}
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			}
+			b.WriteByte(byte(r))
+			continue
+		case unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			continue
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}
+
+// textStart is the start of a text for a message, its white space folded.
+func textStart(text string) string {
+	n := min(len(text), 1024)
+	for n < len(text) && !utf8.RuneStart(text[n]) {
+		n--
+	}
+	return clip(strings.Join(strings.Fields(text[:n]), " "), 80)
 }
 
 func readAt(r io.ReaderAt, off, n int64) []byte {
 	b := make([]byte, n)
 	k, _ := r.ReadAt(b, off)
 	return b[:k]
-}
-
-func squash(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 func clip(s string, n int) string {
