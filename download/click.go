@@ -157,20 +157,18 @@ func saveDownload(ctx context.Context, dl playwright.Download, dst Target) (File
 		_ = dl.Cancel()
 		return File{}, fmt.Errorf("download: %w", diskErr(err))
 	}
-	tmp := f.Name()
-	_ = f.Close()
+	// The driver writes into the file we hold open and locked (it copies
+	// into the existing file): no other process takes it for abandoned.
 	stop := context.AfterFunc(ctx, func() { _ = dl.Cancel() }) // SaveAs takes no timeout; this ends it
-	err = dl.SaveAs(tmp)
+	err = dl.SaveAs(f.Name())
 	stop()
-	if err == nil {
-		f, err = os.OpenFile(tmp, os.O_RDWR, 0)
-	}
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = f.Close()
+		_ = os.Remove(f.Name())
 		if ctx.Err() != nil {
 			err = errors.Join(err, ctx.Err())
 		}
-		return File{}, fmt.Errorf("download: save %s: %w", dl.URL(), diskErr(err))
+		return File{}, fmt.Errorf("download: save %s: %w", session.ScrubString(dl.URL()), diskErr(err))
 	}
 	return finish(f, dst)
 }
@@ -236,7 +234,7 @@ func fetch(ctx context.Context, s *session.Session, url string, dst Target) (Fil
 	defer resp.Body.Close()
 	final := resp.Request.URL.String()
 	if resp.StatusCode == http.StatusUnauthorized {
-		return File{}, &InvalidError{ErrLoginPage, fmt.Sprintf("HTTP 401 at %s", session.ScrubString(url))}
+		return File{}, &InvalidError{Reason: ErrLoginPage, Detail: fmt.Sprintf("HTTP 401 at %s", session.ScrubString(url))}
 	}
 	if err := statusErr(resp.StatusCode, url); err != nil && !s.IsLoginURL(final) {
 		return File{}, err
@@ -246,7 +244,7 @@ func fetch(ctx context.Context, s *session.Session, url string, dst Target) (Fil
 		return File{}, htmlError(s, body, final, resp.StatusCode)
 	}
 	if resp.ContentLength > dst.MaxSize {
-		return File{}, &InvalidError{ErrTooLarge, fmt.Sprintf("Content-Length %d, limit %d", resp.ContentLength, dst.MaxSize)}
+		return File{}, &InvalidError{Reason: ErrTooLarge, Detail: fmt.Sprintf("Content-Length %d, limit %d", resp.ContentLength, dst.MaxSize)}
 	}
 	f, err := Save(resp.Body, dst)
 	if err != nil && ctx.Err() != nil {
@@ -272,7 +270,7 @@ func htmlError(s *session.Session, body []byte, url string, status int) error {
 	if s.IsLoginURL(url) || isLoginForm(body) {
 		reason = ErrLoginPage
 	}
-	return &InvalidError{reason, fmt.Sprintf("%s, HTTP %d at %s", describeHTML(body), status, session.ScrubString(url))}
+	return &InvalidError{Reason: reason, Detail: fmt.Sprintf("%s, HTTP %d at %s", describeHTML(body), status, session.ScrubString(url))}
 }
 
 // outcome is the first thing a trigger brought.

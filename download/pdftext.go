@@ -18,15 +18,15 @@ func pdfText(r io.ReaderAt, size int64) (text string, err error) {
 		// extract only panics on a bug; a bug must not take the process
 		// down with it, nor pass a file.
 		if p := recover(); p != nil {
-			err = &InvalidError{ErrNotPDF, fmt.Sprintf("unreadable: internal error: %v", p)}
+			err = &InvalidError{Reason: ErrNotPDF, Detail: fmt.Sprintf("unreadable: internal error: %v", p)}
 		}
 	}()
 	text, err = extract(r, size)
 	if e, ok := err.(*pdfError); ok {
 		if e.limit {
-			return "", &InvalidError{ErrNotPDF, "too complex to check: " + e.msg}
+			return "", &InvalidError{Reason: ErrNotPDF, Detail: "too complex to check: " + e.msg}
 		}
-		return "", &InvalidError{ErrNotPDF, "unreadable: " + e.msg}
+		return "", &InvalidError{Reason: ErrNotPDF, Detail: "unreadable: " + e.msg}
 	}
 	return text, err
 }

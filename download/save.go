@@ -58,6 +58,10 @@ var (
 type InvalidError struct {
 	Reason error
 	Detail string
+	// Others, for [ErrWrongItem], are the other items' IDs the file
+	// names, normalised as [IDs] keeps them: the evidence of a mix-up,
+	// say, with the item another worker is viewing.
+	Others []string
 }
 
 func (e *InvalidError) Error() string {
@@ -131,7 +135,7 @@ func Save(r io.Reader, dst Target) (File, error) {
 	// streams in, not after.
 	n, err := io.Copy(f, io.LimitReader(r, dst.MaxSize+1))
 	if err == nil && n > dst.MaxSize {
-		err = &InvalidError{ErrTooLarge, fmt.Sprintf("more than %d bytes", dst.MaxSize)}
+		err = &InvalidError{Reason: ErrTooLarge, Detail: fmt.Sprintf("more than %d bytes", dst.MaxSize)}
 	}
 	if err != nil {
 		_ = f.Close()
@@ -165,7 +169,7 @@ func finish(f *os.File, dst Target) (_ File, err error) {
 	}
 	size := fi.Size()
 	if size > dst.MaxSize {
-		return File{}, &InvalidError{ErrTooLarge, fmt.Sprintf("%d bytes, limit %d", size, dst.MaxSize)}
+		return File{}, &InvalidError{Reason: ErrTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", size, dst.MaxSize)}
 	}
 	for _, v := range dst.Validate {
 		if err := v(f, size); err != nil {
@@ -179,12 +183,23 @@ func finish(f *os.File, dst Target) (_ File, err error) {
 	if err := f.Sync(); err != nil {
 		return File{}, fmt.Errorf("download: sync %s: %w", dst.Name, diskErr(err))
 	}
+	final := filepath.Join(dst.Dir, dst.Name)
+	// The file stays locked (see createTemp) until it has its name, where
+	// the system allows that.
+	if renameOpen {
+		if err := os.Rename(tmp, final); err != nil {
+			return File{}, fmt.Errorf("download: %w", err)
+		}
+		tmp = final // on error from here on, the file is ours to remove
+	}
 	if err := f.Close(); err != nil {
 		return File{}, fmt.Errorf("download: close %s: %w", dst.Name, diskErr(err))
 	}
-	final := filepath.Join(dst.Dir, dst.Name)
-	if err := os.Rename(tmp, final); err != nil {
-		return File{}, fmt.Errorf("download: %w", err)
+	if !renameOpen {
+		if err := os.Rename(tmp, final); err != nil {
+			_ = os.Remove(tmp)
+			return File{}, fmt.Errorf("download: %w", err)
+		}
 	}
 	syncDir(dst.Dir) // makes the rename itself durable
 	return File{Path: final, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
@@ -193,14 +208,20 @@ func finish(f *os.File, dst Target) (_ File, err error) {
 // Temporary files are named tempPrefix + random + tempSuffix.
 const tempPrefix, tempSuffix = ".pagefleet-", ".part"
 
-// createTemp creates a temporary file in dir. Unlike os.CreateTemp (0600)
-// it leaves the mode to the umask, as for any file a program saves.
+// createTemp creates a temporary file in dir, and locks it while it is
+// being written: [RemoveTemp] of any process can then tell it from one a
+// killed process left. Unlike os.CreateTemp (0600) it leaves the mode to
+// the umask, as for any file a program saves.
 func createTemp(dir string) (*os.File, error) {
 	for {
 		f, err := os.OpenFile(filepath.Join(dir, tempPrefix+rand.Text()[:16]+tempSuffix), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
-		if !errors.Is(err, fs.ErrExist) {
-			return f, err
+		if errors.Is(err, fs.ErrExist) {
+			continue
 		}
+		if err == nil {
+			tryLock(f) // a new file: nobody else has it; without locks, RemoveTemp goes by age
+		}
+		return f, err
 	}
 }
 
@@ -211,13 +232,12 @@ func syncDir(dir string) {
 	}
 }
 
-// RemoveTemp removes from dir the temporary files of [Save] last modified
-// more than olderThan ago (0: all of them) and returns how many it removed.
-// Save removes its own on every error, but a killed process leaves them
-// behind. Call it before saving into dir; if other processes may be saving
-// into dir at the same time, pass an age their downloads cannot reach.
-// A missing dir has nothing to remove.
-func RemoveTemp(dir string, olderThan time.Duration) (int, error) {
+// RemoveTemp removes from dir the temporary files of [Save] (and [Click]
+// and [Fetch]) that no live process is writing — a killed process leaves
+// its own behind — and returns how many it removed. Every temporary file is
+// locked while it is written, so RemoveTemp may run while other processes
+// save into dir. A missing dir has nothing to remove.
+func RemoveTemp(dir string) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -230,13 +250,21 @@ func RemoveTemp(dir string, olderThan time.Duration) (int, error) {
 		if !e.Type().IsRegular() || !strings.HasPrefix(name, tempPrefix) || !strings.HasSuffix(name, tempSuffix) {
 			continue
 		}
-		if olderThan > 0 {
-			fi, err := e.Info()
-			if err != nil || time.Since(fi.ModTime()) <= olderThan {
-				continue // gone meanwhile, or maybe still being written
-			}
+		path := filepath.Join(dir, name)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			continue // gone meanwhile, or not ours to touch
 		}
-		switch err := os.Remove(filepath.Join(dir, name)); {
+		abandoned := tryLock(f)
+		if renameOpen && abandoned {
+			err = os.Remove(path) // under the lock: no writer can have reused the name
+		}
+		_ = f.Close()
+		if !renameOpen && abandoned {
+			err = os.Remove(path)
+		}
+		switch {
+		case !abandoned:
 		case err == nil:
 			removed++
 		case !errors.Is(err, fs.ErrNotExist):
@@ -266,7 +294,7 @@ func Check(path string, dst Target) (File, error) {
 		return File{}, fmt.Errorf("download: %w", err)
 	}
 	if fi.Size() > dst.MaxSize {
-		return File{}, &InvalidError{ErrTooLarge, fmt.Sprintf("%d bytes, limit %d", fi.Size(), dst.MaxSize)}
+		return File{}, &InvalidError{Reason: ErrTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", fi.Size(), dst.MaxSize)}
 	}
 	for _, v := range dst.Validate {
 		if err := v(f, fi.Size()); err != nil {

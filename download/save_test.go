@@ -1,16 +1,18 @@
 package download_test
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"github.com/pagefleet/pagefleet/download"
 	"github.com/pagefleet/pagefleet/session/sessiontest"
@@ -90,10 +92,13 @@ func TestSave(t *testing.T) {
 	}
 }
 
-// TestRemoveTemp removes what a killed Save leaves behind — by age when
-// asked, so that another process's download in progress survives — and
-// nothing else.
+// TestRemoveTemp removes what a killed process's Save left behind, spares
+// a Save in progress — of this process or another — and nothing else.
 func TestRemoveTemp(t *testing.T) {
+	if dir := os.Getenv(saverEnv); dir != "" {
+		saver(dir) // the child: saves, and blocks until killed
+		return
+	}
 	t.Parallel()
 	dir := t.TempDir()
 	others := []string{"a.pdf", "notes.part", ".pagefleet-notes", ".hidden"}
@@ -102,67 +107,67 @@ func TestRemoveTemp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// saving starts a Save that blocks mid-copy and returns its temporary
-	// file, as a killed process would leave it, and how to end the Save.
-	saving := func() (string, func()) {
-		before, _ := os.ReadDir(dir)
-		pr, pw := io.Pipe()
-		done := make(chan error)
-		go func() {
-			_, err := download.Save(pr, download.Target{Dir: dir, Name: "b.pdf"})
-			done <- err
-		}()
-		if _, err := pw.Write([]byte("%PDF-1.4 partial")); err != nil {
-			t.Fatal(err)
-		}
-		after, _ := os.ReadDir(dir)
-		if len(after) != len(before)+1 {
-			t.Fatalf("Save in progress: %d files, want %d", len(after), len(before)+1)
-		}
-		var temp string
-		for i, e := range after {
-			if i >= len(before) || e.Name() != before[i].Name() {
-				temp = e.Name()
-				break
-			}
-		}
-		return filepath.Join(dir, temp), func() {
-			pw.CloseWithError(io.ErrUnexpectedEOF)
-			if err := <-done; !errors.Is(err, io.ErrUnexpectedEOF) {
-				t.Errorf("Save = %v, want it to fail", err)
-			}
-		}
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, ".pagefleet-*.part"))
+		return m
 	}
-
-	temp, end := saving()
-	if n, err := download.RemoveTemp(dir, time.Hour); n != 0 || err != nil {
-		t.Errorf("RemoveTemp(1h) of a fresh file = %d, %v; want 0, nil", n, err)
-	}
-	if _, err := os.Stat(temp); err != nil {
-		t.Errorf("a fresh temporary file was removed: %v", err)
-	}
-	old := time.Now().Add(-2 * time.Hour)
-	if err := os.Chtimes(temp, old, old); err != nil {
+	// A Save of this process, in progress.
+	pr, pw := io.Pipe()
+	done := make(chan error)
+	go func() {
+		_, err := download.Save(pr, download.Target{Dir: dir, Name: "b.pdf"})
+		done <- err
+	}()
+	if _, err := pw.Write([]byte("%PDF-1.4 partial")); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := download.RemoveTemp(dir, time.Hour); n != 1 || err != nil {
-		t.Errorf("RemoveTemp(1h) of a 2 h old file = %d, %v; want 1, nil", n, err)
+	// A Save of another process, in progress, and then killed.
+	child := exec.Command(os.Args[0], "-test.run=^TestRemoveTemp$")
+	child.Env = append(os.Environ(), saverEnv+"="+dir)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	end()
-
-	temp, end = saving()
-	if n, err := download.RemoveTemp(dir, 0); n != 1 || err != nil {
-		t.Errorf("RemoveTemp(0) = %d, %v; want 1, nil", n, err)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
 	}
-	end()
-	if _, err := os.Stat(temp); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("%s still there: %v", temp, err)
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil { // "saving"
+		t.Fatal(err)
+	}
+	if got := len(temps()); got != 2 {
+		t.Fatalf("%d temporary files with two saves in progress", got)
+	}
+	if n, err := download.RemoveTemp(dir); n != 0 || err != nil {
+		t.Errorf("RemoveTemp during two saves = %d, %v; want 0, nil", n, err)
+	}
+	child.Process.Kill()
+	child.Wait()
+	if n, err := download.RemoveTemp(dir); n != 1 || err != nil || len(temps()) != 1 {
+		t.Errorf("RemoveTemp after the other process died = %d, %v, leaving %v; want its file removed, ours kept", n, err, temps())
+	}
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	if err := <-done; !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("Save = %v, want it to fail", err)
+	}
+	if got := temps(); len(got) != 0 {
+		t.Errorf("left %v", got)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != len(others) {
 		t.Errorf("%d files left, want the %d others untouched", len(entries), len(others))
 	}
-	if n, err := download.RemoveTemp(filepath.Join(dir, "missing"), 0); n != 0 || err != nil {
+	if n, err := download.RemoveTemp(filepath.Join(dir, "missing")); n != 0 || err != nil {
 		t.Errorf("RemoveTemp of a missing dir = %d, %v; want 0, nil", n, err)
 	}
+}
+
+const saverEnv = "PAGEFLEET_TEST_SAVER_DIR"
+
+// saver starts a Save into dir that never ends, says so, and waits to be killed.
+func saver(dir string) {
+	pr, pw := io.Pipe()
+	go download.Save(pr, download.Target{Dir: dir, Name: "c.pdf"})
+	pw.Write([]byte("%PDF-1.4 partial"))
+	fmt.Println("saving")
+	select {}
 }

@@ -26,7 +26,7 @@ const minPDF = 64
 func PDF() Validator {
 	return func(r io.ReaderAt, size int64) error {
 		if size == 0 {
-			return &InvalidError{ErrEmpty, ""}
+			return &InvalidError{Reason: ErrEmpty, Detail: ""}
 		}
 		head := readAt(r, 0, min(size, 1024))
 		if isHTML(head) {
@@ -35,16 +35,16 @@ func PDF() Validator {
 			if isLoginForm(page) {
 				reason = ErrLoginPage
 			}
-			return &InvalidError{reason, describeHTML(page)}
+			return &InvalidError{Reason: reason, Detail: describeHTML(page)}
 		}
 		if !bytes.Contains(head, []byte("%PDF-")) {
-			return &InvalidError{ErrNotPDF, fmt.Sprintf("starts with %q", head[:min(len(head), 16)])}
+			return &InvalidError{Reason: ErrNotPDF, Detail: fmt.Sprintf("starts with %q", head[:min(len(head), 16)])}
 		}
 		if size < minPDF {
-			return &InvalidError{ErrTruncated, fmt.Sprintf("only %d bytes", size)}
+			return &InvalidError{Reason: ErrTruncated, Detail: fmt.Sprintf("only %d bytes", size)}
 		}
 		if !bytes.Contains(readAt(r, max(0, size-1024), min(size, 1024)), []byte("%%EOF")) {
-			return &InvalidError{ErrTruncated, fmt.Sprintf("no %%%%EOF at the end of %d bytes", size)}
+			return &InvalidError{Reason: ErrTruncated, Detail: fmt.Sprintf("no %%%%EOF at the end of %d bytes", size)}
 		}
 		return nil
 	}
@@ -84,7 +84,7 @@ func PDFContains(want string) Validator {
 			return err
 		}
 		if !strings.Contains(normalizeID(text), norm) {
-			return &InvalidError{ErrContentMismatch, fmt.Sprintf("text does not contain %q; it starts %q", want, textStart(text))}
+			return &InvalidError{Reason: ErrContentMismatch, Detail: fmt.Sprintf("text does not contain %q; it starts %q", want, textStart(text))}
 		}
 		return nil
 	}
@@ -115,7 +115,7 @@ func PDFOf(id string, known *IDs) Validator {
 	structure := PDF()
 	return func(r io.ReaderAt, size int64) error {
 		if norm == "" {
-			return &InvalidError{ErrContentMismatch, "no ID to look for"}
+			return &InvalidError{Reason: ErrContentMismatch, Detail: "no ID to look for"}
 		}
 		if err := structure(r, size); err != nil {
 			return err
@@ -127,11 +127,11 @@ func PDFOf(id string, known *IDs) Validator {
 		named, others := known.scan(normalizeID(text), norm)
 		switch {
 		case len(others) > 0 && named:
-			return &InvalidError{ErrWrongItem, fmt.Sprintf("text contains %q but also %s", id, idList(others))}
+			return &InvalidError{Reason: ErrWrongItem, Detail: fmt.Sprintf("text contains %q but also %s", id, idList(others)), Others: others}
 		case len(others) > 0:
-			return &InvalidError{ErrWrongItem, fmt.Sprintf("text does not contain %q but %s", id, idList(others))}
+			return &InvalidError{Reason: ErrWrongItem, Detail: fmt.Sprintf("text does not contain %q but %s", id, idList(others)), Others: others}
 		case !named:
-			return &InvalidError{ErrContentMismatch, fmt.Sprintf("text does not contain %q; it starts %q", id, textStart(text))}
+			return &InvalidError{Reason: ErrContentMismatch, Detail: fmt.Sprintf("text does not contain %q; it starts %q", id, textStart(text))}
 		}
 		return nil
 	}

@@ -125,7 +125,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "benchmarking %s: %d vehicles per run; latency %v, per-session limit %d\n", base.URL, *n, *latency, *limit)
 
-	var vehicles []vehicle
+	var vehicles []*vehicle
 	runs := make([]func() (benchRow, error), 0, len(sweep)+1)
 	measure := func(workers int, adapt bool) func() (benchRow, error) {
 		return func() (benchRow, error) {
@@ -167,7 +167,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // benchOnce measures one configuration with a fresh browser and session.
-func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.Server, vehicles *[]vehicle, n int, latency time.Duration) (benchRow, error) {
+func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.Server, vehicles *[]*vehicle, n int, latency time.Duration) (benchRow, error) {
 	row := benchRow{Mode: "fixed", Workers: cfg.Workers}
 	if cfg.Adaptive {
 		row.Mode = "adaptive"
@@ -182,42 +182,51 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 	if err != nil {
 		return row, err
 	}
-	j := newJob(cfg, st, log)
-	j.store = checkpoint.NewMemory()
-	sess, err := j.openSession(ctx)
+	r, err := openRunner(ctx, cfg, st, log, checkpoint.NewMemory())
 	if err != nil {
 		return row, err
 	}
-	defer sess.Close()
-	j.sess = sess
+	defer r.close()
 	if *vehicles == nil {
-		if *vehicles, err = j.listInventory(ctx); err != nil {
+		if *vehicles, err = r.list(ctx); err != nil {
 			return row, err
 		}
-		if len(*vehicles) > n {
-			*vehicles = (*vehicles)[:n]
-		}
+		*vehicles = (*vehicles)[:min(n, len(*vehicles))]
 	}
+	todo := make([]*vehicle, len(*vehicles))
+	for i, v := range *vehicles {
+		c := *v // this run's counts
+		c.downloads, c.wrongPDF = 0, 0
+		todo[i] = &c
+	}
+	r.know(todo)
 	if srv != nil {
 		srv.ResetStats()
 	}
+	sess := r.sess
 	cpu0, _ := cpuNow(sess.DriverPID())
 	start := time.Now()
-	if err := j.download(ctx, *vehicles, io.Discard, &switchWriter{w: io.Discard}); err != nil {
+	rep := &reporter{r: r}
+	quiet := *cfg
+	quiet.Progress = "off"
+	mon := startMonitor(&quiet, io.Discard, &switchWriter{w: io.Discard}, log, func() progressSnapshot { return rep.snapshot(len(todo)) })
+	err = r.download(ctx, todo, rep.record)
+	samples, peak := mon.finish()
+	if err != nil {
 		return row, err
 	}
 	row.Seconds = time.Since(start).Seconds()
 	cpu1, cpuErr := cpuNow(sess.DriverPID())
 
-	j.finishSummary(ctx)
-	s := j.sum
+	var s summary
+	rep.finish(ctx, &s, samples, peak)
 	row.Vehicles, row.Done = len(*vehicles), s.Done
 	row.FinalWorkers = s.Workers
 	row.PerHour = float64(s.Done) / row.Seconds * 3600
 	row.SuccessPct = 100 * float64(s.Done) / float64(max(row.Vehicles, 1))
 	row.PeakMemoryMB = s.PeakMemoryMB
 	var secs []float64
-	for _, o := range j.outcomes {
+	for _, o := range rep.outcomes {
 		row.Errors += o.Attempts - 1 + o.Requeues
 		if o.State == "done" {
 			secs = append(secs, o.Seconds)

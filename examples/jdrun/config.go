@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,6 +49,7 @@ type config struct {
 	WorkerID     string
 	LeaseTTL     time.Duration
 	StoreTable   string
+	MaxPages     int
 
 	// The embedded demo portal, used when URL is empty.
 	DemoVehicles int
@@ -141,6 +143,7 @@ func newFlagSet(c *config, fs *flag.FlagSet) []setting {
 	str(&c.WorkerID, "worker-id", "WORKER_ID", "", "this process's name in a shared checkpoint (default host-pid)")
 	str(&c.StoreTable, "store-table", "CHECKPOINT_TABLE", "pagefleet_checkpoint", "shared checkpoint: the table of this job (jobs sharing a database use different tables)")
 	dur(&c.LeaseTTL, "lease-ttl", "LEASE_TTL", 2*time.Minute, "shared checkpoint: a vehicle claimed by a process that died is taken over after this")
+	num(&c.MaxPages, "max-pages", "MAX_PAGES", 2000, "stop listing the inventory after this many pages (a \"next\" link that never ends)")
 	num(&c.DemoVehicles, "demo-vehicles", "DEMO_VEHICLES", 60, "demo portal: number of vehicles")
 	dur(&c.DemoLatency, "demo-latency", "DEMO_LATENCY", 150*time.Millisecond, "demo portal: latency per request")
 	boolean(&c.DemoFaults, "demo-faults", "DEMO_FAULTS", false, "demo portal: turn on errors, hangs, logouts, 429s, truncated and wrong stickers (and a 5s -request-timeout)")
@@ -232,6 +235,8 @@ func (c *config) validate() error {
 		return bad("LEASE_TTL (-lease-ttl)", "%v is under a second", c.LeaseTTL)
 	case c.ProgressLog <= 0:
 		return bad("PROGRESS_EVERY (-progress-every)", "%v must be positive", c.ProgressLog)
+	case c.MaxPages < 1:
+		return bad("MAX_PAGES (-max-pages)", "%d must be positive", c.MaxPages)
 	case c.DemoVehicles < 1:
 		return bad("DEMO_VEHICLES (-demo-vehicles)", "%d must be positive", c.DemoVehicles)
 	case c.OutDir == "":
@@ -264,6 +269,26 @@ func (c *config) validate() error {
 		c.WorkerID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	return nil
+}
+
+// secrets are the values no output may show.
+func (c *config) secrets() []string { return []string{c.Password, storePassword(c.Store)} }
+
+// storePassword is the password in a store URL: a secret like JD_PASS.
+func storePassword(store string) string {
+	if u, err := url.Parse(store); err == nil && u.User != nil {
+		p, _ := u.User.Password()
+		return p
+	}
+	return ""
+}
+
+// redactedStore is a store URL fit to show: its password replaced.
+func redactedStore(store string) string {
+	if u, err := url.Parse(store); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return store
 }
 
 func usage(fs *flag.FlagSet, settings []setting, w io.Writer) {

@@ -158,8 +158,8 @@ func TestFileNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &job{cfg: c}
-	name := j.fileName(vehicle{VIN: "1HGCM82633A004352", Stock: "../../etc", Year: "2024", Make: "Ford"})
+	j := &runner{cfg: c}
+	name := j.fileName(&vehicle{VIN: "1HGCM82633A004352", Stock: "../../etc", Year: "2024", Make: "Ford"})
 	if strings.ContainsAny(name, `/\`) || !strings.HasSuffix(name, ".pdf") || !strings.Contains(name, "1HGCM82633A004352") {
 		t.Errorf("unsafe or wrong name %q", name)
 	}

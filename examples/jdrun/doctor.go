@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pagefleet/pagefleet/checkpoint"
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/pool"
 	"github.com/pagefleet/pagefleet/session"
 )
 
@@ -47,7 +49,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	log, _ := newLogger(cfg, io.Discard, getenv, nil, cfg.Password)
+	log, _ := newLogger(cfg, io.Discard, getenv, nil, cfg.secrets()...)
 	var checks []check
 	add := func(c check) {
 		checks = append(checks, c)
@@ -96,24 +98,21 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		return false
 	}
-	var vehicles []vehicle
+	var vehicles []*vehicle
 	avg := int64(defaultPDFSize)
 	if !blocked() {
-		j := newJob(cfg, st, log)
-		j.store = checkpoint.NewMemory()
 		start := time.Now()
-		sess, err := j.openSession(ctx)
+		r, err := openRunner(ctx, cfg, st, log, checkpoint.NewMemory())
 		switch {
 		case errors.Is(err, errLogin):
 			add(check{name: "login", detail: err.Error(), fix: "check JD_USER / JD_PASS, and that the user can log in by hand"})
 		case err != nil:
 			add(check{name: "headless launch", detail: err.Error(), fix: installHint()})
 		default:
-			defer sess.Close()
-			j.sess = sess
+			defer r.close()
 			add(check{name: "headless launch", ok: true, detail: "chromium started"})
 			add(check{name: "login", ok: true, detail: fmt.Sprintf("logged in as %s in %v (one login)", cfg.User, time.Since(start).Round(time.Millisecond))})
-			vehicles, avg = j.doctorSample(ctx, add)
+			vehicles, avg = doctorSample(ctx, r, add)
 		}
 	}
 	if len(vehicles) > 0 {
@@ -128,36 +127,36 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 // doctorSample lists the inventory and downloads one vehicle's sticker
-// into a temporary directory, to prove the whole path works.
-func (j *job) doctorSample(ctx context.Context, add func(check)) ([]vehicle, int64) {
-	vehicles, err := j.listInventory(ctx)
+// into a temporary directory, to prove the whole path works — with the
+// run's retries, so that one passing fault is not called a problem.
+func doctorSample(ctx context.Context, r *runner, add func(check)) ([]*vehicle, int64) {
+	vehicles, err := r.list(ctx)
 	if err != nil {
 		add(check{name: "inventory", detail: err.Error(), fix: "check the site adapter (-site) against the inventory page"})
 		return nil, 0
 	}
 	add(check{name: "inventory", ok: true, detail: fmt.Sprintf("%d vehicles listed", len(vehicles))})
-	dir, err := os.MkdirTemp(j.cfg.OutDir, ".doctor-")
+	dir, err := os.MkdirTemp(r.cfg.OutDir, ".doctor-")
 	if err != nil {
 		add(check{name: "sample download", detail: err.Error()})
 		return vehicles, defaultPDFSize
 	}
 	defer os.RemoveAll(dir)
-	cfg := *j.cfg
-	cfg.OutDir = dir
-	j.cfg = &cfg
+	cfg := *r.cfg
+	cfg.OutDir, cfg.Workers, cfg.Adaptive = dir, 1, false
+	r.cfg = &cfg
 	v := vehicles[0]
-	j.counts[v.VIN] = &vehicleCounts{}
-	sl := &slot{}
-	defer slots{j.sess}.Close(sl)
-	tctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	if err := j.fetchSticker(tctx, sl, v); err != nil {
-		add(check{name: "sample download", detail: fmt.Sprintf("vehicle %s: %v", v.VIN, err),
+	var res pool.Result
+	if err := r.download(ctx, []*vehicle{v}, func(got pool.Result) { res = got }); err != nil {
+		res.Err = err
+	}
+	f, _ := res.Value.(download.File)
+	if res.Err != nil {
+		add(check{name: "sample download", detail: fmt.Sprintf("vehicle %s, after %d attempt(s): %v", v.VIN, res.Attempts, res.Err),
 			fix: "check the sticker selectors and URL of the site adapter (-site); run with -v"})
 		return vehicles, defaultPDFSize
 	}
-	f := j.files[v.VIN]
-	add(check{name: "sample download", ok: true, detail: fmt.Sprintf("vehicle %s: a %d-byte PDF carrying its VIN", v.VIN, f.Size)})
+	add(check{name: "sample download", ok: true, detail: fmt.Sprintf("vehicle %s: a %d-byte PDF carrying its VIN (attempts: %d)", v.VIN, f.Size, res.Attempts)})
 	return vehicles, max(f.Size, 1)
 }
 
@@ -250,7 +249,7 @@ func memoryCheck(workers int) check {
 
 // preflight is the cheap part of doctor that every run does before it
 // starts downloading: it refuses to start a job the disk can't hold.
-func (j *job) preflight(todo []vehicle) error {
+func preflight(j *runner, todo []*vehicle) error {
 	if len(todo) == 0 {
 		return nil
 	}

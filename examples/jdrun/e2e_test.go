@@ -314,23 +314,27 @@ func TestPlan(t *testing.T) {
 	pdf := sessiontest.PDF("WINDOW STICKER", "VIN 1HGCM82633A004352")
 	os.WriteFile(filepath.Join("out", "1HGCM82633A004352.pdf"), pdf, 0o644) // saved, never recorded: adopted
 	os.WriteFile(filepath.Join("out", "INTACT00000000001.pdf"), pdf, 0o644)
-	size, sum, _ := hashFile(filepath.Join("out", "INTACT00000000001.pdf"))
+	size, sum, _ := checkpoint.HashFile(filepath.Join("out", "INTACT00000000001.pdf"))
 	abs, _ := filepath.Abs(filepath.Join("out", "INTACT00000000001.pdf"))
 
 	store := checkpoint.NewMemory()
 	ctx := context.Background()
 	store.Put(ctx, checkpoint.Record{Key: "INTACT00000000001", State: checkpoint.Done, Path: abs, Size: size, SHA256: sum})
 	store.Put(ctx, checkpoint.Record{Key: "CHANGED0000000001", State: checkpoint.Done, Path: abs, Size: size, SHA256: "00"})
-	store.Put(ctx, checkpoint.Record{Key: "FAILED00000000001", State: checkpoint.Failed, Err: "HTTP 500"})
-	vehicles := []vehicle{{VIN: "1HGCM82633A004352"}, {VIN: "INTACT00000000001"}, {VIN: "CHANGED0000000001"},
+	store.Put(ctx, checkpoint.Record{Key: "FAILED00000000001", State: checkpoint.Failed, Attempts: 5, Err: "HTTP 500"})
+	vehicles := []*vehicle{{VIN: "1HGCM82633A004352"}, {VIN: "INTACT00000000001"}, {VIN: "CHANGED0000000001"},
 		{VIN: "FAILED00000000001"}, {VIN: "NEW00000000000001"}, {VIN: "NEW00000000000002"}}
 
 	plan := func(mod func(*config)) []string {
 		cfg := *c
 		mod(&cfg)
-		j := newJob(&cfg, defaultSite(), sessiontest.Logger(t))
-		j.store = store
-		todo, err := j.plan(ctx, vehicles)
+		r, err := newRunner(&cfg, defaultSite(), sessiontest.Logger(t), store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.close()
+		r.know(vehicles)
+		todo, _, err := r.plan(ctx, vehicles)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -340,13 +344,15 @@ func TestPlan(t *testing.T) {
 		}
 		return keys
 	}
-	if got := strings.Join(plan(func(*config) {}), " "); got != "CHANGED0000000001 FAILED00000000001 NEW00000000000001 NEW00000000000002" {
+	// A plain rerun resumes: what is not done, or whose file changed; the
+	// vehicle given up before stays given up.
+	if got := strings.Join(plan(func(*config) {}), " "); got != "CHANGED0000000001 NEW00000000000001 NEW00000000000002" {
 		t.Errorf("plan: %s", got)
 	}
 	if r, err := store.Get(ctx, "1HGCM82633A004352"); err != nil || r.State != checkpoint.Done {
 		t.Errorf("the unrecorded valid file was not adopted: %+v %v", r, err)
 	}
-	if got := strings.Join(plan(func(c *config) { c.RetryFailed = true }), " "); got != "FAILED00000000001" {
+	if got := strings.Join(plan(func(c *config) { c.RetryFailed = true }), " "); got != "CHANGED0000000001 FAILED00000000001 NEW00000000000001 NEW00000000000002" {
 		t.Errorf("-retry-failed plan: %s", got)
 	}
 	if got := strings.Join(plan(func(c *config) { c.MaxDownloads = 1 }), " "); got != "CHANGED0000000001" {

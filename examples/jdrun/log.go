@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/lmittmann/tint"
+
+	"github.com/pagefleet/pagefleet/session"
 	"golang.org/x/term"
 )
 
@@ -88,18 +90,10 @@ func redactor(secrets []string) func([]string, slog.Attr) slog.Attr {
 		}
 	}
 	clean := func(s string) (string, bool) {
-		changed := false
-		for _, secret := range live {
-			if strings.Contains(s, secret) {
-				s, changed = strings.ReplaceAll(s, secret, "[redacted]"), true
-			}
-		}
-		return s, changed
+		out := redact(s, live...)
+		return out, out != s
 	}
 	return func(_ []string, a slog.Attr) slog.Attr {
-		if len(live) == 0 {
-			return a
-		}
 		v := a.Value.Resolve()
 		switch v.Kind() {
 		case slog.KindString:
@@ -121,14 +115,15 @@ func redactor(secrets []string) func([]string, slog.Attr) slog.Attr {
 	}
 }
 
-// redact replaces the secrets in s.
+// redact replaces the secrets in s, and cookies and tokens (which the
+// library scrubs already: a second line of defence).
 func redact(s string, secrets ...string) string {
 	for _, secret := range secrets {
-		if len(secret) >= 3 {
+		if len(secret) >= 3 { // shorter "secrets" would blank out ordinary text
 			s = strings.ReplaceAll(s, secret, "[redacted]")
 		}
 	}
-	return s
+	return session.ScrubString(s)
 }
 
 // redactError returns err with secrets replaced in its text, keeping it

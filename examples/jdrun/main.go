@@ -47,9 +47,28 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends the process at once; the checkpoint has all that was acknowledged
 	}()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], secretEnv(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
+}
+
+// secretEnv takes the variables that hold secrets out of the process's
+// environment — the driver and the browser inherit it — and returns a
+// getenv that still sees them.
+func secretEnv() func(string) string {
+	kept := map[string]string{}
+	for _, k := range []string{"JD_PASS", "CHECKPOINT_STORE"} {
+		if v, ok := os.LookupEnv(k); ok {
+			kept[k] = v
+			os.Unsetenv(k)
+		}
+	}
+	return func(k string) string {
+		if v, ok := kept[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
 }
 
 func exitCode(err error, stderr io.Writer) int {

@@ -36,7 +36,14 @@ type monitor struct {
 
 // startMonitor starts sampling. mode is "bar", "log" or "off"; logOut is
 // the logger's switchable writer, which the bar takes over while it runs.
-func startMonitor(mode string, every time.Duration, stderr io.Writer, logOut *switchWriter, log *slog.Logger, snap func() progressSnapshot) *monitor {
+func startMonitor(cfg *config, stderr io.Writer, logOut *switchWriter, log *slog.Logger, snap func() progressSnapshot) *monitor {
+	mode, every := cfg.Progress, cfg.ProgressLog
+	if mode == "auto" {
+		mode = "log"
+		if canDrawBar(stderr) {
+			mode = "bar"
+		}
+	}
 	m := &monitor{snap: snap, log: log, start: time.Now(), sampleEv: 2 * time.Second,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	var bar *mpb.Bar

@@ -2,8 +2,10 @@ package main
 
 import (
 	"cmp"
+	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -13,6 +15,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	playwright "github.com/mxschmitt/playwright-go"
+
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/session"
 )
 
 // outcome is one vehicle's line in metrics.json.
@@ -247,4 +255,41 @@ func lineChart(ss []sample, w, h int, y func(sample) float64, label string) char
 	c.Points = strings.Join(pts, " ")
 	c.Area = fmt.Sprintf("0,%d %s %d,%d", h, c.Points, w, h)
 	return c
+}
+
+// reason names a failure's kind, for the report's grouping.
+func reason(err error) string {
+	var st *session.StatusError
+	var pe *pool.PanicError
+	switch {
+	case errors.Is(err, download.ErrWrongItem):
+		return "wrong PDF (another vehicle's)"
+	case errors.Is(err, download.ErrContentMismatch):
+		return "PDF without the vehicle's VIN"
+	case errors.Is(err, download.ErrTruncated):
+		return "truncated PDF"
+	case errors.Is(err, download.ErrLoginPage), errors.Is(err, session.ErrLoggedOut):
+		return "logged out"
+	case errors.Is(err, download.ErrHTMLPage):
+		return "HTML page instead of the PDF"
+	case errors.Is(err, download.ErrNotPDF), errors.Is(err, download.ErrEmpty), errors.Is(err, download.ErrTooLarge):
+		return "not a PDF"
+	case errors.Is(err, download.ErrNoDownload), errors.Is(err, download.ErrNoElement), errors.Is(err, session.ErrNotReady):
+		return "no sticker on the vehicle page"
+	case errors.Is(err, session.ErrErrorPage):
+		return "site error page"
+	case errors.As(err, &st):
+		return fmt.Sprintf("HTTP %d", st.Code)
+	case errors.Is(err, download.ErrDiskFull):
+		return "disk full"
+	case errors.Is(err, pool.ErrStuck):
+		return "stuck (rescued by the watchdog)"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, playwright.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, session.ErrDisconnected):
+		return "browser disconnected"
+	case errors.As(err, &pe):
+		return "panic (a bug: please report it)"
+	}
+	return "other"
 }

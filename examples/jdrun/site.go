@@ -24,8 +24,12 @@ type site struct {
 	Submit        string `json:"submit"`
 	// LoggedIn selects an element only a logged-in page has.
 	LoggedIn string `json:"logged_in"`
-	// LoginError selects the message shown for refused credentials.
+	// LoginError selects the message shown when a login is refused.
 	LoginError string `json:"login_error"`
+	// BadCredentials selects the refusal that means wrong credentials
+	// (a Playwright selector, text allowed); other refusals (an expired
+	// form) are retried. Empty: every refusal means wrong credentials.
+	BadCredentials string `json:"bad_credentials"`
 
 	// InventoryPath is the first inventory page.
 	InventoryPath string `json:"inventory_path"`
@@ -59,15 +63,16 @@ type site struct {
 
 func defaultSite() site {
 	return site{
-		LoginPath:     "/login",
-		UserInput:     "input[name=username]",
-		PasswordInput: "input[name=password]",
-		Submit:        "form#login [type=submit]",
-		LoggedIn:      "a#logout",
-		LoginError:    "#login-error",
-		InventoryPath: "/inventory",
-		Row:           "table#inventory tbody tr",
-		RowLink:       "a.vehicle",
+		LoginPath:      "/login",
+		UserInput:      "input[name=username]",
+		PasswordInput:  "input[name=password]",
+		Submit:         "form#login [type=submit]",
+		LoggedIn:       "a#logout",
+		LoginError:     "#login-error",
+		BadCredentials: `#login-error:has-text("Invalid username or password")`,
+		InventoryPath:  "/inventory",
+		Row:            "table#inventory tbody tr",
+		RowLink:        "a.vehicle",
 		RowFields: map[string]string{
 			"vin": "td.vin", "stock": "td.stock", "year": "td.year", "make": "td.make", "model": "td.model", "trim": "td.trim",
 		},

@@ -1,0 +1,17 @@
+//go:build !unix && !windows
+
+package download
+
+import (
+	"os"
+	"time"
+)
+
+const renameOpen = false
+
+// tryLock: no file locks here; a temporary file is taken as abandoned, and
+// removed, once RemoveTemp finds it untouched for a day.
+func tryLock(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && time.Since(fi.ModTime()) > 24*time.Hour
+}

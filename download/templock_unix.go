@@ -1,0 +1,18 @@
+//go:build unix
+
+package download
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// renameOpen: a file may be renamed while open (and locked), so that no
+// moment passes between unlocking a temporary file and giving it its name.
+const renameOpen = true
+
+// tryLock takes the lock that marks f as being written: flock(2), which
+// the kernel drops when the process dies, and which blocks nothing but
+// other locks.
+func tryLock(f *os.File) bool { return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil }

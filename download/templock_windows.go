@@ -1,0 +1,21 @@
+//go:build windows
+
+package download
+
+import (
+	"os"
+
+	"golang.org/x/sys/windows"
+)
+
+// renameOpen: Windows refuses to rename a file that is open.
+const renameOpen = false
+
+// tryLock takes the lock that marks f as being written. Windows locks are
+// mandatory for the bytes they cover, so it locks one byte far past any
+// file's end, which no read or write touches; the system drops it when the
+// process dies.
+func tryLock(f *os.File) bool {
+	ol := windows.Overlapped{Offset: 0xFFFFFFFE, OffsetHigh: 0x7FFFFFFF}
+	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol) == nil
+}

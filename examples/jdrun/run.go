@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pagefleet/pagefleet/checkpoint"
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/examples/portal/dealer"
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/session"
+)
+
+// runJob is the main job: log in, list, plan, download, report.
+func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err error) {
+	st, err := loadSite(cfg.SiteFile)
+	if err != nil {
+		return err
+	}
+	for _, dir := range []string{cfg.OutDir, cfg.StateDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+	}
+	logFile, err := os.OpenFile(filepath.Join(cfg.StateDir, "jdrun.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	log, logOut := newLogger(cfg, stderr, os.Getenv, logFile, cfg.secrets()...)
+	defer func() { err = redactError(err, cfg.secrets()...) }()
+
+	sum := summary{Started: time.Now(), Portal: cfg.URL}
+	if cfg.URL == "" {
+		srv, err := startDemo(cfg)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		log.Info("no portal configured (JD_URL): running the embedded demo portal",
+			"url", srv.URL(), "vehicles", cfg.DemoVehicles, "latency", cfg.DemoLatency, "faults", cfg.DemoFaults)
+		sum.Portal, sum.Demo = srv.URL(), true
+	}
+
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the checkpoint: %w", cerr)
+		}
+	}()
+	if cfg.ImportFile != "" {
+		added, skipped, err := checkpoint.Import(ctx, store, cfg.ImportFile)
+		if err != nil {
+			return fmt.Errorf("%w: importing %s: %w", errUsage, cfg.ImportFile, err)
+		}
+		log.Info("imported the old tool's progress", "file", cfg.ImportFile, "added", added, "already_known", skipped)
+	}
+	if isPostgres(cfg.Store) {
+		log.Info("shared checkpoint: splitting the work with other jdrun processes", "worker", cfg.WorkerID)
+	}
+	r, err := openRunner(ctx, cfg, st, log, store)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+
+	vehicles, err := r.list(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w while listing the inventory", errInterrupted)
+		}
+		return err
+	}
+	todo, plan, err := r.plan(ctx, vehicles)
+	if err != nil {
+		return err
+	}
+	sum.Inventory, sum.Skipped, sum.Queued = len(vehicles), len(plan.Done), len(todo)
+	sum.Selected = sum.Skipped + len(todo)
+	log.Info("plan", "inventory", len(vehicles), "already_done", len(plan.Done), "given_up_before", len(plan.GivenUp), "to_download", len(todo))
+	if err := preflight(r, todo); err != nil {
+		return err
+	}
+	if cfg.DryRun {
+		for _, v := range todo {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", v.VIN, v.Stock, r.fileName(v), v.URL)
+		}
+		return nil
+	}
+	removeTemp(r)
+
+	rep := &reporter{r: r}
+	mon := startMonitor(cfg, stderr, logOut, log, func() progressSnapshot { return rep.snapshot(len(todo)) })
+	runErr := r.download(ctx, todo, rep.record)
+	samples, peak := mon.finish()
+	removeTemp(r) // and those of processes sharing the store that died meanwhile
+	rep.finish(ctx, &sum, samples, peak)
+	if err := writeReports(cfg.StateDir, &metrics{Run: sum, Vehicles: rep.outcomes, Throughput: samples}); err != nil {
+		log.Error("writing reports", "err", err)
+	}
+	printSummary(stdout, sum, cfg.StateDir)
+
+	switch {
+	case runErr != nil && errors.Is(runErr, session.ErrBadCredentials):
+		return fmt.Errorf("%w: %w", errLogin, runErr)
+	case runErr != nil:
+		return runErr
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %d done, %d not finished; run again to resume", errInterrupted, sum.Done, sum.Stopped)
+	case sum.Failed > 0:
+		return fmt.Errorf("%w: %d of %d (see %s)", errFailures, sum.Failed, sum.Queued, filepath.Join(cfg.StateDir, "report.html"))
+	}
+	return nil
+}
+
+func startDemo(cfg *config) (*dealer.Server, error) {
+	dc := dealer.Config{Vehicles: cfg.DemoVehicles, Latency: cfg.DemoLatency, LatencyJitter: cfg.DemoLatency / 3, Prewarm: true}
+	if cfg.DemoFaults {
+		cfg.ReqTimeout = min(cfg.ReqTimeout, 5*time.Second) // the demo's hangs should not cost a minute each
+		dc.ErrorRate, dc.SoftErrorRate, dc.HangRate, dc.TruncateRate = 0.03, 0.02, 0.01, 0.02
+		dc.SessionTTL, dc.MaxInFlight, dc.Interference, dc.CSRFRaceRate = 20*time.Second, 6, true, 0.2
+	}
+	srv, err := dealer.Start(dc)
+	if err != nil {
+		return nil, fmt.Errorf("starting the demo portal: %w", err)
+	}
+	cfg.URL, cfg.User, cfg.Password = srv.URL(), dealer.DemoUser, dealer.DemoPassword
+	return srv, nil
+}
+
+// removeTemp removes the temporary files that killed runs left in the
+// output dir (files other processes are writing are locked: spared).
+func removeTemp(r *runner) {
+	n, err := download.RemoveTemp(r.cfg.OutDir)
+	if err != nil {
+		r.log.Warn("removing temporary files of an interrupted run", "dir", r.cfg.OutDir, "err", err)
+	}
+	if n > 0 {
+		r.log.Info("removed temporary files of an interrupted run", "dir", r.cfg.OutDir, "files", n)
+	}
+}
+
+// reporter turns the pool's results into the report's lines.
+type reporter struct {
+	r        *runner
+	outcomes []outcome // OnResult's goroutine only
+	done     int
+	failed   int
+}
+
+func (rep *reporter) record(res pool.Result) {
+	r := rep.r
+	v := r.vehicles[res.Key]
+	r.mu.Lock()
+	o := outcome{VIN: v.VIN, ID: v.ID, Stock: v.Stock, Attempts: res.Attempts, Requeues: res.Requeues,
+		Seconds: res.Duration.Seconds(), Downloads: v.downloads, WrongPDF: v.wrongPDF, Worker: res.Worker, Finished: time.Now()}
+	r.mu.Unlock()
+	switch f, _ := res.Value.(download.File); {
+	case res.Err == nil:
+		o.State, o.File, o.Size = "done", f.Path, f.Size
+		rep.done++
+	case errors.Is(res.Err, pool.ErrStopped):
+		o.State = "stopped"
+	default:
+		o.State, o.Error, o.Reason = "failed", redactError(res.Err, r.cfg.secrets()...).Error(), reason(res.Err)
+		rep.failed++
+		r.log.Warn("vehicle failed", "vin", v.VIN, "attempts", res.Attempts, "reason", o.Reason, "err", res.Err)
+	}
+	rep.outcomes = append(rep.outcomes, o)
+}
+
+func (rep *reporter) snapshot(total int) progressSnapshot {
+	r := rep.r
+	r.mu.Lock()
+	p := r.pool
+	r.mu.Unlock()
+	if p == nil {
+		return progressSnapshot{Total: total}
+	}
+	s := p.Stats()
+	return progressSnapshot{Done: s.Done, Failed: s.Failed, Retries: s.Retries, Running: s.Running, Workers: s.Target, Total: total}
+}
+
+// finish fills the run's totals.
+func (rep *reporter) finish(ctx context.Context, s *summary, samples []sample, peak int64) {
+	r := rep.r
+	s.Finished = time.Now()
+	s.Seconds = s.Finished.Sub(s.Started).Seconds()
+	s.Interrupted = ctx.Err() != nil
+	s.Failures = map[string]int{}
+	for _, o := range rep.outcomes {
+		switch o.State {
+		case "done":
+			s.Done++
+		case "failed":
+			s.Failed++
+			s.Failures[o.Reason]++
+			s.FailedList = append(s.FailedList, o)
+		case "stopped":
+			s.Stopped++
+		}
+		s.WrongPDF += o.WrongPDF
+		s.Downloads += o.Downloads
+	}
+	if r.pool != nil {
+		ps := r.pool.Stats()
+		s.Retries, s.Requeues, s.Rescued, s.Recycled, s.Workers = ps.Retries, ps.Requeued, ps.Rescued, ps.Recycled, ps.Target
+		if ps.Elapsed > 0 {
+			s.PerHour = float64(s.Done) / ps.Elapsed.Hours()
+		}
+	}
+	for _, smp := range samples {
+		s.MaxWorkers = max(s.MaxWorkers, smp.Workers)
+	}
+	ss := r.sess.Stats()
+	s.Relogins, s.Relaunches = int(max(ss.Logins-1, 0)), int(ss.Relaunches)
+	s.PeakMemoryMB = float64(peak) / (1 << 20)
+}

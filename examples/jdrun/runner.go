@@ -1,0 +1,450 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/pagefleet/pagefleet/checkpoint"
+	"github.com/pagefleet/pagefleet/checkpoint/postgres"
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/session"
+)
+
+// vehicle is one inventory row and what this run learned of it: all of
+// one vehicle's state is here.
+type vehicle struct {
+	ID, URL, VIN, Stock, Year, Make, Model, Trim string
+
+	downloads, wrongPDF int // sticker requests made, wrong PDFs caught (under runner.mu)
+}
+
+// runner is a job's machinery, built once and shared by the run, bench and
+// doctor: the site adapter, the checkpoint and its tracker, the session.
+type runner struct {
+	cfg    *config
+	site   site
+	log    *slog.Logger
+	store  checkpoint.Store
+	tr     *checkpoint.Tracker
+	sess   *session.Session
+	ids    *download.IDs // every VIN listed: a PDF naming another one is not this vehicle's
+	shared bool          // other processes use the store too
+
+	mu       sync.Mutex
+	vehicles map[string]*vehicle // by VIN
+	viewing  map[string]int      // VINs whose page a worker has open now
+	react    reactions
+	pool     *download.Tracked[*session.Tab]
+}
+
+// newRunner returns a runner over store, with no session yet.
+func newRunner(cfg *config, st site, log *slog.Logger, store checkpoint.Store) (*runner, error) {
+	r := &runner{cfg: cfg, site: st, log: log, store: store, ids: download.NewIDs(), shared: isPostgres(cfg.Store),
+		vehicles: map[string]*vehicle{}, viewing: map[string]int{}, react: newReactions()}
+	var err error
+	r.tr, err = checkpoint.NewTracker(store, checkpoint.TrackerOptions{
+		Owner: cfg.WorkerID, LeaseTTL: cfg.LeaseTTL, Hold: 2 * cfg.Workers, MaxAttempts: cfg.Retries + 1,
+		RetryFailed: cfg.RetryFailed, Verify: r.verify, Adopt: r.adopt, Meta: r.meta, Logger: log,
+	})
+	return r, err
+}
+
+// openRunner returns a runner over store, logged in.
+func openRunner(ctx context.Context, cfg *config, st site, log *slog.Logger, store checkpoint.Store) (*runner, error) {
+	r, err := newRunner(cfg, st, log, store)
+	if err != nil {
+		return nil, err
+	}
+	if r.sess, err = r.openSession(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *runner) close() {
+	if err := r.tr.Close(context.Background()); err != nil {
+		r.log.Warn("releasing the claims", "err", err)
+	}
+	if r.sess != nil {
+		if err := r.sess.Close(); err != nil {
+			r.log.Warn("closing the browser", "err", err)
+		}
+	}
+}
+
+func openStore(ctx context.Context, cfg *config, log *slog.Logger) (checkpoint.Store, error) {
+	if isPostgres(cfg.Store) {
+		st, err := postgres.Open(ctx, cfg.Store, postgres.Options{Table: cfg.StoreTable, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("opening the shared checkpoint: %w", err)
+		}
+		return st, nil
+	}
+	f, err := checkpoint.Open(cfg.Store, checkpoint.Options{Logger: log})
+	var corrupt *checkpoint.CorruptError
+	switch {
+	case errors.As(err, &corrupt):
+		return nil, fmt.Errorf("%w: checkpoint %s line %d is corrupt (%v); the file was left untouched — fix or move it, then run again",
+			errUsage, corrupt.Path, corrupt.Line, corrupt.Err)
+	case errors.Is(err, checkpoint.ErrLocked):
+		return nil, fmt.Errorf("%w: %w (another jdrun uses this state dir)", errUsage, err)
+	case err != nil:
+		return nil, fmt.Errorf("opening the checkpoint: %w", err)
+	}
+	if f.Stats().TornLines > 0 {
+		log.Warn("the checkpoint's last line was cut short by a crash; dropped it", "file", cfg.Store)
+	}
+	return f, nil
+}
+
+func isPostgres(store string) bool {
+	return strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://")
+}
+
+// leanArgs cut the browser's memory without changing what it does
+// (measured at 7 workers: 489 → ~455 MB PSS in all): the GPU thread and the
+// network service run inside the browser process instead of two more
+// processes. The enable-features list repeats Playwright's own
+// (CDPScreenshotNewSurface), which a second flag would replace.
+var leanArgs = []string{"--disable-gpu", "--in-process-gpu", "--enable-features=CDPScreenshotNewSurface,NetworkServiceInProcess2"}
+
+func (r *runner) openSession(ctx context.Context) (*session.Session, error) {
+	// The driver's young generation: node's default (16 MB) holds it at ~140
+	// MB over 1,820 vehicles, 1 MB grows it (promoted bodies), 4 MB stays at ~120.
+	if os.Getenv("NODE_OPTIONS") == "" {
+		os.Setenv("NODE_OPTIONS", "--max-semi-space-size=4")
+	}
+	cfg, st := r.cfg, r.site
+	start := time.Now()
+	sess, err := session.Open(ctx, session.Config{
+		Login: session.FormLogin(session.Form{URL: r.abs(st.LoginPath), User: cfg.User, Password: cfg.Password,
+			UserField: st.UserInput, PasswordField: st.PasswordInput, Submit: st.Submit,
+			Success: st.LoggedIn, Failure: st.LoginError, BadCredentials: st.BadCredentials}),
+		LoginURL: r.abs(st.LoginPath),
+		Block:    cfg.Block,
+		Endpoint: cfg.Browser,
+		Headed:   !cfg.Headless,
+		Args:     leanArgs,
+		Logger:   r.log,
+	})
+	switch {
+	case errors.Is(err, session.ErrBadCredentials):
+		return nil, fmt.Errorf("%w: the portal refused the credentials of user %q: %w", errLogin, cfg.User, err)
+	case errors.Is(err, session.ErrNotInstalled):
+		return nil, err
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("%w while logging in", errInterrupted)
+	case errors.Is(err, session.ErrLoginFailed):
+		return nil, fmt.Errorf("%w: could not log in at %s: %w", errLogin, r.abs(st.LoginPath), err)
+	case err != nil:
+		return nil, fmt.Errorf("starting the browser: %w", err)
+	}
+	r.log.Info("logged in", "user", cfg.User, "took", time.Since(start).Round(time.Millisecond))
+	return sess, nil
+}
+
+func (r *runner) abs(p string) string { return r.cfg.URL + p }
+
+// list reads the inventory: without rendering as long as that finds rows,
+// else in a browser page.
+func (r *runner) list(ctx context.Context) ([]*vehicle, error) {
+	first := r.abs(r.site.InventoryPath)
+	read := r.readHTML
+	if p, err := read(ctx, first); err == nil && len(p.Items) == 0 {
+		r.log.Info("the inventory page has no rows without rendering; listing it in the browser", "url", first)
+		tab, _ := r.sess.Tabs().New(ctx)
+		defer r.sess.Tabs().Close(tab)
+		read = func(ctx context.Context, u string) (session.ListPage[*vehicle], error) { return r.readRendered(ctx, tab, u) }
+	}
+	vs, err := session.List(ctx, session.Listing[*vehicle]{
+		First: first, Read: read, Key: func(v *vehicle) string { return v.VIN },
+		Readers: min(r.cfg.Workers, 4), MaxPages: r.cfg.MaxPages, Logger: r.log,
+		OnPage: func(n int, u string, vs []*vehicle) { r.log.Debug("inventory page", "page", n, "vehicles", len(vs)) },
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("listing the inventory: %w", err)
+	case len(vs) == 0:
+		return nil, fmt.Errorf("the inventory at %s has no rows matching %q: check the site adapter (-site)", first, r.site.Row)
+	}
+	r.know(vs)
+	r.log.Info("inventory listed", "vehicles", len(vs))
+	return vs, nil
+}
+
+// know makes vs the vehicles of this run.
+func (r *runner) know(vs []*vehicle) {
+	for _, v := range vs {
+		r.vehicles[v.VIN] = v
+		r.ids.Add(v.VIN)
+	}
+}
+
+// readHTML reads an inventory page as served, parsed here.
+func (r *runner) readHTML(ctx context.Context, u string) (session.ListPage[*vehicle], error) {
+	doc, err := r.sess.Get(ctx, u, session.Expect{ErrorPage: r.site.ErrorPage, Timeout: r.cfg.ReqTimeout})
+	if err != nil {
+		return session.ListPage[*vehicle]{}, err
+	}
+	return r.parseInventory(doc.Document), nil
+}
+
+// readRendered reads an inventory page drawn by scripts, in a browser page.
+func (r *runner) readRendered(ctx context.Context, tab *session.Tab, u string) (session.ListPage[*vehicle], error) {
+	page, err := tab.Page(ctx)
+	if err != nil {
+		return session.ListPage[*vehicle]{}, err
+	}
+	if _, err := r.sess.Goto(ctx, page, u, session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.Row, Timeout: r.cfg.ReqTimeout}); err != nil {
+		return session.ListPage[*vehicle]{}, err
+	}
+	html, err := page.Content()
+	if err != nil {
+		return session.ListPage[*vehicle]{}, session.Scrub(err)
+	}
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(html))
+	if err != nil {
+		return session.ListPage[*vehicle]{}, err
+	}
+	doc.Url, _ = url.Parse(page.URL())
+	return r.parseInventory(doc), nil
+}
+
+func (r *runner) parseInventory(doc *goquery.Document) session.ListPage[*vehicle] {
+	var p session.ListPage[*vehicle]
+	resolve := func(href string) string {
+		u, err := doc.Url.Parse(href)
+		if err != nil || href == "" {
+			return ""
+		}
+		u.Fragment = ""
+		return u.String()
+	}
+	doc.Find(r.site.Row).Each(func(i int, tr *goquery.Selection) {
+		cell := func(k string) string { return strings.TrimSpace(tr.Find(r.site.RowFields[k]).First().Text()) }
+		href, _ := tr.Find(r.site.RowLink).First().Attr("href")
+		v := &vehicle{URL: resolve(href), VIN: strings.ToUpper(cell("vin")), Stock: cell("stock"),
+			Year: cell("year"), Make: cell("make"), Model: cell("model"), Trim: cell("trim")}
+		v.ID = path.Base(v.URL)
+		if v.VIN == "" || v.URL == "" {
+			r.log.Warn("inventory row without a VIN or link; skipped", "page", doc.Url.String(), "row", i+1)
+			return
+		}
+		p.Items = append(p.Items, v)
+	})
+	if href, ok := doc.Find(r.site.NextPage).First().Attr("href"); ok {
+		p.Next = resolve(href)
+	}
+	if r.site.PageLinks != "" {
+		doc.Find(r.site.PageLinks).Each(func(_ int, a *goquery.Selection) {
+			if href, _ := a.Attr("href"); resolve(href) != "" {
+				p.Links = append(p.Links, resolve(href))
+			}
+		})
+	}
+	return p
+}
+
+// fileName is the vehicle's file name: the template, made safe.
+func (r *runner) fileName(v *vehicle) string {
+	var b strings.Builder
+	if err := r.cfg.name.Execute(&b, v); err != nil || strings.TrimSpace(b.String()) == "" {
+		return download.SafeName(v.VIN + ".pdf")
+	}
+	return download.SafeName(b.String())
+}
+
+// target is where v's sticker goes and what it must be: a whole PDF
+// carrying v's VIN and no other VIN of the inventory.
+func (r *runner) target(v *vehicle) download.Target {
+	return download.Target{Dir: r.cfg.OutDir, Name: r.fileName(v), Timeout: r.cfg.ReqTimeout,
+		Validate: []download.Validator{download.PDFOf(v.VIN, r.ids)}}
+}
+
+// verify checks a Done record's file. In a shared store the files of other
+// processes are where those keep them: their records are trusted.
+func (r *runner) verify(rec checkpoint.Record) error {
+	if r.shared && rec.Owner != r.cfg.WorkerID {
+		return nil
+	}
+	return checkpoint.VerifyFile(rec)
+}
+
+// adopt finds a valid sticker saved by a run that died before recording it.
+func (r *runner) adopt(_ context.Context, vin string) (checkpoint.Record, bool) {
+	v := r.vehicles[vin]
+	if v == nil {
+		return checkpoint.Record{}, false
+	}
+	f, err := download.Check(filepath.Join(r.cfg.OutDir, r.fileName(v)), r.target(v))
+	if err != nil {
+		return checkpoint.Record{}, false
+	}
+	abs, _ := filepath.Abs(f.Path)
+	r.log.Info("found a valid file from an interrupted run; recorded it", "vin", vin, "file", f.Path)
+	return checkpoint.Record{Key: vin, State: checkpoint.Done, Path: abs, Size: f.Size, SHA256: f.SHA256,
+		Meta: map[string]string{"stock": v.Stock, "id": v.ID, "adopted": "true"}}, true
+}
+
+func (r *runner) meta(vin string) map[string]string {
+	if v := r.vehicles[vin]; v != nil {
+		return map[string]string{"stock": v.Stock, "id": v.ID}
+	}
+	return nil
+}
+
+// plan decides what this run downloads: what is not done (and intact) nor
+// given up, in inventory order — with -retry-failed also what was given
+// up, with fresh attempts — at most -max vehicles.
+func (r *runner) plan(ctx context.Context, vs []*vehicle) ([]*vehicle, checkpoint.Plan, error) {
+	keys := make([]string, len(vs))
+	for i, v := range vs {
+		keys[i] = v.VIN
+	}
+	plan, err := r.tr.Plan(ctx, keys)
+	if err != nil {
+		return nil, plan, fmt.Errorf("reading the checkpoint: %w", err)
+	}
+	var todo []*vehicle
+	for _, t := range plan.Todo {
+		if t.Reason == checkpoint.ReasonFileMissing || t.Reason == checkpoint.ReasonFileChanged {
+			r.log.Warn("downloading again: the recorded file is not intact", "vin", t.Key, "reason", t.Reason)
+		}
+		if r.cfg.MaxDownloads > 0 && len(todo) >= r.cfg.MaxDownloads {
+			break
+		}
+		todo = append(todo, r.vehicles[t.Key])
+	}
+	return todo, plan, nil
+}
+
+// download runs todo through a pool of worker pages, the tracker feeding
+// it and keeping every outcome; onResult sees each vehicle's result.
+func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(pool.Result)) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	cfg := r.cfg
+	pc := pool.Config[*session.Tab]{
+		Factory: r.sess.Tabs(), Workers: cfg.Workers, AttemptTimeout: cfg.Timeout, StuckAfter: cfg.StuckAfter,
+		GracePeriod: cfg.Grace, RecycleAfter: 250, OnResult: onResult, Logger: r.log,
+	}
+	if cfg.Adaptive {
+		pc.Adaptive = &pool.Adaptive{Min: 1, Max: cfg.Workers, Start: min(cfg.Workers, 4), Overload: session.Overload}
+	}
+	p, err := download.NewTracked(pc, r.tr)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.pool = p
+	r.mu.Unlock()
+	keys := make([]string, len(todo))
+	for i, v := range todo {
+		keys[i] = v.VIN
+	}
+	r.log.Info("downloading", "vehicles", len(todo), "workers", cfg.Workers, "adaptive", cfg.Adaptive)
+	err = p.Run(ctx, keys, func(ctx context.Context, tab *session.Tab, vin string) (any, error) {
+		return r.attempt(ctx, tab, r.vehicles[vin])
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil // the caller reports the interruption
+	}
+	return err
+}
+
+// attempt is one try at one vehicle. The fast way fetches the sticker URL
+// straight away with the session's cookies (no page); the page way opens
+// the vehicle's page and then fetches the sticker link or clicks the
+// button. Either way the file is saved only if it is a whole PDF carrying
+// the vehicle's VIN and no other.
+func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any, error) {
+	dst := r.target(v)
+	if r.directFor(v) {
+		r.count(v, func() { v.downloads++ })
+		f, err := download.Fetch(ctx, r.sess, r.stickerURL(v), dst)
+		if r.cfg.Download == "direct" || !needsPage(err) {
+			r.directDone(v, err)
+			return f, r.wrongPDF(v, err)
+		}
+		r.log.Debug("the sticker URL did not work; opening the vehicle page", "vin", v.VIN, "err", err)
+		defer r.pageRescue(v)
+	}
+	page, err := tab.Page(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.enterView(ctx, v); err != nil {
+		return nil, err
+	}
+	defer r.leaveView(v)
+	if _, err := r.sess.Goto(ctx, page, v.URL, session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.StickerButton, Timeout: r.cfg.ReqTimeout}); err != nil {
+		return nil, err
+	}
+	info, err := page.Evaluate(`([vinSel, btnSel]) => {
+		const vin = document.querySelector(vinSel), btn = document.querySelector(btnSel);
+		return [vin ? vin.textContent.trim() : "", btn && btn.tagName === "A" ? btn.href : ""];
+	}`, []any{r.site.PageVIN, r.site.StickerButton})
+	if err != nil {
+		return nil, fmt.Errorf("reading the vehicle page: %w", session.Scrub(err))
+	}
+	vals, _ := info.([]any)
+	pageVIN, _ := vals[0].(string)
+	href, _ := vals[1].(string)
+	if pageVIN != "" && !strings.EqualFold(pageVIN, v.VIN) {
+		return nil, fmt.Errorf("%w: the page of %s shows VIN %s", download.ErrWrongItem, v.VIN, pageVIN)
+	}
+	r.count(v, func() { v.downloads++ })
+	var f download.File
+	if href != "" && r.cfg.Download != "click" {
+		f, err = download.Fetch(ctx, r.sess, href, dst)
+	} else {
+		f, err = download.Click(ctx, r.sess, page, download.Selector(r.site.StickerButton), dst)
+	}
+	r.pageDownloaded(v, err)
+	return f, r.wrongPDF(v, err)
+}
+
+// needsPage reports whether a direct fetch failed in a way that says the
+// site wants its page opened first: a 4xx other than 429 (but a 404 is the
+// vehicle gone, and its page will say so), or HTML that is not the login
+// page, or no PDF at all.
+func needsPage(err error) bool {
+	var st *session.StatusError
+	switch {
+	case errors.As(err, &st):
+		return st.Code >= 400 && st.Code < 500 && st.Code != 429
+	case errors.Is(err, download.ErrLoginPage):
+		return false
+	}
+	return errors.Is(err, download.ErrHTMLPage) || errors.Is(err, download.ErrNotPDF)
+}
+
+func (r *runner) stickerURL(v *vehicle) string {
+	var b strings.Builder
+	_ = r.site.stickerURL.Execute(&b, v) // checked by loadSite
+	if u, err := url.Parse(v.URL); err == nil {
+		if ref, err := u.Parse(b.String()); err == nil {
+			return ref.String()
+		}
+	}
+	return b.String()
+}
+
+func (r *runner) count(_ *vehicle, f func()) {
+	r.mu.Lock()
+	f()
+	r.mu.Unlock()
+}
