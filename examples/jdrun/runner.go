@@ -166,7 +166,9 @@ func (r *runner) list(ctx context.Context) ([]*vehicle, error) {
 		r.log.Info("the inventory page has no rows without rendering; listing it in the browser", "url", first)
 		tab, _ := r.sess.Tabs().New(ctx)
 		defer r.sess.Tabs().Close(tab)
-		read = func(ctx context.Context, u string) (session.ListPage[*vehicle], error) { return r.readRendered(ctx, tab, u) }
+		read = func(ctx context.Context, u string) (session.ListPage[*vehicle], error) {
+			return r.readRendered(ctx, tab, u)
+		}
 	}
 	vs, err := session.List(ctx, session.Listing[*vehicle]{
 		First: first, Read: read, Key: func(v *vehicle) string { return v.VIN },
