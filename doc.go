@@ -9,44 +9,34 @@
 //     pages with a task queue, per-attempt timeouts, retries, a watchdog,
 //     and an optional adaptive concurrency controller.
 //   - [github.com/pagefleet/pagefleet/session]: one browser, one context, one
-//     login; pages for the pool; re-login and crash recovery.
-//   - [github.com/pagefleet/pagefleet/download]: trigger or fetch a download,
-//     validate it (is it a whole PDF, and the item's own?), save it
-//     atomically under a safe name.
-//   - [github.com/pagefleet/pagefleet/checkpoint]: crash-safe records of what
-//     is done, for resume; leases and a PostgreSQL store for many processes.
+//     login; pages opened with a verdict (HTTP status, error page, logout);
+//     requests without a page; listings; re-login and crash recovery.
+//   - [github.com/pagefleet/pagefleet/download]: click or fetch a file,
+//     validate it (a whole PDF, the item's own and no other's), save it
+//     atomically under a safe name; a pool fed and recorded by a checkpoint.
+//   - [github.com/pagefleet/pagefleet/checkpoint]: crash-safe records of
+//     every item's attempts and outcome, one cycle for every store (a
+//     journal file, memory, PostgreSQL for many processes), resume planning.
 //
 // # Example
 //
-// One login, eight pages, one checked PDF per vehicle (the runnable version
-// is Example_fleet in package session):
+// The whole job in outline — the complete program, about 100 lines, is
+// Example_stickers in download/recipe_example_test.go, and README.md shows it
+// too (go doc prints no examples; pkg.go.dev does):
 //
-//	sess, err := session.Open(ctx, session.Config{
-//		Login:    session.FormLogin(session.Form{URL: site + "/login", User: user, Password: pass}),
-//		LoginURL: site + "/login",
-//		Block:    true, // no images, stylesheets, fonts or media
+//	sess, err := session.Open(ctx, session.Config{Login: session.FormLogin(form), LoginURL: site + "/login"})
+//	vehicles, err := session.List(ctx, session.Listing[vehicle]{First: site + "/inventory", Read: readPage, Key: vinOf})
+//	tracker, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{})
+//	plan, err := tracker.Plan(ctx, vins)            // what earlier runs left to do
+//	p, err := download.NewTracked(pool.Config[playwright.Page]{Factory: sess.Pages(), Workers: 4}, tracker)
+//	err = p.Run(ctx, plan.Keys(), func(ctx context.Context, page playwright.Page, vin string) (any, error) {
+//		if _, err := sess.Goto(ctx, page, vehicleURL(vin), session.Expect{ErrorPage: "h1#error", Ready: "#window-sticker"}); err != nil {
+//			return nil, err // a logout: logged in again, and the vehicle requeued uncharged
+//		}
+//		return download.Click(ctx, sess, page, download.Selector("#window-sticker"), download.Target{
+//			Dir: "out", Name: download.SafeName(vin + ".pdf"), Validate: []download.Validator{download.PDFOf(vin, vins)}})
 //	})
-//	if err != nil { … }
-//	defer sess.Close()
-//	p, _ := pool.New(pool.Config[playwright.Page]{Factory: sess.Pages(), Workers: 8, OnResult: record})
-//	for _, vin := range vins {
-//		p.Submit(pool.Task[playwright.Page]{Key: vin, Run: func(ctx context.Context, page playwright.Page) error {
-//			if _, err := page.Goto(site + "/vehicle/" + vin); err != nil {
-//				return err
-//			}
-//			if err := sess.Check(ctx, page); err != nil {
-//				return err // logged out: one re-login for all pages; the task runs again
-//			}
-//			_, err := download.Click(ctx, page, download.Selector("#window-sticker"), download.Target{
-//				Dir: "out", Name: download.SafeName(vin + ".pdf"),
-//				Validate: []download.Validator{download.PDF(), download.PDFContains(vin)},
-//			})
-//			return err
-//		}})
-//	}
-//	p.CloseQueue()
-//	err = p.Run(ctx)
 //
 // examples/jdrun is the production command line tool built from these
-// packages, and examples/portal the demo site it runs against by default.
+// packages, and examples/portal the demo site it runs against.
 package pagefleet

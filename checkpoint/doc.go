@@ -114,4 +114,13 @@
 //
 // [Import] reads the old tool's tracking.json or checkpoint.json into a
 // store, keeping every record the store already has.
+//
+// # Examples
+//
+// go doc prints no examples; they are in the example_test.go files (and on
+// pkg.go.dev): Example (a journal and a resume), ExampleTracker (the record
+// cycle and the resume rule), ExampleLeaser and ExampleLease_lost (sharing
+// work between processes), ExampleImport (the old tool's progress). The
+// complete downloader built on the Tracker is Example_stickers in package
+// download.
 package checkpoint

@@ -50,5 +50,12 @@
 // so they need no locking. [PagePool.SetWorkers] changes the number of
 // workers while running; [PagePool.Stats] is cheap enough to poll.
 //
+// # Examples
+//
+// go doc prints no examples; they are in example_test.go (and on
+// pkg.go.dev): Example runs three tasks, one flaky, on a toy page type. The
+// complete downloader built on this package is Example_stickers in package
+// download.
+//
 // Fake pages for tests are in [github.com/pagefleet/pagefleet/pool/pooltest].
 package pool

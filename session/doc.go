@@ -98,4 +98,11 @@
 // process share one driver (Node.js) process; each has its own browser.
 // [Session.Close] ends the browser and chromium's helper processes, and the
 // driver when no other session uses it, and returns once they are gone.
+//
+// # Examples
+//
+// go doc prints no examples; they are in example_test.go (and on
+// pkg.go.dev): Example logs in and checks a page, ExampleLoginFunc logs in
+// with a custom function. The complete downloader — Open, List, Get, Goto
+// and a pool of pages — is Example_stickers in package download.
 package session
