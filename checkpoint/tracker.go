@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -64,6 +65,12 @@ type TrackerOptions struct {
 	// Defaults to nil: the records keep the Meta of the record a claim
 	// found.
 	Meta func(key string) map[string]string
+	// Class names the kind of a failure ("logged out", "HTTP 503"): the
+	// tracker keeps it in the Meta of the Pending and Failed records it
+	// writes, under "class", so that reports can group failures by kind
+	// rather than by text. Package download's ClassName is one. Defaults
+	// to nil: no class.
+	Class func(err error) string
 	// PollInterval is how often Feed, when it can claim nothing while keys
 	// remain, looks in the store for keys finished by other owners and for
 	// leases that ran out. Defaults to 1 second.
@@ -308,7 +315,7 @@ func (t *Tracker) Retry(ctx context.Context, key string, started time.Time, atte
 		return nil
 	}
 	it.attempts, it.running, it.lastErr = attempts, false, errText(err)
-	return t.write(ctx, it, t.record(it, Pending, attempts), 0)
+	return t.write(ctx, it, t.classed(t.record(it, Pending, attempts), err), 0)
 }
 
 // Done records that key is finished, its file saved as f (Path made
@@ -341,7 +348,21 @@ func (t *Tracker) Fail(ctx context.Context, key string, attempts int, err error)
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	it.lastErr = errText(err)
-	return t.write(ctx, it, t.record(it, Failed, attempts), endFailed)
+	return t.write(ctx, it, t.classed(t.record(it, Failed, attempts), err), endFailed)
+}
+
+// classed is r with err's class in its Meta, if TrackerOptions.Class is set.
+func (t *Tracker) classed(r Record, err error) Record {
+	if t.opts.Class == nil || err == nil {
+		return r
+	}
+	m := maps.Clone(r.Meta)
+	if m == nil {
+		m = map[string]string{}
+	}
+	m["class"] = t.opts.Class(err)
+	r.Meta = m
+	return r
 }
 
 // Stop records that key is unfinished because a shutdown stopped it, and

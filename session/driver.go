@@ -33,6 +33,15 @@ func acquireDriver(in Install, log *slog.Logger) (*driver, error) {
 		d.refs++
 		return d, nil
 	}
+	if os.Getenv("NODE_OPTIONS") == "" {
+		// The driver's young generation: node's default (16 MB) holds the
+		// driver at ~140 MB over 1,820 downloads, 1 MB grows it (bodies get
+		// promoted), 4 MB stays flat at ~120 MB. The driver inherits the
+		// environment: this is the one way to tell it.
+		if err := os.Setenv("NODE_OPTIONS", "--max-semi-space-size=4"); err != nil {
+			return nil, err
+		}
+	}
 	if in.Node != "" && os.Getenv("PLAYWRIGHT_NODEJS_PATH") != in.Node {
 		// playwright-go reads Node's path only from the environment.
 		if err := os.Setenv("PLAYWRIGHT_NODEJS_PATH", in.Node); err != nil {

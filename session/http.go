@@ -9,7 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/url"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"time"
@@ -143,7 +143,7 @@ func (c *client) seed(ctx context.Context, s *Session) error {
 			if k.Expires > 0 {
 				hc.Expires = time.Unix(int64(k.Expires), 0)
 			}
-			c.jar.SetCookies(&url.URL{Scheme: scheme, Host: host, Path: cmp.Or(k.Path, "/")}, []*http.Cookie{hc})
+			c.jar.SetCookies(&neturl.URL{Scheme: scheme, Host: host, Path: cmp.Or(k.Path, "/")}, []*http.Cookie{hc})
 		}
 	}
 	c.seeded = time.Now()
@@ -159,9 +159,9 @@ func (s *Session) transport() http.RoundTripper {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the caller asked for it, as for the browser
 	}
 	if p := s.cfg.Context.Proxy; p != nil {
-		if u, err := url.Parse(p.Server); err == nil {
+		if u, err := neturl.Parse(p.Server); err == nil {
 			if p.Username != nil {
-				u.User = url.UserPassword(*p.Username, deref(p.Password))
+				u.User = neturl.UserPassword(*p.Username, deref(p.Password))
 			}
 			t.Proxy = http.ProxyURL(u)
 		}
@@ -261,4 +261,28 @@ func clip(s string, n int) string {
 // (Config.LoginURL, any query). Without a LoginURL nothing is.
 func (s *Session) IsLoginURL(url string) bool {
 	return s.cfg.LoginURL != "" && SamePage(url, s.cfg.LoginURL)
+}
+
+// Render opens url in page and judges it as [Session.Goto] does, and
+// returns the page as its scripts drew it, parsed: [Session.Get] for a
+// page that is built in the browser.
+func (s *Session) Render(ctx context.Context, page playwright.Page, url string, exp Expect) (*Document, error) {
+	resp, err := s.Goto(ctx, page, url, exp)
+	if err != nil {
+		return nil, err
+	}
+	html, err := page.Content()
+	if err != nil {
+		return nil, fmt.Errorf("session: reading %s: %w", ScrubString(url), Scrub(err))
+	}
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(html))
+	if err != nil {
+		return nil, fmt.Errorf("session: parsing %s: %w", ScrubString(url), err)
+	}
+	doc.Url, _ = neturl.Parse(page.URL())
+	d := &Document{Document: doc, URL: page.URL(), Body: []byte(html)}
+	if resp != nil {
+		d.Status = resp.Status()
+	}
+	return d, nil
 }

@@ -5,6 +5,7 @@ package session
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -118,4 +119,64 @@ func browserPID(driver int, dir string) int {
 		}
 	}
 	return 0
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
+
+// CPU returns the CPU time (user + system) used so far by the three parts
+// of a session's work: this process, the driver, and the browser (with the
+// renderers it has reaped). A relaunch starts the driver's or the
+// browser's count again. Linux only; elsewhere it returns an error
+// wrapping errors.ErrUnsupported.
+func (s *Session) CPU() (CPU, error) {
+	var c CPU
+	self, _, err := procCPU(os.Getpid())
+	if err != nil {
+		return c, err
+	}
+	c.Go = self
+	driver := s.DriverPID()
+	c.Driver, _, _ = procCPU(driver)
+	kids, _ := Descendants(driver)
+	for _, pid := range kids {
+		if own, reaped, err := procCPU(pid); err == nil {
+			c.Browser += own + reaped
+		}
+	}
+	return c, nil
+}
+
+// procCPU returns a process's own CPU seconds and those of its reaped children.
+func procCPU(pid int) (own, reaped float64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
+	if len(f) < 15 { // f[0] is field 3 (state); utime is field 14
+		return 0, 0, fmt.Errorf("session: short /proc/%d/stat", pid)
+	}
+	n := func(i int) float64 { v, _ := strconv.ParseFloat(string(f[i-3]), 64); return v / clockTicks }
+	return n(14) + n(15), n(16) + n(17), nil
+}
+
+// AvailableMemory returns the memory available for new work, in bytes
+// (Linux's MemAvailable): what more pages may use. Linux and Windows only;
+// elsewhere it returns an error wrapping errors.ErrUnsupported.
+func AvailableMemory() (int64, error) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("MemAvailable:")); ok {
+			kb, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("session: no MemAvailable in /proc/meminfo")
 }

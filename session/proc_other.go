@@ -43,3 +43,9 @@ func killAll(pids []int) {
 }
 
 func browserPID(driver int, dir string) int { return 0 }
+
+// CPU returns the CPU time of the session's processes. It is implemented
+// on Linux only; here it returns an error wrapping errors.ErrUnsupported.
+func (s *Session) CPU() (CPU, error) {
+	return CPU{}, fmt.Errorf("session: CPU: %w", errors.ErrUnsupported)
+}

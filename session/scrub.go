@@ -1,6 +1,8 @@
 package session
 
 import (
+	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 )
@@ -52,3 +54,56 @@ type scrubbed struct {
 
 func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
+
+// Redact returns err with secrets (passwords, say; values shorter than 3
+// bytes are left alone, as they would blank out ordinary text) replaced by
+// [Redacted] in its text, and scrubbed as by [Scrub]. errors.Is and
+// errors.As still see the original chain.
+func Redact(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if clean := RedactString(msg, secrets...); clean != msg {
+		return &scrubbed{clean, err}
+	}
+	return err
+}
+
+// RedactString is [Redact] for a string.
+func RedactString(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if len(secret) >= 3 {
+			s = strings.ReplaceAll(s, secret, Redacted)
+		}
+	}
+	return ScrubString(s)
+}
+
+// RedactAttr returns a slog ReplaceAttr function that redacts secrets, and
+// scrubs cookies and tokens, in every string, error and Stringer a log
+// record carries: a logger's last line of defence.
+func RedactAttr(secrets ...string) func(groups []string, a slog.Attr) slog.Attr {
+	return func(_ []string, a slog.Attr) slog.Attr {
+		var text string
+		switch v := a.Value.Resolve(); v.Kind() {
+		case slog.KindString:
+			text = v.String()
+		case slog.KindAny:
+			switch x := v.Any().(type) {
+			case error:
+				text = x.Error()
+			case fmt.Stringer:
+				text = x.String()
+			default:
+				return a
+			}
+		default:
+			return a
+		}
+		if clean := RedactString(text, secrets...); clean != text || a.Value.Kind() == slog.KindAny {
+			a.Value = slog.StringValue(clean)
+		}
+		return a
+	}
+}

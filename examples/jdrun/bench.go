@@ -19,6 +19,7 @@ import (
 
 	"github.com/pagefleet/pagefleet/checkpoint"
 	"github.com/pagefleet/pagefleet/examples/portal/dealer"
+	"github.com/pagefleet/pagefleet/session"
 )
 
 // benchRow is one measured configuration.
@@ -101,7 +102,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: redactor([]string{base.Password})}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: session.RedactAttr(base.secrets()...)}))
 
 	var srv *dealer.Server
 	if base.URL == "" {
@@ -204,19 +205,19 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 		srv.ResetStats()
 	}
 	sess := r.sess
-	cpu0, _ := cpuNow(sess.DriverPID())
+	cpu0, _ := sess.CPU()
 	start := time.Now()
 	rep := &reporter{r: r}
 	quiet := *cfg
 	quiet.Progress = "off"
-	mon := startMonitor(&quiet, io.Discard, &switchWriter{w: io.Discard}, log, func() progressSnapshot { return rep.snapshot(len(todo)) })
+	mon := startMonitor(&quiet, io.Discard, &switchWriter{w: io.Discard}, log, len(todo), r.stats)
 	err = r.download(ctx, todo, rep.record)
 	samples, peak := mon.finish()
 	if err != nil {
 		return row, err
 	}
 	row.Seconds = time.Since(start).Seconds()
-	cpu1, cpuErr := cpuNow(sess.DriverPID())
+	cpu1, cpuErr := sess.CPU()
 
 	var s summary
 	rep.finish(ctx, &s, samples, peak)
@@ -238,9 +239,9 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 	// A relaunch (of the browser, and of the driver if it died) takes the
 	// dead processes' CPU time with it: no figure is better than a wrong one.
 	if cpuErr == nil && s.Done > 0 && s.Relaunches == 0 {
-		c := cpu1.sub(cpu0)
+		c := cpu1.Sub(cpu0)
 		per := float64(s.Done)
-		row.CPUPerVehicle = c.total() / per
+		row.CPUPerVehicle = c.Total() / per
 		row.CPU.Go, row.CPU.Driver, row.CPU.Browser = c.Go/per, c.Driver/per, c.Browser/per
 	}
 	if srv != nil {

@@ -10,43 +10,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/pagefleet/pagefleet/checkpoint"
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/session"
 )
 
-// workerTotals is one process's share of a (shared) checkpoint.
-type workerTotals struct {
-	Owner   string    `json:"owner"`
-	Done    int       `json:"done"`
-	Failed  int       `json:"failed"`
-	Bytes   int64     `json:"bytes"`
-	First   time.Time `json:"first"`
-	Last    time.Time `json:"last"`
-	PerHour float64   `json:"vehicles_per_hour"`
-}
-
-// combinedReport is what `jdrun report` prints and writes: every worker's
-// outcomes in one checkpoint store.
-type combinedReport struct {
-	Store     string              `json:"store"`
-	Generated time.Time           `json:"generated"`
-	Records   int                 `json:"records"`
-	Done      int                 `json:"done"`
-	Failed    int                 `json:"failed"`
-	Running   int                 `json:"running"`
-	PerHour   float64             `json:"vehicles_per_hour"` // all workers, first to last outcome
-	Workers   []workerTotals      `json:"workers"`
-	Failures  map[string]int      `json:"failures,omitempty"` // last error → count
-	FailedVIN []checkpoint.Record `json:"failed_vehicles,omitempty"`
-	byOwner   map[string]*workerTotals
-}
-
-// runReport is `jdrun report`: the combined report of every worker that
-// wrote to a checkpoint store.
+// runReport is `jdrun report`: the combined report of every process that
+// wrote to a checkpoint store, failures grouped by kind. It exits 4 when
+// there are failures.
 func runReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("jdrun report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -60,103 +34,49 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	cfg := &config{Store: cmp.Or(*store, filepath.Join(*state, "checkpoint.jsonl")), StoreTable: *table}
-	secret := storePassword(cfg.Store)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: redactor([]string{secret})}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: session.RedactAttr(cfg.secrets()...)}))
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return redactError(err, secret)
+		return session.Redact(err, cfg.secrets()...)
 	}
 	defer st.Close()
-	rep := combinedReport{Store: redactedStore(cfg.Store), Generated: time.Now(),
-		Failures: map[string]int{}, byOwner: map[string]*workerTotals{}}
-	for r, err := range st.All(ctx) {
-		if err != nil {
-			return redactError(fmt.Errorf("reading the checkpoint: %w", err), secret)
-		}
-		rep.add(r)
+	var failures download.Failures
+	tally, err := checkpoint.Count(ctx, st, failures.AddRecord)
+	if err != nil {
+		return session.Redact(fmt.Errorf("reading the checkpoint: %w", err), cfg.secrets()...)
 	}
-	for _, w := range rep.byOwner {
-		if d := w.Last.Sub(w.First); d > 0 {
-			w.PerHour = float64(w.Done) / d.Hours()
-		}
-		rep.Workers = append(rep.Workers, *w)
+	fmt.Fprintf(stdout, "checkpoint %s: %d vehicles — %d done, %d failed, %d unfinished; %.0f vehicles/hour overall\n\n",
+		redactedStore(cfg.Store), tally.Records, tally.Done, tally.Failed, tally.Unfinished, tally.PerHour())
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "worker\tdone\tfailed\tunfinished\tMB\tvehicles/hour\tfirst\tlast")
+	for _, o := range tally.Owners {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.0f\t%s\t%s\n", cmp.Or(o.Owner, "(unknown)"), o.Done, o.Failed, o.Unfinished,
+			float64(o.Bytes)/(1<<20), o.PerHour(), o.First.Local().Format(time.TimeOnly), o.Last.Local().Format(time.TimeOnly))
 	}
-	slices.SortFunc(rep.Workers, func(a, b workerTotals) int { return strings.Compare(a.Owner, b.Owner) })
-	var first, last time.Time
-	for _, w := range rep.Workers {
-		if first.IsZero() || w.First.Before(first) {
-			first = w.First
-		}
-		if w.Last.After(last) {
-			last = w.Last
-		}
-	}
-	if d := last.Sub(first); d > 0 {
-		rep.PerHour = float64(rep.Done) / d.Hours()
-	}
-	rep.print(stdout)
+	tw.Flush()
+	groups := failures.Groups()
+	printFailures(stdout, groups)
 	if err := os.MkdirAll(*state, 0o755); err != nil {
 		return err
 	}
 	path := filepath.Join(*state, "combined-report.json")
-	if err := writeJSON(path, rep); err != nil {
+	if err := writeJSON(path, map[string]any{"store": redactedStore(cfg.Store), "generated": time.Now(), "tally": tally, "failures": groups}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nwritten: %s\n", path)
+	if tally.Failed > 0 {
+		return fmt.Errorf("%w: %d vehicles (rerun with -retry-failed)", errFailures, tally.Failed)
+	}
 	return nil
 }
 
-func (c *combinedReport) add(r checkpoint.Record) {
-	c.Records++
-	owner := cmp.Or(r.Owner, "(unknown)")
-	w := c.byOwner[owner]
-	if w == nil {
-		w = &workerTotals{Owner: owner}
-		c.byOwner[owner] = w
+// printFailures prints failure groups: count, kind, what to do, examples.
+func printFailures(w io.Writer, groups []download.FailureGroup) {
+	if len(groups) == 0 {
+		return
 	}
-	switch r.State {
-	case checkpoint.Done:
-		c.Done++
-		w.Done++
-		w.Bytes += r.Size
-		start := r.Started
-		if start.IsZero() {
-			start = r.Updated
-		}
-		if w.First.IsZero() || start.Before(w.First) {
-			w.First = start
-		}
-		if r.Updated.After(w.Last) {
-			w.Last = r.Updated
-		}
-	case checkpoint.Failed:
-		c.Failed++
-		w.Failed++
-		msg := r.Err
-		if len(msg) > 120 {
-			msg = msg[:120] + "…"
-		}
-		c.Failures[msg]++
-		c.FailedVIN = append(c.FailedVIN, r)
-	default:
-		c.Running++
-	}
-}
-
-func (c *combinedReport) print(w io.Writer) {
-	fmt.Fprintf(w, "checkpoint %s: %d vehicles — %d done, %d failed, %d unfinished; %.0f vehicles/hour overall\n\n",
-		c.Store, c.Records, c.Done, c.Failed, c.Running, c.PerHour)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "worker\tdone\tfailed\tMB\tvehicles/hour\tfirst\tlast")
-	for _, t := range c.Workers {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.0f\t%s\t%s\n", t.Owner, t.Done, t.Failed, float64(t.Bytes)/(1<<20), t.PerHour,
-			t.First.Local().Format(time.TimeOnly), t.Last.Local().Format(time.TimeOnly))
-	}
-	tw.Flush()
-	if len(c.Failures) > 0 {
-		fmt.Fprintln(w, "\nfailures by last error:")
-		for _, r := range sortedReasons(c.Failures) {
-			fmt.Fprintf(w, "  %4d  %s\n", c.Failures[r], r)
-		}
+	fmt.Fprintln(w, "\nfailures by kind:")
+	for _, g := range groups {
+		fmt.Fprintf(w, "  %4d  %s — %s\n        e.g. %v: %.160s\n", g.Count, g.Class, g.Hint, g.Keys, g.Example)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pagefleet/pagefleet/session"
 )
 
 // inDir runs the test in a fresh working directory (for .env files).
@@ -121,11 +123,11 @@ func TestRedaction(t *testing.T) {
 	if strings.Contains(buf.String(), "hunter2") || strings.Count(buf.String(), "[redacted]") < 4 {
 		t.Errorf("log not redacted:\n%s", buf.String())
 	}
-	err := redactError(errFailures, "hunter2-secret")
+	err := session.Redact(errFailures, "hunter2-secret")
 	if err != errFailures {
 		t.Errorf("redactError changed an error without the secret")
 	}
-	err = redactError(errors.Join(errLogin, errors.New("hunter2-secret")), "hunter2-secret")
+	err = session.Redact(errors.Join(errLogin, errors.New("hunter2-secret")), "hunter2-secret")
 	if strings.Contains(err.Error(), "hunter2") || !errors.Is(err, errLogin) {
 		t.Errorf("redactError: %v", err)
 	}

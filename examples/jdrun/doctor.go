@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,12 +30,8 @@ const (
 
 // check is one pre-flight check's outcome.
 type check struct {
-	name    string
-	ok      bool
-	warn    bool // a problem that does not block a run
-	detail  string
-	fix     string
-	elapsed time.Duration
+	name, detail, fix string
+	ok, warn          bool // warn: a problem that does not block a run
 }
 
 // runDoctor is `jdrun doctor`: the old tool's pre-flight checklist, done
@@ -50,33 +47,28 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	log, _ := newLogger(cfg, io.Discard, getenv, nil, cfg.secrets()...)
-	var checks []check
+	blocked := false
 	add := func(c check) {
-		checks = append(checks, c)
-		mark := "ok     "
-		switch {
-		case c.warn:
+		mark := map[bool]string{true: "ok     ", false: "PROBLEM"}[c.ok]
+		if c.warn {
 			mark = "warning"
-		case !c.ok:
-			mark = "PROBLEM"
 		}
-		fmt.Fprintf(stdout, "%s  %-22s %s\n", mark, c.name, redact(c.detail, cfg.Password))
+		blocked = blocked || !c.ok && !c.warn
+		fmt.Fprintf(stdout, "%s  %-22s %s\n", mark, c.name, session.RedactString(c.detail, cfg.secrets()...))
 		if !c.ok && c.fix != "" {
 			fmt.Fprintf(stdout, "         %-22s fix: %s\n", "", c.fix)
 		}
 	}
 	fmt.Fprintln(stdout, "jdrun doctor: checking this machine, the browser, the credentials and the site")
 
-	inst, err := session.Locate(session.Install{})
-	if err != nil {
+	if inst, err := session.Locate(session.Install{}); err != nil {
 		add(check{name: "browser and driver", detail: err.Error(), fix: installHint()})
 	} else {
 		add(check{name: "browser and driver", ok: true, detail: fmt.Sprintf("playwright %s driver in %s (%s); browser %s",
-			session.DriverVersion(), inst.DriverDir, inst.From, orDefault(inst.Browser, "Playwright's bundled chromium"))})
+			session.DriverVersion(), inst.DriverDir, inst.From, cmp.Or(inst.Browser, "Playwright's bundled chromium"))})
 	}
-	for _, d := range []struct{ name, dir, setting string }{{"output dir", cfg.OutDir, "OUTPUT_DIR (-out)"}, {"state dir", cfg.StateDir, "STATE_DIR (-state)"}} {
-		add(writable(d.name, d.dir, d.setting))
-	}
+	add(writable("output dir", cfg.OutDir, "OUTPUT_DIR (-out)"))
+	add(writable("state dir", cfg.StateDir, "STATE_DIR (-state)"))
 	if cfg.URL == "" {
 		add(check{name: "credentials", ok: true, detail: "none needed: no JD_URL, so jdrun runs the embedded demo portal"})
 		srv, err := startDemo(cfg)
@@ -90,17 +82,8 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	add(reachable(ctx, cfg.URL+st.LoginPath))
 
-	blocked := func() bool {
-		for _, c := range checks {
-			if !c.ok && !c.warn {
-				return true
-			}
-		}
-		return false
-	}
-	var vehicles []*vehicle
-	avg := int64(defaultPDFSize)
-	if !blocked() {
+	n, avg := 0, int64(defaultPDFSize)
+	if !blocked {
 		start := time.Now()
 		r, err := openRunner(ctx, cfg, st, log, checkpoint.NewMemory())
 		switch {
@@ -112,14 +95,14 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 			defer r.close()
 			add(check{name: "headless launch", ok: true, detail: "chromium started"})
 			add(check{name: "login", ok: true, detail: fmt.Sprintf("logged in as %s in %v (one login)", cfg.User, time.Since(start).Round(time.Millisecond))})
-			vehicles, avg = doctorSample(ctx, r, add)
+			n, avg = doctorSample(ctx, r, add)
 		}
 	}
-	if len(vehicles) > 0 {
-		add(diskCheck(cfg.OutDir, int64(len(vehicles)), avg))
+	if n > 0 {
+		add(diskCheck(cfg.OutDir, int64(n), avg))
 	}
 	add(memoryCheck(cfg.Workers))
-	if blocked() {
+	if blocked {
 		return fmt.Errorf("%w: see the problems above", errPreflight)
 	}
 	fmt.Fprintln(stdout, "all clear: jdrun can run here")
@@ -128,18 +111,19 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 
 // doctorSample lists the inventory and downloads one vehicle's sticker
 // into a temporary directory, to prove the whole path works — with the
-// run's retries, so that one passing fault is not called a problem.
-func doctorSample(ctx context.Context, r *runner, add func(check)) ([]*vehicle, int64) {
+// run's retries, so that one passing fault is not called a problem. It
+// returns the vehicles listed and the sticker's size.
+func doctorSample(ctx context.Context, r *runner, add func(check)) (int, int64) {
 	vehicles, err := r.list(ctx)
 	if err != nil {
 		add(check{name: "inventory", detail: err.Error(), fix: "check the site adapter (-site) against the inventory page"})
-		return nil, 0
+		return 0, 0
 	}
 	add(check{name: "inventory", ok: true, detail: fmt.Sprintf("%d vehicles listed", len(vehicles))})
 	dir, err := os.MkdirTemp(r.cfg.OutDir, ".doctor-")
 	if err != nil {
 		add(check{name: "sample download", detail: err.Error()})
-		return vehicles, defaultPDFSize
+		return len(vehicles), defaultPDFSize
 	}
 	defer os.RemoveAll(dir)
 	cfg := *r.cfg
@@ -154,17 +138,10 @@ func doctorSample(ctx context.Context, r *runner, add func(check)) ([]*vehicle, 
 	if res.Err != nil {
 		add(check{name: "sample download", detail: fmt.Sprintf("vehicle %s, after %d attempt(s): %v", v.VIN, res.Attempts, res.Err),
 			fix: "check the sticker selectors and URL of the site adapter (-site); run with -v"})
-		return vehicles, defaultPDFSize
+		return len(vehicles), defaultPDFSize
 	}
 	add(check{name: "sample download", ok: true, detail: fmt.Sprintf("vehicle %s: a %d-byte PDF carrying its VIN (attempts: %d)", v.VIN, f.Size, res.Attempts)})
-	return vehicles, max(f.Size, 1)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return len(vehicles), max(f.Size, 1)
 }
 
 func installHint() string {
@@ -177,11 +154,10 @@ func installHint() string {
 // writable checks that dir exists (or can be made) and takes a file.
 func writable(name, dir, setting string) check {
 	c := check{name: name, fix: fmt.Sprintf("choose a directory you can write with %s, or fix its permissions", setting)}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		c.detail = err.Error()
-		return c
-	}
 	f, err := os.CreateTemp(dir, ".doctor-*")
+	if errors.Is(err, os.ErrNotExist) && os.MkdirAll(dir, 0o755) == nil {
+		f, err = os.CreateTemp(dir, ".doctor-*")
+	}
 	if err != nil {
 		c.detail = err.Error()
 		return c
@@ -193,17 +169,17 @@ func writable(name, dir, setting string) check {
 	return c
 }
 
+// reachable asks the site over plain HTTP, without a browser.
 func reachable(ctx context.Context, url string) check {
 	c := check{name: "site reachable", fix: "check JD_URL and the network (VPN, proxy, firewall)"}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		c.detail = err.Error()
-		return c
-	}
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	var resp *http.Response
+	if err == nil {
+		resp, err = http.DefaultClient.Do(req)
+	}
 	if err != nil {
 		c.detail = err.Error()
 		return c
@@ -218,7 +194,7 @@ func reachable(ctx context.Context, url string) check {
 func diskCheck(dir string, n, avg int64) check {
 	need := 2*n*avg + 100<<20
 	c := check{name: "free disk", fix: fmt.Sprintf("free %d MB in %s or choose another OUTPUT_DIR", need>>20, dir)}
-	free, err := freeDisk(dir)
+	free, err := download.FreeSpace(dir)
 	if err != nil {
 		c.ok, c.warn, c.detail = true, true, "unknown: "+err.Error()
 		return c
@@ -232,42 +208,36 @@ func diskCheck(dir string, n, avg int64) check {
 // little memory slows a run down but does not stop it: a warning.
 func memoryCheck(workers int) check {
 	need := int64(baseMemory) + int64(workers)*memoryPerPage
-	c := check{name: "free memory", ok: true}
-	free, err := freeMemory()
-	switch {
-	case err != nil:
-		c.warn, c.detail = true, "unknown: "+err.Error()
-	case free < need:
-		c.warn = true
-		c.detail = fmt.Sprintf("%d MB available, %d workers want about %d MB", free>>20, workers, need>>20)
+	free, err := session.AvailableMemory()
+	c := check{name: "free memory", ok: true, warn: err != nil || free < need,
+		detail: fmt.Sprintf("%d MB available, %d workers want about %d MB", free>>20, workers, need>>20)}
+	if err != nil {
+		c.detail = "unknown: " + err.Error()
+	} else if free < need {
 		c.fix = "close other programs or lower CONCURRENT_CONTEXTS"
-	default:
-		c.detail = fmt.Sprintf("%d MB available, %d workers want about %d MB", free>>20, workers, need>>20)
 	}
 	return c
 }
 
 // preflight is the cheap part of doctor that every run does before it
 // starts downloading: it refuses to start a job the disk can't hold.
-func preflight(j *runner, todo []*vehicle) error {
-	if len(todo) == 0 {
+func preflight(r *runner, todo int) error {
+	if todo == 0 {
 		return nil
 	}
 	avg := int64(defaultPDFSize)
-	var n, sum int64
-	for r, err := range j.store.All(context.Background()) {
-		if err == nil && r.State == checkpoint.Done && r.Size > 0 {
-			n, sum = n+1, sum+r.Size
+	if t, err := checkpoint.Count(context.Background(), r.store, nil); err == nil && t.Done > 0 {
+		var bytes int64
+		for _, o := range t.Owners {
+			bytes += o.Bytes
 		}
+		avg = max(bytes/int64(t.Done), 1)
 	}
-	if n > 0 {
-		avg = sum / n
-	}
-	if c := diskCheck(j.cfg.OutDir, int64(len(todo)), avg); !c.ok {
+	if c := diskCheck(r.cfg.OutDir, int64(todo), avg); !c.ok {
 		return fmt.Errorf("%w: not enough disk: %s; %s", errPreflight, c.detail, c.fix)
 	}
-	if c := memoryCheck(j.cfg.Workers); c.warn && c.fix != "" {
-		j.log.Warn("little free memory", "detail", c.detail, "fix", c.fix)
+	if c := memoryCheck(r.cfg.Workers); c.warn && c.fix != "" {
+		r.log.Warn("little free memory", "detail", c.detail, "fix", c.fix)
 	}
 	return nil
 }

@@ -1,29 +1,27 @@
 package main
 
 import (
-	"context"
 	"errors"
 
 	"github.com/pagefleet/pagefleet/download"
 )
 
 // reactions are the site quirks jdrun adapts to — each only on evidence,
-// and undone when the evidence goes away, so one odd vehicle changes
+// and undone when the evidence goes away, so that one odd vehicle changes
 // nothing for the others.
 type reactions struct {
-	// Direct sticker URLs that the site refuses: a vehicle whose direct
-	// fetch fails is tried on its page in the same attempt. Only when
-	// pageStreak distinct vehicles in a row needed that does every vehicle
-	// go to its page first.
+	// A vehicle whose sticker URL fails is tried on its page in the same
+	// attempt. Only when pageStreak distinct vehicles in a row needed that
+	// (the site refuses direct URLs) do all vehicles go to their pages.
 	pageOnly bool
 	streak   map[string]bool
 
-	// Wrong PDFs: a portal that keeps a per-session "current vehicle"
-	// serves the PDF of the vehicle another worker just viewed. A wrong
-	// PDF that names a vehicle being viewed right now, or wrongRepeat of
-	// them among the last wrongWindow page downloads, put the page path on
-	// one worker; after release clean downloads it goes back to all of
-	// them, and the next release waits twice as long.
+	// A portal that keeps a per-session "current vehicle" serves the PDF of
+	// the vehicle another worker just viewed. A wrong PDF that names a
+	// vehicle being viewed right now, or wrongRepeat of them among the last
+	// wrongWindow page downloads, put the page path on one worker; after
+	// release clean downloads it goes back to all of them, and the next
+	// release waits twice as long.
 	serial  bool
 	recent  []bool // the last page downloads: wrong or not
 	clean   int
@@ -46,63 +44,45 @@ func (r *runner) directFor(v *vehicle) bool {
 }
 
 // directDone notes a direct fetch that needed no page: the streak ends.
-func (r *runner) directDone(v *vehicle, err error) {
+func (r *runner) directDone(err error) {
 	if err == nil {
-		r.mu.Lock()
-		clear(r.react.streak)
-		r.mu.Unlock()
+		r.counted(func() { clear(r.react.streak) })
 	}
 }
 
-// pageRescue notes a vehicle whose direct URL failed and that went to its
-// page; after pageStreak of them in a row, pages come first for all.
-func (r *runner) pageRescue(v *vehicle) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.react.streak[v.VIN] = true
-	if len(r.react.streak) >= pageStreak && !r.react.pageOnly {
-		r.react.pageOnly = true
-		r.log.Warn("the sticker URL does not work without opening the vehicle page; opening each page from now on",
-			"vehicles", len(r.react.streak))
-	}
+// view counts v's page as open (+1) or closed (-1).
+func (r *runner) view(v *vehicle, delta int) {
+	r.counted(func() {
+		if r.viewing[v.VIN] += delta; r.viewing[v.VIN] <= 0 {
+			delete(r.viewing, v.VIN)
+		}
+	})
 }
 
-// enterView marks v's page as open (while serialised: waits for its turn,
-// which the pool's cap of one worker gives).
-func (r *runner) enterView(ctx context.Context, v *vehicle) error {
-	r.mu.Lock()
-	r.viewing[v.VIN]++
-	r.mu.Unlock()
-	return ctx.Err()
-}
-
-func (r *runner) leaveView(v *vehicle) {
-	r.mu.Lock()
-	if r.viewing[v.VIN]--; r.viewing[v.VIN] <= 0 {
-		delete(r.viewing, v.VIN)
-	}
-	r.mu.Unlock()
-}
-
-// pageDownloaded weighs a page download's outcome as evidence of
-// interference between parallel views.
-func (r *runner) pageDownloaded(v *vehicle, err error) {
+// pageDownloaded weighs a page download as evidence: of a site that wants
+// its pages opened (afterDirect: the vehicle's sticker URL had failed), and
+// of interference between parallel views (a wrong PDF).
+func (r *runner) pageDownloaded(v *vehicle, err error, afterDirect bool) {
 	var inv *download.InvalidError
 	wrong := errors.Is(err, download.ErrWrongItem)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rc := &r.react
-	rc.recent = append(rc.recent, wrong)
-	if len(rc.recent) > wrongWindow {
-		rc.recent = rc.recent[1:]
+	if afterDirect && err == nil && !rc.pageOnly {
+		if rc.streak[v.VIN] = true; len(rc.streak) >= pageStreak {
+			rc.pageOnly = true
+			r.log.Warn("the sticker URL does not work without opening the vehicle page; opening each page from now on",
+				"vehicles", len(rc.streak))
+		}
 	}
-	correlated := false
+	rc.recent = append(rc.recent, wrong)
+	rc.recent = rc.recent[max(0, len(rc.recent)-wrongWindow):]
+	correlated, n := false, 0
 	if wrong && errors.As(err, &inv) {
 		for _, other := range inv.Others {
 			correlated = correlated || r.viewing[other] > 0
 		}
 	}
-	n := 0
 	for _, w := range rc.recent {
 		if w {
 			n++
@@ -129,7 +109,7 @@ func (r *runner) pageDownloaded(v *vehicle, err error) {
 // wrongPDF counts v's wrong PDFs and returns err.
 func (r *runner) wrongPDF(v *vehicle, err error) error {
 	if errors.Is(err, download.ErrContentMismatch) {
-		r.count(v, func() { v.wrongPDF++ })
+		r.counted(func() { v.wrongPDF++ })
 	}
 	return err
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"cmp"
-	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -16,11 +13,8 @@ import (
 	"strings"
 	"time"
 
-	playwright "github.com/mxschmitt/playwright-go"
-
 	"github.com/pagefleet/pagefleet/download"
 	"github.com/pagefleet/pagefleet/pool"
-	"github.com/pagefleet/pagefleet/session"
 )
 
 // outcome is one vehicle's line in metrics.json.
@@ -42,52 +36,42 @@ type outcome struct {
 	Finished  time.Time `json:"finished"`
 }
 
-// sample is a point of throughput over time.
-type sample struct {
-	T        float64 `json:"t"` // seconds since the downloads started
-	Done     int     `json:"done"`
-	Failed   int     `json:"failed"`
-	Workers  int     `json:"workers"`
-	PerHour  float64 `json:"per_hour"` // over the interval before T
-	MemoryMB float64 `json:"memory_mb,omitempty"`
-}
-
 // summary is report.json, and the top of metrics.json.
 type summary struct {
-	Portal       string         `json:"portal"`
-	Demo         bool           `json:"demo"`
-	Started      time.Time      `json:"started"`
-	Finished     time.Time      `json:"finished"`
-	Seconds      float64        `json:"seconds"`
-	Inventory    int            `json:"inventory"` // vehicles listed
-	Selected     int            `json:"selected"`  // after MAX_DOWNLOADS / -retry-failed
-	Skipped      int            `json:"skipped"`   // already done, file intact
-	Queued       int            `json:"queued"`
-	Done         int            `json:"done"`
-	Failed       int            `json:"failed"`
-	Stopped      int            `json:"stopped"` // unfinished because of Ctrl-C
-	Retries      int            `json:"retries"`
-	Requeues     int            `json:"requeues"`
-	Relogins     int            `json:"relogins"`
-	Relaunches   int            `json:"relaunches"`
-	Rescued      int            `json:"stuck_rescued"`
-	Recycled     int            `json:"pages_recycled"`
-	WrongPDF     int            `json:"wrong_pdf_caught"`
-	Downloads    int            `json:"downloads"` // sticker requests made
-	PerHour      float64        `json:"vehicles_per_hour"`
-	PeakMemoryMB float64        `json:"peak_memory_mb"` // PSS of jdrun + driver + browser
-	Workers      int            `json:"workers_final"`
-	MaxWorkers   int            `json:"workers_max"`
-	Failures     map[string]int `json:"failures,omitempty"` // reason → count
-	FailedList   []outcome      `json:"failed_vehicles,omitempty"`
-	Interrupted  bool           `json:"interrupted,omitempty"`
+	Portal       string                  `json:"portal"`
+	Demo         bool                    `json:"demo"`
+	Started      time.Time               `json:"started"`
+	Finished     time.Time               `json:"finished"`
+	Seconds      float64                 `json:"seconds"`
+	Inventory    int                     `json:"inventory"` // vehicles listed
+	Selected     int                     `json:"selected"`  // after MAX_DOWNLOADS / -retry-failed
+	Skipped      int                     `json:"skipped"`   // already done, file intact
+	Queued       int                     `json:"queued"`
+	Done         int                     `json:"done"`
+	Failed       int                     `json:"failed"`
+	Stopped      int                     `json:"stopped"` // unfinished because of Ctrl-C
+	Retries      int                     `json:"retries"`
+	Requeues     int                     `json:"requeues"`
+	Relogins     int                     `json:"relogins"`
+	Relaunches   int                     `json:"relaunches"`
+	Rescued      int                     `json:"stuck_rescued"`
+	Recycled     int                     `json:"pages_recycled"`
+	WrongPDF     int                     `json:"wrong_pdf_caught"`
+	Downloads    int                     `json:"downloads"` // sticker requests made
+	PerHour      float64                 `json:"vehicles_per_hour"`
+	PeakMemoryMB float64                 `json:"peak_memory_mb"` // PSS of jdrun + driver + browser
+	Workers      int                     `json:"workers_final"`
+	MaxWorkers   int                     `json:"workers_max"`
+	Failures     []download.FailureGroup `json:"failures,omitempty"` // by kind
+	FailedList   []outcome               `json:"failed_vehicles,omitempty"`
+	Interrupted  bool                    `json:"interrupted,omitempty"`
 }
 
 // metrics is metrics.json.
 type metrics struct {
-	Run        summary   `json:"run"`
-	Throughput []sample  `json:"throughput"`
-	Vehicles   []outcome `json:"vehicles"`
+	Run        summary       `json:"run"`
+	Throughput []pool.Sample `json:"throughput"`
+	Vehicles   []outcome     `json:"vehicles"`
 }
 
 // writeJSON writes v to path atomically (temp file + rename).
@@ -148,22 +132,8 @@ func printSummary(w io.Writer, s summary, stateDir string) {
 	fmt.Fprintf(w, "  recovered  %d retries, %d re-logins, %d browser relaunches, %d stuck rescued, %d wrong PDFs caught\n",
 		s.Retries, s.Relogins, s.Relaunches, s.Rescued, s.WrongPDF)
 	fmt.Fprintf(w, "  memory     %.0f MB peak (jdrun + driver + browser)\n", s.PeakMemoryMB)
-	if len(s.Failures) > 0 {
-		fmt.Fprintln(w, "  failures by reason:")
-		for _, r := range sortedReasons(s.Failures) {
-			fmt.Fprintf(w, "    %4d  %s\n", s.Failures[r], r)
-		}
-	}
+	printFailures(w, s.Failures)
 	fmt.Fprintf(w, "  reports    %s\n", filepath.Join(stateDir, "report.html"))
-}
-
-func sortedReasons(m map[string]int) []string {
-	rs := make([]string, 0, len(m))
-	for r := range m {
-		rs = append(rs, r)
-	}
-	slices.SortFunc(rs, func(a, b string) int { return cmp.Or(m[b]-m[a], strings.Compare(a, b)) })
-	return rs
 }
 
 //go:embed report.html.tmpl
@@ -194,16 +164,15 @@ type htmlView struct {
 	Bars       []bar
 	BarsMaxX   float64
 	Failed     []outcome
-	Reasons    []string
 	Generated  string
 }
 
 func htmlData(m *metrics) htmlView {
-	v := htmlView{S: m.Run, Failed: m.Run.FailedList, Reasons: sortedReasons(m.Run.Failures),
+	v := htmlView{S: m.Run, Failed: m.Run.FailedList,
 		Generated: time.Now().Format(time.RFC1123)}
 	const w, h = 640, 180
-	v.Throughput = lineChart(m.Throughput, w, h, func(s sample) float64 { return s.PerHour }, "vehicles/hour")
-	v.Workers = lineChart(m.Throughput, w, h/2, func(s sample) float64 { return float64(s.Workers) }, "workers")
+	v.Throughput = lineChart(m.Throughput, w, h, func(s pool.Sample) float64 { return s.PerHour }, "vehicles/hour")
+	v.Workers = lineChart(m.Throughput, w, h/2, func(s pool.Sample) float64 { return float64(s.Workers) }, "workers")
 
 	// Per-vehicle time distribution: 20 buckets up to the 99th percentile.
 	var secs []float64
@@ -236,7 +205,7 @@ func htmlData(m *metrics) htmlView {
 	return v
 }
 
-func lineChart(ss []sample, w, h int, y func(sample) float64, label string) chart {
+func lineChart(ss []pool.Sample, w, h int, y func(pool.Sample) float64, label string) chart {
 	c := chart{W: w, H: h, Label: label}
 	if len(ss) == 0 {
 		return c
@@ -255,41 +224,4 @@ func lineChart(ss []sample, w, h int, y func(sample) float64, label string) char
 	c.Points = strings.Join(pts, " ")
 	c.Area = fmt.Sprintf("0,%d %s %d,%d", h, c.Points, w, h)
 	return c
-}
-
-// reason names a failure's kind, for the report's grouping.
-func reason(err error) string {
-	var st *session.StatusError
-	var pe *pool.PanicError
-	switch {
-	case errors.Is(err, download.ErrWrongItem):
-		return "wrong PDF (another vehicle's)"
-	case errors.Is(err, download.ErrContentMismatch):
-		return "PDF without the vehicle's VIN"
-	case errors.Is(err, download.ErrTruncated):
-		return "truncated PDF"
-	case errors.Is(err, download.ErrLoginPage), errors.Is(err, session.ErrLoggedOut):
-		return "logged out"
-	case errors.Is(err, download.ErrHTMLPage):
-		return "HTML page instead of the PDF"
-	case errors.Is(err, download.ErrNotPDF), errors.Is(err, download.ErrEmpty), errors.Is(err, download.ErrTooLarge):
-		return "not a PDF"
-	case errors.Is(err, download.ErrNoDownload), errors.Is(err, download.ErrNoElement), errors.Is(err, session.ErrNotReady):
-		return "no sticker on the vehicle page"
-	case errors.Is(err, session.ErrErrorPage):
-		return "site error page"
-	case errors.As(err, &st):
-		return fmt.Sprintf("HTTP %d", st.Code)
-	case errors.Is(err, download.ErrDiskFull):
-		return "disk full"
-	case errors.Is(err, pool.ErrStuck):
-		return "stuck (rescued by the watchdog)"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, playwright.ErrTimeout):
-		return "timeout"
-	case errors.Is(err, session.ErrDisconnected):
-		return "browser disconnected"
-	case errors.As(err, &pe):
-		return "panic (a bug: please report it)"
-	}
-	return "other"
 }

@@ -33,7 +33,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	}
 	defer logFile.Close()
 	log, logOut := newLogger(cfg, stderr, os.Getenv, logFile, cfg.secrets()...)
-	defer func() { err = redactError(err, cfg.secrets()...) }()
+	defer func() { err = session.Redact(err, cfg.secrets()...) }()
 
 	sum := summary{Started: time.Now(), Portal: cfg.URL}
 	if cfg.URL == "" {
@@ -86,7 +86,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	sum.Inventory, sum.Skipped, sum.Queued = len(vehicles), len(plan.Done), len(todo)
 	sum.Selected = sum.Skipped + len(todo)
 	log.Info("plan", "inventory", len(vehicles), "already_done", len(plan.Done), "given_up_before", len(plan.GivenUp), "to_download", len(todo))
-	if err := preflight(r, todo); err != nil {
+	if err := preflight(r, len(todo)); err != nil {
 		return err
 	}
 	if cfg.DryRun {
@@ -98,7 +98,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	removeTemp(r)
 
 	rep := &reporter{r: r}
-	mon := startMonitor(cfg, stderr, logOut, log, func() progressSnapshot { return rep.snapshot(len(todo)) })
+	mon := startMonitor(cfg, stderr, logOut, log, len(todo), r.stats)
 	runErr := r.download(ctx, todo, rep.record)
 	samples, peak := mon.finish()
 	removeTemp(r) // and those of processes sharing the store that died meanwhile
@@ -152,6 +152,7 @@ func removeTemp(r *runner) {
 type reporter struct {
 	r        *runner
 	outcomes []outcome // OnResult's goroutine only
+	failures download.Failures
 	done     int
 	failed   int
 }
@@ -170,39 +171,27 @@ func (rep *reporter) record(res pool.Result) {
 	case errors.Is(res.Err, pool.ErrStopped):
 		o.State = "stopped"
 	default:
-		o.State, o.Error, o.Reason = "failed", redactError(res.Err, r.cfg.secrets()...).Error(), reason(res.Err)
+		o.State, o.Error, o.Reason = "failed", session.Redact(res.Err, r.cfg.secrets()...).Error(), download.ClassName(res.Err)
+		rep.failures.Add(v.VIN, session.Redact(res.Err, r.cfg.secrets()...), o.Finished)
 		rep.failed++
 		r.log.Warn("vehicle failed", "vin", v.VIN, "attempts", res.Attempts, "reason", o.Reason, "err", res.Err)
 	}
 	rep.outcomes = append(rep.outcomes, o)
 }
 
-func (rep *reporter) snapshot(total int) progressSnapshot {
-	r := rep.r
-	r.mu.Lock()
-	p := r.pool
-	r.mu.Unlock()
-	if p == nil {
-		return progressSnapshot{Total: total}
-	}
-	s := p.Stats()
-	return progressSnapshot{Done: s.Done, Failed: s.Failed, Retries: s.Retries, Running: s.Running, Workers: s.Target, Total: total}
-}
-
 // finish fills the run's totals.
-func (rep *reporter) finish(ctx context.Context, s *summary, samples []sample, peak int64) {
+func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Sample, peak int64) {
 	r := rep.r
 	s.Finished = time.Now()
 	s.Seconds = s.Finished.Sub(s.Started).Seconds()
 	s.Interrupted = ctx.Err() != nil
-	s.Failures = map[string]int{}
+	s.Failures = rep.failures.Groups()
 	for _, o := range rep.outcomes {
 		switch o.State {
 		case "done":
 			s.Done++
 		case "failed":
 			s.Failed++
-			s.Failures[o.Reason]++
 			s.FailedList = append(s.FailedList, o)
 		case "stopped":
 			s.Stopped++

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -56,7 +55,7 @@ func newRunner(cfg *config, st site, log *slog.Logger, store checkpoint.Store) (
 	var err error
 	r.tr, err = checkpoint.NewTracker(store, checkpoint.TrackerOptions{
 		Owner: cfg.WorkerID, LeaseTTL: cfg.LeaseTTL, Hold: 2 * cfg.Workers, MaxAttempts: cfg.Retries + 1,
-		RetryFailed: cfg.RetryFailed, Verify: r.verify, Adopt: r.adopt, Meta: r.meta, Logger: log,
+		RetryFailed: cfg.RetryFailed, Verify: r.verify, Adopt: r.adopt, Meta: r.meta, Class: download.ClassName, Logger: log,
 	})
 	return r, err
 }
@@ -64,13 +63,10 @@ func newRunner(cfg *config, st site, log *slog.Logger, store checkpoint.Store) (
 // openRunner returns a runner over store, logged in.
 func openRunner(ctx context.Context, cfg *config, st site, log *slog.Logger, store checkpoint.Store) (*runner, error) {
 	r, err := newRunner(cfg, st, log, store)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		r.sess, err = r.openSession(ctx)
 	}
-	if r.sess, err = r.openSession(ctx); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return r, err
 }
 
 func (r *runner) close() {
@@ -113,31 +109,13 @@ func isPostgres(store string) bool {
 	return strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://")
 }
 
-// leanArgs cut the browser's memory without changing what it does
-// (measured at 7 workers: 489 → ~455 MB PSS in all): the GPU thread and the
-// network service run inside the browser process instead of two more
-// processes. The enable-features list repeats Playwright's own
-// (CDPScreenshotNewSurface), which a second flag would replace.
-var leanArgs = []string{"--disable-gpu", "--in-process-gpu", "--enable-features=CDPScreenshotNewSurface,NetworkServiceInProcess2"}
-
 func (r *runner) openSession(ctx context.Context) (*session.Session, error) {
-	// The driver's young generation: node's default (16 MB) holds it at ~140
-	// MB over 1,820 vehicles, 1 MB grows it (promoted bodies), 4 MB stays at ~120.
-	if os.Getenv("NODE_OPTIONS") == "" {
-		os.Setenv("NODE_OPTIONS", "--max-semi-space-size=4")
-	}
-	cfg, st := r.cfg, r.site
-	start := time.Now()
+	cfg, st, start := r.cfg, r.site, time.Now()
 	sess, err := session.Open(ctx, session.Config{
 		Login: session.FormLogin(session.Form{URL: r.abs(st.LoginPath), User: cfg.User, Password: cfg.Password,
 			UserField: st.UserInput, PasswordField: st.PasswordInput, Submit: st.Submit,
 			Success: st.LoggedIn, Failure: st.LoginError, BadCredentials: st.BadCredentials}),
-		LoginURL: r.abs(st.LoginPath),
-		Block:    cfg.Block,
-		Endpoint: cfg.Browser,
-		Headed:   !cfg.Headless,
-		Args:     leanArgs,
-		Logger:   r.log,
+		LoginURL: r.abs(st.LoginPath), Block: cfg.Block, Endpoint: cfg.Browser, Headed: !cfg.Headless, Logger: r.log,
 	})
 	switch {
 	case errors.Is(err, session.ErrBadCredentials):
@@ -157,17 +135,33 @@ func (r *runner) openSession(ctx context.Context) (*session.Session, error) {
 
 func (r *runner) abs(p string) string { return r.cfg.URL + p }
 
-// list reads the inventory: without rendering as long as that finds rows,
+// list reads the inventory without rendering as long as that finds rows,
 // else in a browser page.
 func (r *runner) list(ctx context.Context) ([]*vehicle, error) {
 	first := r.abs(r.site.InventoryPath)
-	read := r.readHTML
+	exp := session.Expect{ErrorPage: r.site.ErrorPage, Timeout: r.cfg.ReqTimeout}
+	read := func(ctx context.Context, u string) (session.ListPage[*vehicle], error) {
+		doc, err := r.sess.Get(ctx, u, exp)
+		if err != nil {
+			return session.ListPage[*vehicle]{}, err
+		}
+		return r.parseInventory(doc), nil
+	}
 	if p, err := read(ctx, first); err == nil && len(p.Items) == 0 {
 		r.log.Info("the inventory page has no rows without rendering; listing it in the browser", "url", first)
 		tab, _ := r.sess.Tabs().New(ctx)
 		defer r.sess.Tabs().Close(tab)
+		exp.Ready = r.site.Row
 		read = func(ctx context.Context, u string) (session.ListPage[*vehicle], error) {
-			return r.readRendered(ctx, tab, u)
+			page, err := tab.Page(ctx)
+			if err != nil {
+				return session.ListPage[*vehicle]{}, err
+			}
+			doc, err := r.sess.Render(ctx, page, u, exp)
+			if err != nil {
+				return session.ListPage[*vehicle]{}, err
+			}
+			return r.parseInventory(doc), nil
 		}
 	}
 	vs, err := session.List(ctx, session.Listing[*vehicle]{
@@ -194,54 +188,23 @@ func (r *runner) know(vs []*vehicle) {
 	}
 }
 
-// readHTML reads an inventory page as served, parsed here.
-func (r *runner) readHTML(ctx context.Context, u string) (session.ListPage[*vehicle], error) {
-	doc, err := r.sess.Get(ctx, u, session.Expect{ErrorPage: r.site.ErrorPage, Timeout: r.cfg.ReqTimeout})
-	if err != nil {
-		return session.ListPage[*vehicle]{}, err
-	}
-	return r.parseInventory(doc.Document), nil
-}
-
-// readRendered reads an inventory page drawn by scripts, in a browser page.
-func (r *runner) readRendered(ctx context.Context, tab *session.Tab, u string) (session.ListPage[*vehicle], error) {
-	page, err := tab.Page(ctx)
-	if err != nil {
-		return session.ListPage[*vehicle]{}, err
-	}
-	if _, err := r.sess.Goto(ctx, page, u, session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.Row, Timeout: r.cfg.ReqTimeout}); err != nil {
-		return session.ListPage[*vehicle]{}, err
-	}
-	html, err := page.Content()
-	if err != nil {
-		return session.ListPage[*vehicle]{}, session.Scrub(err)
-	}
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(html))
-	if err != nil {
-		return session.ListPage[*vehicle]{}, err
-	}
-	doc.Url, _ = url.Parse(page.URL())
-	return r.parseInventory(doc), nil
-}
-
-func (r *runner) parseInventory(doc *goquery.Document) session.ListPage[*vehicle] {
-	var p session.ListPage[*vehicle]
+// parseInventory reads one inventory page's rows and links with the site
+// adapter's selectors.
+func (r *runner) parseInventory(doc *session.Document) (p session.ListPage[*vehicle]) {
 	resolve := func(href string) string {
-		u, err := doc.Url.Parse(href)
-		if err != nil || href == "" {
-			return ""
+		if u, err := doc.Url.Parse(href); err == nil && href != "" {
+			u.Fragment = ""
+			return u.String()
 		}
-		u.Fragment = ""
-		return u.String()
+		return ""
 	}
 	doc.Find(r.site.Row).Each(func(i int, tr *goquery.Selection) {
 		cell := func(k string) string { return strings.TrimSpace(tr.Find(r.site.RowFields[k]).First().Text()) }
 		href, _ := tr.Find(r.site.RowLink).First().Attr("href")
 		v := &vehicle{URL: resolve(href), VIN: strings.ToUpper(cell("vin")), Stock: cell("stock"),
 			Year: cell("year"), Make: cell("make"), Model: cell("model"), Trim: cell("trim")}
-		v.ID = path.Base(v.URL)
-		if v.VIN == "" || v.URL == "" {
-			r.log.Warn("inventory row without a VIN or link; skipped", "page", doc.Url.String(), "row", i+1)
+		if v.ID = path.Base(v.URL); v.VIN == "" || v.URL == "" {
+			r.log.Warn("inventory row without a VIN or link; skipped", "page", doc.URL, "row", i+1)
 			return
 		}
 		p.Items = append(p.Items, v)
@@ -294,28 +257,24 @@ func (r *runner) adopt(_ context.Context, vin string) (checkpoint.Record, bool) 
 	if err != nil {
 		return checkpoint.Record{}, false
 	}
-	abs, _ := filepath.Abs(f.Path)
 	r.log.Info("found a valid file from an interrupted run; recorded it", "vin", vin, "file", f.Path)
-	return checkpoint.Record{Key: vin, State: checkpoint.Done, Path: abs, Size: f.Size, SHA256: f.SHA256,
-		Meta: map[string]string{"stock": v.Stock, "id": v.ID, "adopted": "true"}}, true
+	meta := r.meta(vin)
+	meta["adopted"] = "true"
+	return checkpoint.Record{Key: vin, State: checkpoint.Done, Path: f.Path, Size: f.Size, SHA256: f.SHA256, Meta: meta}, true
 }
 
 func (r *runner) meta(vin string) map[string]string {
 	if v := r.vehicles[vin]; v != nil {
 		return map[string]string{"stock": v.Stock, "id": v.ID}
 	}
-	return nil
+	return map[string]string{}
 }
 
 // plan decides what this run downloads: what is not done (and intact) nor
 // given up, in inventory order — with -retry-failed also what was given
 // up, with fresh attempts — at most -max vehicles.
 func (r *runner) plan(ctx context.Context, vs []*vehicle) ([]*vehicle, checkpoint.Plan, error) {
-	keys := make([]string, len(vs))
-	for i, v := range vs {
-		keys[i] = v.VIN
-	}
-	plan, err := r.tr.Plan(ctx, keys)
+	plan, err := r.tr.Plan(ctx, vins(vs))
 	if err != nil {
 		return nil, plan, fmt.Errorf("reading the checkpoint: %w", err)
 	}
@@ -332,12 +291,17 @@ func (r *runner) plan(ctx context.Context, vs []*vehicle) ([]*vehicle, checkpoin
 	return todo, plan, nil
 }
 
+func vins(vs []*vehicle) []string {
+	keys := make([]string, len(vs))
+	for i, v := range vs {
+		keys[i] = v.VIN
+	}
+	return keys
+}
+
 // download runs todo through a pool of worker pages, the tracker feeding
 // it and keeping every outcome; onResult sees each vehicle's result.
 func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(pool.Result)) error {
-	if len(todo) == 0 {
-		return nil
-	}
 	cfg := r.cfg
 	pc := pool.Config[*session.Tab]{
 		Factory: r.sess.Tabs(), Workers: cfg.Workers, AttemptTimeout: cfg.Timeout, StuckAfter: cfg.StuckAfter,
@@ -347,18 +311,14 @@ func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(po
 		pc.Adaptive = &pool.Adaptive{Min: 1, Max: cfg.Workers, Start: min(cfg.Workers, 4), Overload: session.Overload}
 	}
 	p, err := download.NewTracked(pc, r.tr)
-	if err != nil {
+	if err != nil || len(todo) == 0 {
 		return err
 	}
 	r.mu.Lock()
 	r.pool = p
 	r.mu.Unlock()
-	keys := make([]string, len(todo))
-	for i, v := range todo {
-		keys[i] = v.VIN
-	}
 	r.log.Info("downloading", "vehicles", len(todo), "workers", cfg.Workers, "adaptive", cfg.Adaptive)
-	err = p.Run(ctx, keys, func(ctx context.Context, tab *session.Tab, vin string) (any, error) {
+	err = p.Run(ctx, vins(todo), func(ctx context.Context, tab *session.Tab, vin string) (any, error) {
 		return r.attempt(ctx, tab, r.vehicles[vin])
 	})
 	if errors.Is(err, context.Canceled) {
@@ -374,24 +334,22 @@ func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(po
 // the vehicle's VIN and no other.
 func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any, error) {
 	dst := r.target(v)
-	if r.directFor(v) {
-		r.count(v, func() { v.downloads++ })
+	direct := r.directFor(v)
+	if direct {
+		r.counted(func() { v.downloads++ })
 		f, err := download.Fetch(ctx, r.sess, r.stickerURL(v), dst)
 		if r.cfg.Download == "direct" || !needsPage(err) {
-			r.directDone(v, err)
+			r.directDone(err)
 			return f, r.wrongPDF(v, err)
 		}
 		r.log.Debug("the sticker URL did not work; opening the vehicle page", "vin", v.VIN, "err", err)
-		defer r.pageRescue(v)
 	}
 	page, err := tab.Page(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.enterView(ctx, v); err != nil {
-		return nil, err
-	}
-	defer r.leaveView(v)
+	r.view(v, 1)
+	defer r.view(v, -1)
 	if _, err := r.sess.Goto(ctx, page, v.URL, session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.StickerButton, Timeout: r.cfg.ReqTimeout}); err != nil {
 		return nil, err
 	}
@@ -408,21 +366,21 @@ func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any
 	if pageVIN != "" && !strings.EqualFold(pageVIN, v.VIN) {
 		return nil, fmt.Errorf("%w: the page of %s shows VIN %s", download.ErrWrongItem, v.VIN, pageVIN)
 	}
-	r.count(v, func() { v.downloads++ })
+	r.counted(func() { v.downloads++ })
 	var f download.File
 	if href != "" && r.cfg.Download != "click" {
 		f, err = download.Fetch(ctx, r.sess, href, dst)
 	} else {
 		f, err = download.Click(ctx, r.sess, page, download.Selector(r.site.StickerButton), dst)
 	}
-	r.pageDownloaded(v, err)
+	r.pageDownloaded(v, err, direct)
 	return f, r.wrongPDF(v, err)
 }
 
 // needsPage reports whether a direct fetch failed in a way that says the
-// site wants its page opened first: a 4xx other than 429 (but a 404 is the
-// vehicle gone, and its page will say so), or HTML that is not the login
-// page, or no PDF at all.
+// site wants its page opened first: a 4xx other than 429 (a 404 too: its
+// page will tell whether the vehicle is gone), or HTML that is not the
+// login page, or no PDF at all.
 func needsPage(err error) bool {
 	var st *session.StatusError
 	switch {
@@ -437,15 +395,27 @@ func needsPage(err error) bool {
 func (r *runner) stickerURL(v *vehicle) string {
 	var b strings.Builder
 	_ = r.site.stickerURL.Execute(&b, v) // checked by loadSite
-	if u, err := url.Parse(v.URL); err == nil {
-		if ref, err := u.Parse(b.String()); err == nil {
+	if base, err := url.Parse(v.URL); err == nil {
+		if ref, err := base.Parse(b.String()); err == nil {
 			return ref.String()
 		}
 	}
 	return b.String()
 }
 
-func (r *runner) count(_ *vehicle, f func()) {
+// stats are the pool's, once there is one.
+func (r *runner) stats() pool.Stats {
+	r.mu.Lock()
+	p := r.pool
+	r.mu.Unlock()
+	if p == nil {
+		return pool.Stats{}
+	}
+	return p.Stats()
+}
+
+// counted runs f, which changes a vehicle's counts, under the lock.
+func (r *runner) counted(f func()) {
 	r.mu.Lock()
 	f()
 	r.mu.Unlock()
