@@ -113,8 +113,14 @@ func click(ctx context.Context, s *session.Session, page playwright.Page, trigge
 	if err := trigger(ctx, page); err != nil {
 		return File{}, fmt.Errorf("download: trigger: %w", err)
 	}
+	alive := time.NewTicker(2 * time.Second) // a dead driver sends no event, not even a close
+	defer alive.Stop()
 	for {
 		select {
+		case <-alive.C:
+			if s.Lost(page) {
+				return File{}, pool.Requeue(fmt.Errorf("download: waiting: %w", session.ErrDisconnected))
+			}
 		case o := <-w.ch:
 			switch {
 			case o.err != nil:

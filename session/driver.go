@@ -1,9 +1,11 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,7 +51,12 @@ func acquireDriver(in Install, log *slog.Logger) (*driver, error) {
 		}
 	}
 	start := time.Now()
-	pw, err := playwright.Run(&playwright.RunOptions{DriverDirectory: in.DriverDir, SkipInstallBrowsers: true})
+	// What the binding and the driver say goes to our log at Debug level:
+	// it is about their plumbing ("SendNoReply failed" after a crash, node's
+	// stack traces when its pipe closes at exit), not about the job.
+	quiet := slog.New(debugHandler{log.Handler()})
+	pw, err := playwright.Run(&playwright.RunOptions{DriverDirectory: in.DriverDir, SkipInstallBrowsers: true,
+		Logger: quiet, Stderr: lineLogger{quiet, "session: driver stderr"}})
 	if err != nil {
 		return nil, fmt.Errorf("session: start driver in %s: %w (%s)", in.DriverDir, err, setupHint())
 	}
@@ -93,4 +100,32 @@ func (d *driver) release(timeout time.Duration) error {
 		<-done
 		return fmt.Errorf("session: driver did not stop within %v; killed it", timeout)
 	}
+}
+
+// debugHandler logs every record at Debug level.
+type debugHandler struct{ slog.Handler }
+
+func (h debugHandler) Enabled(ctx context.Context, _ slog.Level) bool {
+	return h.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (h debugHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h debugHandler) WithAttrs(as []slog.Attr) slog.Handler { return debugHandler{h.Handler.WithAttrs(as)} }
+func (h debugHandler) WithGroup(g string) slog.Handler       { return debugHandler{h.Handler.WithGroup(g)} }
+
+// lineLogger logs what is written to it, line by line.
+type lineLogger struct {
+	log *slog.Logger
+	msg string
+}
+
+func (w lineLogger) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		w.log.Debug(w.msg, "line", line)
+	}
+	return len(b), nil
 }

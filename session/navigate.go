@@ -268,3 +268,14 @@ func Overload(err error) bool {
 	}
 	return false
 }
+
+// Lost reports whether page's browser (or the driver behind it) is gone:
+// for a task waiting on events that a dead driver will never send. It asks
+// the driver when the browser is not known to be dead.
+func (s *Session) Lost(page playwright.Page) bool {
+	st, _ := s.pageState(page)
+	if st == nil {
+		return page.IsClosed()
+	}
+	return !s.alive(st.b)
+}

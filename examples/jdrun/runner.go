@@ -231,10 +231,14 @@ func (r *runner) fileName(v *vehicle) string {
 	return download.SafeName(b.String())
 }
 
+// maxSticker is the largest sticker jdrun takes: they are 20–100 KB, and
+// a bigger answer is cut off while it streams in.
+const maxSticker = 20 << 20
+
 // target is where v's sticker goes and what it must be: a whole PDF
 // carrying v's VIN and no other VIN of the inventory.
 func (r *runner) target(v *vehicle) download.Target {
-	return download.Target{Dir: r.cfg.OutDir, Name: r.fileName(v), Timeout: r.cfg.ReqTimeout,
+	return download.Target{Dir: r.cfg.OutDir, Name: r.fileName(v), Timeout: r.cfg.ReqTimeout, MaxSize: maxSticker,
 		Validate: []download.Validator{download.PDFOf(v.VIN, r.ids)}}
 }
 
