@@ -114,8 +114,10 @@ func (h debugHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h debugHandler) WithAttrs(as []slog.Attr) slog.Handler { return debugHandler{h.Handler.WithAttrs(as)} }
-func (h debugHandler) WithGroup(g string) slog.Handler       { return debugHandler{h.Handler.WithGroup(g)} }
+func (h debugHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return debugHandler{h.Handler.WithAttrs(as)}
+}
+func (h debugHandler) WithGroup(g string) slog.Handler { return debugHandler{h.Handler.WithGroup(g)} }
 
 // lineLogger logs what is written to it, line by line.
 type lineLogger struct {
