@@ -75,3 +75,21 @@ func TestDiskCheck(t *testing.T) {
 		t.Errorf("an exabyte fits: %+v", c)
 	}
 }
+
+// TestDoctorRetriesAndDoesNotPanic: a sample sticker that fails now and
+// then is retried before anything is called a problem (before: one 500
+// meant "PROBLEM … check the sticker selectors"); one that is always
+// another vehicle's is a problem, reported — before, doctor panicked.
+func TestDoctorRetriesAndDoesNotPanic(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	flaky := startPortal(t, dealer.Config{Vehicles: 3, Seed: 4, ErrorRate: 0.4}) // the sample's first attempt fails
+	out, err := doctor(t, map[string]string{"JD_URL": flaky.URL(), "JD_USER": dealer.DemoUser, "JD_PASS": secret})
+	if err != nil || !strings.Contains(out, "ok       sample download") || strings.Contains(out, "(attempts: 1)") {
+		t.Errorf("doctor on a flaky portal: %v; want the sample downloaded after a retry", err)
+	}
+	wrong := startPortal(t, dealer.Config{Vehicles: 3, Seed: 1, MentionRate: 1})
+	out, err = doctor(t, map[string]string{"JD_URL": wrong.URL(), "JD_USER": dealer.DemoUser, "JD_PASS": secret}, "-retries", "1")
+	if !errors.Is(err, errPreflight) || !strings.Contains(out, "PROBLEM  sample download") || !strings.Contains(out, "another item") {
+		t.Errorf("doctor on a portal of wrong stickers: %v", err)
+	}
+}
