@@ -287,7 +287,9 @@ func TestHostileCrashes(t *testing.T) {
 				if pid == 0 {
 					t.Fatalf("no %s under jdrun", what)
 				}
-				syscall.Kill(pid, syscall.SIGKILL)
+				if p, err := os.FindProcess(pid); err == nil {
+					p.Kill()
+				}
 				t.Logf("killed the %s (pid %d) after %d stickers", what, pid, srv.Stats().Stickers)
 			}
 			kill(15, "browser")
