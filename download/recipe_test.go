@@ -31,10 +31,18 @@ func TestStickersOnAFaultySite(t *testing.T) {
 	}
 	defer site.Close()
 	dir := t.TempDir()
+	go func() { // and every session logged out, twice during the run
+		for _, at := range []int64{20, 50} {
+			for site.Stats().Stickers < at {
+				time.Sleep(10 * time.Millisecond)
+			}
+			site.LogoutAll()
+		}
+	}()
 	done, failed, err := stickers(t.Context(), site.URL(), dealer.DemoUser, dealer.DemoPassword, dir)
 	st := site.Stats()
-	t.Logf("done %d, failed %d, err %v; portal: 500s %d, hangs %d, logins %d (refused forms %d), expired sessions %d",
-		done, failed, err, st.Errors500, st.Hangs, st.LoginsOK, st.CSRFRaces, st.Expired)
+	t.Logf("done %d, failed %d, err %v; portal: 500s %d, hangs %d, logins %d (refused forms %d), forced logouts %d",
+		done, failed, err, st.Errors500, st.Hangs, st.LoginsOK, st.CSRFRaces, st.ForcedLogouts)
 	if err != nil || done != 80 || failed != 0 {
 		t.Fatalf("done %d, failed %d, err %v; want all 80", done, failed, err)
 	}
@@ -47,7 +55,7 @@ func TestStickersOnAFaultySite(t *testing.T) {
 			t.Errorf("%s: the portal served its sticker %d times, want once", v.VIN, n)
 		}
 	}
-	if st.Errors500 == 0 || st.Hangs == 0 || st.LoginsOK < 2 {
+	if st.Errors500 == 0 || st.Hangs == 0 || st.LoginsOK < 3 {
 		t.Errorf("the faults did not happen: 500s %d, hangs %d, logins %d", st.Errors500, st.Hangs, st.LoginsOK)
 	}
 	site.ResetStats()

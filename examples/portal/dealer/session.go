@@ -266,3 +266,16 @@ func randomToken() string {
 	_, _ = rand.Read(b[:]) // never fails
 	return hex.EncodeToString(b[:])
 }
+
+// LogoutAll ends every session now, as a portal does that logs everybody
+// out (a deploy, an admin): each counts in Stats.ForcedLogouts. Clients
+// are redirected to /login at their next request.
+func (s *Server) LogoutAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.sessions {
+		delete(s.sessions, id)
+		s.st.ForcedLogouts++
+	}
+	s.log.Info("fault: every session logged out")
+}
