@@ -243,6 +243,19 @@ func (p *PagePool[P]) await(exited <-chan struct{}, d time.Duration, then func()
 	}
 }
 
+// Hurry ends the grace period of a stopping pool now: the contexts of the
+// running attempts are cancelled, and their pages closed half a grace
+// period later if they still run. For a user who asks twice to stop.
+// Before Run's context ends it does nothing.
+func (p *PagePool[P]) Hurry() {
+	p.mu.Lock()
+	stopping, cancel := p.stopping, p.cancelAttempts
+	p.mu.Unlock()
+	if stopping && cancel != nil {
+		cancel()
+	}
+}
+
 // SetWorkers changes the number of workers while running (or before Run).
 // Growing starts workers at once; shrinking retires idle workers at once
 // and busy ones when their current attempt ends, so no task is lost.

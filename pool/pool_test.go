@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -1010,4 +1011,49 @@ func TestExclusiveRunsAlone(t *testing.T) {
 	for _, b := range bad {
 		t.Error(b)
 	}
+}
+
+// TestHurryEndsTheGracePeriod: a stopping pool lets running attempts go on
+// for the grace period — unless it is hurried.
+func TestHurryEndsTheGracePeriod(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		started := make(chan struct{}, 2)
+		results := map[string]pool.Result{}
+		p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 2, GracePeriod: time.Minute, Logger: testLogger(t),
+			OnResult: func(r pool.Result) { results[r.Key] = r }})
+		for _, k := range []string{"a", "b"} {
+			p.Submit(pool.Task[*pooltest.Page]{Key: k, Run: func(ctx context.Context, _ *pooltest.Page) (any, error) {
+				started <- struct{}{}
+				select {
+				case <-time.After(time.Hour):
+					return nil, nil
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}})
+		}
+		p.CloseQueue()
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		<-started
+		<-started
+		p.Hurry() // not stopping yet: nothing happens
+		synctest.Wait()
+		cancel()
+		time.Sleep(30 * time.Second) // within the grace period: still running
+		if s := p.Stats(); s.Running != 2 {
+			t.Errorf("%d running in the grace period, want 2", s.Running)
+		}
+		start := time.Now()
+		p.Hurry()
+		<-done
+		if d := time.Since(start); d != 0 {
+			t.Errorf("Run returned %v after Hurry, want at once (fake clock)", d)
+		}
+		if r := results["a"]; !errors.Is(r.Err, pool.ErrStopped) || r.Attempts != 0 {
+			t.Errorf("a: %+v", r)
+		}
+	})
 }

@@ -93,7 +93,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if *n < 1 {
 		return fmt.Errorf("%w: -vehicles must be positive", errUsage)
 	}
-	envArgs := []string{"-url", *siteURL, "-download", *mode, "-block=" + strconv.FormatBool(*block), "-progress", "off"}
+	envArgs := []string{"-url", *siteURL, "-demo=" + strconv.FormatBool(*siteURL == ""), "-download", *mode, "-block=" + strconv.FormatBool(*block), "-progress", "off"}
 	base, err := loadConfig(envArgs, getenv, strings.NewReader(""), stderr)
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: session.RedactAttr(base.secrets()...)}))
 
 	var srv *dealer.Server
-	if base.URL == "" {
+	if base.Demo {
 		srv, err = dealer.Start(dealer.Config{Vehicles: *n, Latency: *latency, MaxInFlight: *limit, ErrorRate: *errRate,
 			Photos: *photos, Prewarm: true})
 		if err != nil {
@@ -210,7 +210,7 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 	rep := &reporter{r: r}
 	quiet := *cfg
 	quiet.Progress = "off"
-	mon := startMonitor(&quiet, io.Discard, &switchWriter{w: io.Discard}, log, len(todo), r.stats)
+	mon := startMonitor(&quiet, io.Discard, &switchWriter{w: io.Discard}, log, 0, len(todo), r.stats)
 	err = r.download(ctx, todo, rep.record)
 	samples, peak := mon.finish()
 	if err != nil {
@@ -219,7 +219,7 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 	row.Seconds = time.Since(start).Seconds()
 	cpu1, cpuErr := sess.CPU()
 
-	var s summary
+	s := summary{Queued: len(todo)}
 	rep.finish(ctx, &s, samples, peak)
 	row.Vehicles, row.Done = len(*vehicles), s.Done
 	row.FinalWorkers = s.Workers

@@ -47,9 +47,9 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
-func TestConfigDefaultsNeedNothing(t *testing.T) {
+func TestConfigDefaultsNeedOnlyDemo(t *testing.T) {
 	inDir(t)
-	c, err := loadConfig(nil, env(nil), nil, &bytes.Buffer{})
+	c, err := loadConfig([]string{"-demo"}, env(nil), nil, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestSiteFile(t *testing.T) {
 
 func TestFileNames(t *testing.T) {
 	inDir(t)
-	c, err := loadConfig([]string{"-name", "{{.Year}} {{.Make}}/{{.Stock}}-{{.VIN}}.pdf"}, env(nil), nil, &bytes.Buffer{})
+	c, err := loadConfig([]string{"-demo", "-name", "{{.Year}} {{.Make}}/{{.Stock}}-{{.VIN}}.pdf"}, env(nil), nil, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +173,92 @@ func TestExitCodes(t *testing.T) {
 	} {
 		if got := exitCode(err, &bytes.Buffer{}); got != want {
 			t.Errorf("exitCode(%v) = %d, want %d", err, got, want)
+		}
+	}
+}
+
+// TestNoDemoByAccident: without a portal and without -demo, jdrun says
+// where it looked for .env and exits 2. Before: it ran the demo, exit 0.
+func TestNoDemoByAccident(t *testing.T) {
+	inDir(t)
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), nil, env(nil), nil, &stdout, &stderr)
+	if !errors.Is(err, errUsage) || exitCode(err, &bytes.Buffer{}) != exitUsage ||
+		!strings.Contains(err.Error(), "no .env file was found in the working directory or next to jdrun") || !strings.Contains(err.Error(), "-demo") {
+		t.Errorf("run without JD_URL: %v", err)
+	}
+	os.WriteFile(".env", []byte("JD_USER=jane\n"), 0o600)
+	if err := run(t.Context(), nil, env(nil), nil, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), ".env has no JD_URL") {
+		t.Errorf("run with a .env without JD_URL: %v", err)
+	}
+}
+
+// TestDotEnvAsEditorsWriteIt: a byte order mark (PowerShell 5) and CRLF
+// line ends are fine; a broken line is named by file, line and key, never
+// by its value. Before: the BOM was "unexpected character", and the error
+// quoted the password.
+func TestDotEnvAsEditorsWriteIt(t *testing.T) {
+	dir := inDir(t)
+	const pw = "Zq8#distinctive-pw"
+	os.WriteFile(".env", []byte("\uFEFFJD_URL=https://dealer.example\r\nJD_USER=\"jane\"\r\n# a comment\r\nexport JD_PASS='"+pw+"'\r\nHEADLESS=no # inline\r\n"), 0o600)
+	c, err := loadConfig(nil, env(nil), nil, &bytes.Buffer{})
+	if err != nil || c.URL != "https://dealer.example" || c.User != "jane" || c.Password != pw || c.Headless || c.EnvFile != filepath.Join(dir, ".env") {
+		t.Fatalf("config %+v, %v", c, err)
+	}
+	for _, broken := range []string{"JD_URL=https://x\nJD_PASS=\"" + pw + "\n", "JD_URL=https://x\n" + pw + "\n"} {
+		os.WriteFile("broken.env", []byte(broken), 0o600)
+		var stderr bytes.Buffer
+		_, err := loadConfig([]string{"-env-file", "broken.env"}, env(nil), nil, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "broken.env line 2") || strings.Contains(err.Error()+stderr.String(), pw) {
+			t.Errorf("broken .env: %v (must name the file and line, and not hold the password)", err)
+		}
+	}
+	if _, err := loadConfig([]string{"-env-file", "missing.env"}, env(nil), nil, &bytes.Buffer{}); !errors.Is(err, errUsage) {
+		t.Errorf("-env-file of a missing file: %v", err)
+	}
+}
+
+// TestFlagErrorsSayWhatToDo: a typo gets the nearest flag, a boolean and a
+// duration their syntax, and no 51 lines of help. Before: "unexpected
+// argument", "parse error", and the help between two copies of the error.
+func TestFlagErrorsSayWhatToDo(t *testing.T) {
+	inDir(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-wokers", "4"}, "did you mean -workers?"},
+		{[]string{"-headless", "false"}, "-headless=false"},
+		{[]string{"-timeout", "abc"}, "90s, 5m, 1h30m"},
+		{[]string{"-adaptive=maybe"}, "true or false"},
+	} {
+		var stderr bytes.Buffer
+		_, err := loadConfig(append(tc.args, "-demo"), env(nil), nil, &stderr)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) || stderr.Len() > 0 {
+			t.Errorf("%v: %v (stderr %d bytes); want a hint %q and nothing else", tc.args, err, stderr.Len(), tc.want)
+		}
+	}
+	var stdout bytes.Buffer
+	if err := run(t.Context(), []string{"-version"}, env(nil), nil, &stdout, &bytes.Buffer{}); err != nil || !strings.HasPrefix(stdout.String(), "jdrun ") {
+		t.Errorf("-version: %v, %q", err, stdout.String())
+	}
+}
+
+// TestSiteFileErrors: a JSON error names the line; an unknown key lists
+// the valid ones; an unknown row field is refused. Before: no line, no
+// list, and unknown row fields were accepted silently.
+func TestSiteFileErrors(t *testing.T) {
+	dir := inDir(t)
+	p := filepath.Join(dir, "site.json")
+	for _, tc := range []struct{ json, want string }{
+		{"{\n  \"row\": \"tr\",\n  \"login_pth\": \"/x\"\n}", "line 3: unknown key \"login_pth\"; the keys are: login_path,"},
+		{"{\n  \"row\": \"tr\"\n  \"next_page\": \"a\"\n}", "line 3"},
+		{"{\"row_fields\": {\"vinn\": \"td.v\"}}", "row_fields: unknown field \"vinn\""},
+		{"{\n\"row\": 5}", "line 2: row"},
+	} {
+		os.WriteFile(p, []byte(tc.json), 0o600)
+		if _, err := loadSite(p); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.json, err, tc.want)
 		}
 	}
 }

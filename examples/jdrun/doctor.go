@@ -69,8 +69,8 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	add(writable("output dir", cfg.OutDir, "OUTPUT_DIR (-out)"))
 	add(writable("state dir", cfg.StateDir, "STATE_DIR (-state)"))
-	if cfg.URL == "" {
-		add(check{name: "credentials", ok: true, detail: "none needed: no JD_URL, so jdrun runs the embedded demo portal"})
+	if cfg.Demo {
+		add(check{name: "credentials", ok: true, detail: "none needed: -demo runs the embedded demo portal"})
 		srv, err := startDemo(cfg)
 		if err != nil {
 			return err

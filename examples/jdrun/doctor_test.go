@@ -24,7 +24,7 @@ func doctor(t *testing.T, env map[string]string, args ...string) (string, error)
 
 func TestDoctorAllClearOnTheDemo(t *testing.T) {
 	sessiontest.RequireBrowser(t)
-	out, err := doctor(t, nil, "-demo-vehicles", "5", "-demo-latency", "0s")
+	out, err := doctor(t, nil, "-demo", "-demo-vehicles", "5", "-demo-latency", "0s")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,12 +43,18 @@ type runResult struct {
 // runJD runs jdrun in-process in dir against srv with the given extra flags.
 func runJD(t *testing.T, dir string, srv *dealer.Server, password string, args ...string) runResult {
 	t.Helper()
+	return runJDContext(t, t.Context(), dir, srv, password, args...)
+}
+
+// runJDContext is runJD with a context: cancelling it is a Ctrl-C.
+func runJDContext(t *testing.T, ctx context.Context, dir string, srv *dealer.Server, password string, args ...string) runResult {
+	t.Helper()
 	t.Chdir(dir)
 	env := map[string]string{"JD_USER": dealer.DemoUser, "JD_PASS": password}
 	args = append([]string{"-url", srv.URL(), "-out", "out", "-state", "state", "-progress", "off"}, args...)
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	err := run(t.Context(), args, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+	err := run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
 	r := runResult{err, stdout.String(), stderr.String(), time.Since(start)}
 	t.Logf("jdrun %v: err=%v in %v\nstdout:\n%s", args, err, r.took.Round(time.Millisecond), r.stdout)
 	return r
@@ -128,6 +134,7 @@ func TestEndToEndWithFaults(t *testing.T) {
 		// Sessions short enough for many re-logins, long enough that a login
 		// on a loaded CI machine (up to 4 s seen) does not outlast one.
 		SessionTTL: 5 * time.Second, MaxInFlight: 6, Interference: true,
+		CSRFRaceRate: 0.3, // re-logins refused as an expired form: retried, never fatal
 	})
 	dir := t.TempDir()
 	r := runJD(t, dir, srv, secret, "-workers", "8", "-download", "fetch", "-retries", "8",
@@ -293,7 +300,7 @@ func TestCorruptCheckpointIsRefusedUntouched(t *testing.T) {
 `)
 	os.WriteFile(journal, content, 0o644)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"-state", "state", "-progress", "off"}, func(string) string { return "" }, nil, &stdout, &stderr)
+	err := run(t.Context(), []string{"-demo", "-state", "state", "-progress", "off"}, func(string) string { return "" }, nil, &stdout, &stderr)
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), journal) || !strings.Contains(err.Error(), "line 3") {
 		t.Errorf("err %v, want a clear error naming %s line 3", err, journal)
 	}
@@ -306,7 +313,7 @@ func TestCorruptCheckpointIsRefusedUntouched(t *testing.T) {
 func TestPlan(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	c, err := loadConfig([]string{"-out", "out"}, func(string) string { return "" }, nil, &bytes.Buffer{})
+	c, err := loadConfig([]string{"-demo", "-out", "out"}, func(string) string { return "" }, nil, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,13 +59,19 @@ func newLogger(cfg *config, stderr io.Writer, getenv func(string) string, logFil
 	}
 	out := &switchWriter{w: stderr}
 	redact := session.RedactAttr(secrets...)
+	seconds := func(groups []string, a slog.Attr) slog.Attr { // JSON has durations in nanoseconds otherwise
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.Float64Value(a.Value.Duration().Round(time.Millisecond).Seconds())
+		}
+		return redact(groups, a)
+	}
 	var h slog.Handler = tint.NewHandler(out, &tint.Options{Level: level, TimeFormat: time.TimeOnly,
-		NoColor: !isTerminal(stderr) || getenv("NO_COLOR") != "", ReplaceAttr: redact})
+		NoColor: !isTerminal(stderr) || getenv("NO_COLOR") != "" || !colors(stderr), ReplaceAttr: redact})
 	if cfg.LogFormat == "json" {
-		h = slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level, ReplaceAttr: redact})
+		h = slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level, ReplaceAttr: seconds})
 	}
 	if logFile != nil {
-		h = slog.NewMultiHandler(h, slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact}))
+		h = slog.NewMultiHandler(h, slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: seconds}))
 	}
 	return slog.New(h), out
 }

@@ -14,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -21,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -42,14 +44,59 @@ var (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C ends the process at once; the checkpoint has all that was acknowledged
-	}()
+	ctx, stop := interrupts()
 	err := run(ctx, os.Args[1:], secretEnv(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
+}
+
+// hurryKey is the context key of the channel that the second Ctrl-C closes.
+type hurryKey struct{}
+
+// interrupts makes the context of a run from the signals: the first Ctrl-C
+// (or SIGTERM) ends it — running downloads get the grace period — the
+// second hurries it: running downloads stop now, and the summary and the
+// checkpoint are still written; the third quits at once.
+func interrupts() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	hurry := make(chan struct{})
+	ctx = context.WithValue(ctx, hurryKey{}, (<-chan struct{})(hurry))
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		close(hurry)
+		<-sigs
+		fmt.Fprintln(os.Stderr, "jdrun: quit")
+		os.Exit(exitInterrupted)
+	}()
+	return ctx, func() { signal.Stop(sigs) }
+}
+
+// hurried returns the channel the second Ctrl-C closes (nil: never).
+func hurried(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(hurryKey{}).(<-chan struct{})
+	return ch
+}
+
+// version is the module's version, or the commit jdrun was built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
+			v = "commit " + s.Value[:min(12, len(s.Value))]
+		}
+		if s.Key == "vcs.modified" && s.Value == "true" {
+			v += " (modified)"
+		}
+	}
+	return cmp.Or(v, "(devel)") + ", " + bi.GoVersion
 }
 
 // secretEnv takes the variables that hold secrets out of the process's
@@ -71,15 +118,26 @@ func secretEnv() func(string) string {
 	}
 }
 
+// exitCode prints err and returns the process's exit code for it.
 func exitCode(err error, stderr io.Writer) int {
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
+	code := exitCodeOf(err)
+	if code != exitOK {
+		fmt.Fprintln(stderr, "jdrun:", err)
 	}
-	fmt.Fprintln(stderr, "jdrun:", err)
+	return code
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func exitCodeOf(err error) int {
 	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
 	case errors.Is(err, errUsage):
 		return exitUsage
 	case errors.Is(err, errLogin):
@@ -107,6 +165,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cfg, err := loadConfig(args, getenv, stdin, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.version {
+		fmt.Fprintln(stdout, "jdrun", version())
+		return nil
 	}
 	return runJob(ctx, cfg, stdout, stderr)
 }

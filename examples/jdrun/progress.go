@@ -9,6 +9,7 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
 
 	"github.com/pagefleet/pagefleet/pool"
 	"github.com/pagefleet/pagefleet/session"
@@ -19,14 +20,16 @@ import (
 // pool.Meter, whose samples go into metrics.json: rates and ETAs follow the
 // recent pace, not the average since the start.
 type monitor struct {
-	meter      *pool.Meter
-	total      int
-	stop, done chan struct{}
+	meter         *pool.Meter
+	before, total int // done before this run; this run's vehicles
+	stop, done    chan struct{}
 }
 
-// startMonitor starts sampling stats (the pool's, once there is one).
-// logOut is the logger's switchable writer, which the bar takes over.
-func startMonitor(cfg *config, stderr io.Writer, logOut *switchWriter, log *slog.Logger, total int, stats func() pool.Stats) *monitor {
+// startMonitor starts sampling stats (the pool's, once there is one) of a
+// run of total vehicles, after before done by earlier runs: the bar shows
+// the job's progress, not the run's. logOut is the logger's switchable
+// writer, which the bar takes over.
+func startMonitor(cfg *config, stderr io.Writer, logOut *switchWriter, log *slog.Logger, before, total int, stats func() pool.Stats) *monitor {
 	mode := cfg.Progress
 	if mode == "auto" {
 		mode = "log"
@@ -34,17 +37,19 @@ func startMonitor(cfg *config, stderr io.Writer, logOut *switchWriter, log *slog
 			mode = "bar"
 		}
 	}
-	m := &monitor{total: total, stop: make(chan struct{}), done: make(chan struct{}),
+	m := &monitor{before: before, total: total, stop: make(chan struct{}), done: make(chan struct{}),
 		meter: &pool.Meter{Stats: stats, Memory: func() int64 { n, _ := session.TreePSS(os.Getpid()); return n }}}
 	m.meter.Start()
 	var bar *mpb.Bar
 	var prog *mpb.Progress
 	if mode == "bar" {
-		prog = mpb.New(mpb.WithOutput(stderr), mpb.WithWidth(100), mpb.WithRefreshRate(250*time.Millisecond))
-		bar = prog.AddBar(int64(max(total, 1)),
-			mpb.PrependDecorators(decor.Name("stickers "), decor.CountersNoUnit("%d/%d ")),
-			mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Any(func(decor.Statistics) string { return m.describe(stats()) }, decor.WCSyncSpace)),
+		cols, _, _ := term.GetSize(int(stderr.(*os.File).Fd()))
+		prog = mpb.New(mpb.WithOutput(stderr), mpb.WithWidth(max(10, cols-70)), mpb.WithRefreshRate(250*time.Millisecond))
+		bar = prog.AddBar(int64(max(before+total, 1)),
+			mpb.PrependDecorators(decor.CountersNoUnit("%d/%d ")),
+			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return m.describe(stats()) }, decor.WCSyncSpace)),
 		)
+		bar.SetCurrent(int64(before))
 		logOut.set(prog) // logs now print above the bar
 	}
 	go func() {
@@ -57,7 +62,7 @@ func startMonitor(cfg *config, stderr io.Writer, logOut *switchWriter, log *slog
 			case <-m.stop:
 				if bar != nil {
 					s := stats()
-					bar.SetCurrent(int64(s.Done + s.Failed))
+					bar.SetCurrent(int64(before + s.Done + s.Failed))
 					bar.Abort(false) // leave the final state on screen
 					prog.Wait()
 					logOut.set(stderr)
@@ -66,11 +71,11 @@ func startMonitor(cfg *config, stderr io.Writer, logOut *switchWriter, log *slog
 			case now := <-tick.C:
 				s := stats()
 				if bar != nil {
-					bar.SetCurrent(int64(s.Done + s.Failed))
+					bar.SetCurrent(int64(before + s.Done + s.Failed))
 				}
 				if mode == "log" && now.Sub(lastLog) >= cfg.ProgressLog {
-					log.Info("progress", "done", s.Done, "total", total, "failed", s.Failed, "retries", s.Retries,
-						"workers", s.Target, "per_hour", int(m.meter.Rate()), "eta", m.meter.ETA(total-s.Done-s.Failed).String())
+					log.Info("progress", "done", before+s.Done, "total", before+total, "failed", s.Failed, "retries", s.Retries,
+						"workers_busy", s.Running, "workers", s.Target, "per_hour", int(m.meter.Rate()), "eta", m.meter.ETA(total-s.Done-s.Failed).String())
 					lastLog = now
 				}
 			}
@@ -86,7 +91,13 @@ func (m *monitor) finish() ([]pool.Sample, int64) {
 	return m.meter.Stop(), m.meter.Peak()
 }
 
+// describe is the bar's text, under 60 columns: rate and ETA of the last
+// minutes, failures, retries, busy workers of the target.
 func (m *monitor) describe(s pool.Stats) string {
-	return fmt.Sprintf("%.0f/h ETA %v | failed %d retries %d | workers %d/%d",
-		m.meter.Rate(), m.meter.ETA(m.total-s.Done-s.Failed), s.Failed, s.Retries, s.Running, s.Target)
+	eta := "?"
+	if d := m.meter.ETA(m.total - s.Done - s.Failed); d > 0 {
+		eta = d.String()
+	}
+	return fmt.Sprintf("%.0f/h ETA %s %d failed %d retried %d/%d workers busy",
+		m.meter.Rate(), eta, s.Failed, s.Retries, s.Running, s.Target)
 }

@@ -38,6 +38,8 @@ type outcome struct {
 
 // summary is report.json, and the top of metrics.json.
 type summary struct {
+	Version      string                  `json:"version"`
+	Settings     map[string]any          `json:"settings"` // without secrets
 	Portal       string                  `json:"portal"`
 	Demo         bool                    `json:"demo"`
 	Started      time.Time               `json:"started"`
@@ -99,21 +101,28 @@ func writeFileAtomic(path string, b []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// writeReports writes metrics.json, report.json and report.html into dir.
+// writeReports writes metrics.json, report.json and report.html into
+// dir/runs/<start time>/ — every run's evidence is kept — and the same into
+// dir, the latest run's.
 func writeReports(dir string, m *metrics) error {
 	slices.SortFunc(m.Vehicles, func(a, b outcome) int { return a.Finished.Compare(b.Finished) })
-	if err := writeJSON(filepath.Join(dir, "metrics.json"), m); err != nil {
-		return fmt.Errorf("writing metrics.json: %w", err)
-	}
-	if err := writeJSON(filepath.Join(dir, "report.json"), m.Run); err != nil {
-		return fmt.Errorf("writing report.json: %w", err)
-	}
-	var b strings.Builder
-	if err := reportHTML.Execute(&b, htmlData(m)); err != nil {
+	var html strings.Builder
+	if err := reportHTML.Execute(&html, htmlData(m)); err != nil {
 		return fmt.Errorf("rendering report.html: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "report.html"), []byte(b.String())); err != nil {
-		return fmt.Errorf("writing report.html: %w", err)
+	runDir := filepath.Join(dir, "runs", m.Run.Started.Format("20060102-150405"))
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return err
+	}
+	for _, d := range []string{runDir, dir} {
+		for name, v := range map[string]any{"metrics.json": m, "report.json": m.Run} {
+			if err := writeJSON(filepath.Join(d, name), v); err != nil {
+				return fmt.Errorf("writing %s: %w", name, err)
+			}
+		}
+		if err := writeFileAtomic(filepath.Join(d, "report.html"), []byte(html.String())); err != nil {
+			return fmt.Errorf("writing report.html: %w", err)
+		}
 	}
 	return nil
 }

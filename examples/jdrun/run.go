@@ -33,16 +33,21 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	}
 	defer logFile.Close()
 	log, logOut := newLogger(cfg, stderr, os.Getenv, logFile, cfg.secrets()...)
-	defer func() { err = session.Redact(err, cfg.secrets()...) }()
+	sum := summary{Started: time.Now(), Portal: cfg.URL, Version: version(), Settings: cfg.settings()}
+	log.Info("jdrun start", "version", sum.Version, "env_file", cfg.EnvFile, "settings", sum.Settings)
+	defer func() {
+		err = session.Redact(err, cfg.secrets()...)
+		log.Info("jdrun end", "exit_code", exitCodeOf(err), "reason", errText(err), "done", sum.Done, "failed", sum.Failed,
+			"not_finished", sum.Stopped, "already_done", sum.Skipped, "seconds", time.Since(sum.Started).Seconds())
+	}()
 
-	sum := summary{Started: time.Now(), Portal: cfg.URL}
-	if cfg.URL == "" {
+	if cfg.Demo {
 		srv, err := startDemo(cfg)
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
-		log.Info("no portal configured (JD_URL): running the embedded demo portal",
+		log.Info("-demo: running the embedded demo portal",
 			"url", srv.URL(), "vehicles", cfg.DemoVehicles, "latency", cfg.DemoLatency, "faults", cfg.DemoFaults)
 		sum.Portal, sum.Demo = srv.URL(), true
 	}
@@ -66,6 +71,12 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	if isPostgres(cfg.Store) {
 		log.Info("shared checkpoint: splitting the work with other jdrun processes", "worker", cfg.WorkerID)
 	}
+	if !cfg.Demo && cfg.Browser == "" { // a plain request first: a wrong URL or a closed port is said in a second, not after browser logins
+		if c := reachable(ctx, cfg.URL+st.LoginPath); !c.ok {
+			return fmt.Errorf("%w: %s (%s; check JD_URL, or run jdrun doctor)", errLogin, c.detail, c.fix)
+		}
+	}
+	log.Info("logging in", "url", cfg.URL+st.LoginPath, "user", cfg.User)
 	r, err := openRunner(ctx, cfg, st, log, store)
 	if err != nil {
 		return err
@@ -98,13 +109,18 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	removeTemp(r)
 
 	rep := &reporter{r: r}
-	mon := startMonitor(cfg, stderr, logOut, log, len(todo), r.stats)
+	mon := startMonitor(cfg, stderr, logOut, log, sum.Skipped, len(todo), r.stats)
+	finished := make(chan struct{})
+	defer close(finished)
+	go acknowledge(ctx, r, finished)
 	runErr := r.download(ctx, todo, rep.record)
 	samples, peak := mon.finish()
 	removeTemp(r) // and those of processes sharing the store that died meanwhile
 	rep.finish(ctx, &sum, samples, peak)
-	if err := writeReports(cfg.StateDir, &metrics{Run: sum, Vehicles: rep.outcomes, Throughput: samples}); err != nil {
-		log.Error("writing reports", "err", err)
+	if sum.Queued > 0 || sum.Interrupted { // a run with nothing to do keeps the last run's reports
+		if err := writeReports(cfg.StateDir, &metrics{Run: sum, Vehicles: rep.outcomes, Throughput: samples}); err != nil {
+			log.Error("writing reports", "err", err)
+		}
 	}
 	printSummary(stdout, sum, cfg.StateDir)
 
@@ -134,6 +150,28 @@ func startDemo(cfg *config) (*dealer.Server, error) {
 	}
 	cfg.URL, cfg.User, cfg.Password = srv.URL(), dealer.DemoUser, dealer.DemoPassword
 	return srv, nil
+}
+
+// acknowledge tells the user what a Ctrl-C does, and hurries the pool at
+// the second.
+func acknowledge(ctx context.Context, r *runner, finished <-chan struct{}) {
+	select {
+	case <-finished:
+		return
+	case <-ctx.Done():
+	}
+	r.log.Warn(fmt.Sprintf("stopping: %d downloads in progress get up to %v to finish; Ctrl-C again to stop them now",
+		r.stats().Running, r.cfg.Grace))
+	select {
+	case <-finished:
+	case <-hurried(ctx):
+		r.log.Warn("stopping now; the summary and the checkpoint are still written (Ctrl-C again to quit at once)")
+		r.mu.Lock()
+		if r.pool != nil {
+			r.pool.Hurry()
+		}
+		r.mu.Unlock()
+	}
 }
 
 // removeTemp removes the temporary files that killed runs left in the
@@ -186,6 +224,7 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 	s.Seconds = s.Finished.Sub(s.Started).Seconds()
 	s.Interrupted = ctx.Err() != nil
 	s.Failures = rep.failures.Groups()
+	defer func() { s.Stopped = s.Queued - s.Done - s.Failed }() // stopped in flight, or never started
 	for _, o := range rep.outcomes {
 		switch o.State {
 		case "done":
@@ -193,8 +232,6 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 		case "failed":
 			s.Failed++
 			s.FailedList = append(s.FailedList, o)
-		case "stopped":
-			s.Stopped++
 		}
 		s.WrongPDF += o.WrongPDF
 		s.Downloads += o.Downloads

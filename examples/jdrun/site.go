@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"text/template"
 )
@@ -106,19 +109,54 @@ func loadSite(path string) (site, error) {
 	return s, nil
 }
 
+// siteKeys are the keys a site file may set.
+func siteKeys() []string {
+	var keys []string
+	t := reflect.TypeFor[site]()
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("json"); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
 func (s *site) load(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("%w: SITE_CONFIG (-site): %w", errUsage, err)
 	}
+	bad := func(at int, format string, args ...any) error {
+		line := 1 + bytes.Count(b[:max(0, min(at, len(b)))], []byte("\n"))
+		return fmt.Errorf("%w: SITE_CONFIG (-site) %s line %d: %s", errUsage, path, line, fmt.Sprintf(format, args...))
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return bad(int(syntax.Offset), "%v", err)
+		}
+		return bad(0, "%v (want a JSON object)", err)
+	}
+	keys := siteKeys()
+	for k := range raw {
+		if !slices.Contains(keys, k) {
+			return bad(bytes.Index(b, []byte(`"`+k+`"`)), "unknown key %q; the keys are: %s", k, strings.Join(keys, ", "))
+		}
+	}
 	fields := s.RowFields
 	s.RowFields = nil
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(s); err != nil {
-		return fmt.Errorf("%w: SITE_CONFIG (-site) %s: %w", errUsage, path, err)
+	if err := json.Unmarshal(b, s); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return bad(int(typ.Offset), "%s: %v", typ.Field, err)
+		}
+		return bad(0, "%v", err)
 	}
 	for k, v := range s.RowFields { // merge: a file may override single cells
+		if _, known := fields[k]; !known {
+			return bad(bytes.Index(b, []byte(`"`+k+`"`)), "row_fields: unknown field %q; the fields are vin, stock, year, make, model, trim", k)
+		}
 		fields[k] = v
 	}
 	s.RowFields = fields
