@@ -132,6 +132,11 @@ func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, ex
 		return nil, err
 	}
 	if resp != nil {
+		if st != nil {
+			s.mu.Lock()
+			st.status = resp.Status()
+			s.mu.Unlock()
+		}
 		if err := StatusErr(resp.Status(), url); err != nil {
 			return nil, err
 		}

@@ -228,8 +228,9 @@ func (b *browser) markDead() { b.once.Do(func() { close(b.gone) }) }
 
 // pageState is what the session knows about a page it made.
 type pageState struct {
-	b   *browser
-	gen uint64 // a lower bound of the login generation the page's requests carry
+	b      *browser
+	gen    uint64 // a lower bound of the login generation the page's requests carry
+	status int    // of the main document the last Goto opened (under s.mu)
 }
 
 // Stats is a snapshot of a session's counters.
@@ -356,7 +357,8 @@ func (s *Session) launch(ctx context.Context, useState bool) (*browser, error) {
 	}
 	if nb.ctx, err = b.NewContext(opts); err == nil {
 		nb.ctx.SetDefaultTimeout(float64(s.cfg.Timeout.Milliseconds()))
-		if s.cfg.Block {
+		err = nb.ctx.AddInitScript(playwright.Script{Content: playwright.String(consoleJS)}) // for Evidence
+		if s.cfg.Block && err == nil {
 			err = s.route(nb.ctx)
 		}
 	}

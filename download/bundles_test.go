@@ -1,0 +1,61 @@
+package download_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/session"
+)
+
+// TestBundles: the first failure of each kind is written at once, another
+// of the same kind only when its item is given up; at most Max bundles
+// stay, the newest.
+func TestBundles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := &download.Bundles{Dir: dir, Max: 3}
+	ev := &session.Evidence{URL: "http://x/vehicle/1", Status: 500, HTML: "<h1>Oops</h1>", Screenshot: []byte{0xFF, 0xD8, 1}}
+	status := func(vin string) error {
+		return fmt.Errorf("task %q: %w", vin, &session.StatusError{Code: 503, URL: "http://x/" + vin})
+	}
+	b.Attempt("A", status("A"), ev) // first of its kind: written
+	b.Attempt("B", status("B"), ev) // same kind: kept
+	b.Result("B", nil)              // done after all: dropped
+	b.Attempt("C", status("C"), nil)
+	b.Result("C", status("C")) // given up: written
+	b.Attempt("D", &download.InvalidError{Reason: download.ErrTruncated}, nil)
+	b.Result("A", status("A")) // given up, but written already
+	if err := b.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := [][]string{b.Bundles("A"), b.Bundles("B"), b.Bundles("C"), b.Bundles("D")}; len(got[0]) != 1 || len(got[1]) != 0 || len(got[2]) != 1 || len(got[3]) != 1 {
+		t.Fatalf("bundles by key: %v", got)
+	}
+	var info download.BundleInfo
+	raw, _ := os.ReadFile(filepath.Join(dir, b.Bundles("A")[0], "bundle.json"))
+	if err := json.Unmarshal(raw, &info); err != nil || info.Class != "HTTP 503" || info.Why != "first of its kind" || len(info.Errors) != 2 ||
+		info.Evidence == nil || info.Evidence.Status != 500 {
+		t.Errorf("bundle.json %s", raw)
+	}
+	if html, _ := os.ReadFile(filepath.Join(dir, b.Bundles("A")[0], "page.html")); string(html) != ev.HTML {
+		t.Errorf("page.html %q", html)
+	}
+	raw, _ = os.ReadFile(filepath.Join(dir, b.Bundles("C")[0], "bundle.json"))
+	if json.Unmarshal(raw, &info) != nil || info.Why != "given up" {
+		t.Errorf("C's bundle %s", raw)
+	}
+	time.Sleep(2 * time.Millisecond) // bundle names have milliseconds
+	b.Attempt("E", errors.New("something else"), nil)
+	b.Wait()
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Errorf("%d bundles, want the newest 3", len(entries))
+	} else if _, err := os.Stat(filepath.Join(dir, b.Bundles("A")[0])); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the oldest bundle (A's) was not dropped: %v", err)
+	}
+}
