@@ -171,4 +171,3 @@ func (s *Session) Trace(ctx context.Context, path string, fn func(ctx context.Co
 	}
 	return err
 }
-
