@@ -1,9 +1,12 @@
 package session
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -66,8 +69,10 @@ const evidenceJS = `() => {
 
 // Evidence takes a screenshot of page, its HTML, URL and status, its last
 // requests and console errors, within ctx's deadline (at most
-// Config.Timeout). What it can't get (a page that hangs, a dead browser) it
-// leaves out; it fails only when it got nothing. Secrets in URLs are
+// Config.Timeout). A navigation still pending (a page that never answered)
+// is stopped first, so that the evidence shows what the page shows. What
+// it can't get (a dead browser) it leaves out; it fails only when it got
+// nothing. Secrets in URLs are
 // scrubbed ([ScrubString]).
 func (s *Session) Evidence(ctx context.Context, page playwright.Page) (*Evidence, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
@@ -80,6 +85,7 @@ func (s *Session) Evidence(ctx context.Context, page playwright.Page) (*Evidence
 	}
 	ms := Timeout(ctx, s.cfg.Timeout)
 	var errs []error
+	s.stopLoading(ctx, page)
 	shot, err := await(ctx, &s.wg, func() ([]byte, error) {
 		return page.Screenshot(playwright.PageScreenshotOptions{Type: playwright.ScreenshotTypeJpeg, Quality: playwright.Int(60), Timeout: ms})
 	}, nil)
@@ -106,6 +112,21 @@ func (s *Session) Evidence(ctx context.Context, page playwright.Page) (*Evidence
 		return nil, fmt.Errorf("session: evidence of %s: %w", ev.URL, Scrub(errors.Join(errs...)))
 	}
 	return ev, nil
+}
+
+// stopLoading stops page's navigation if one is pending — one that hung
+// blocks screenshots and scripts until it ends — so that the evidence
+// shows what the page shows now. Chromium only (a CDP call); elsewhere
+// the evidence of a hung page is what its timeout allows.
+func (s *Session) stopLoading(ctx context.Context, page playwright.Page) {
+	_, _ = await(ctx, &s.wg, func() (any, error) {
+		cdp, err := page.Context().NewCDPSession(page)
+		if err != nil {
+			return nil, err
+		}
+		defer cdp.Detach()
+		return cdp.Send("Page.stopLoading", nil)
+	}, nil)
 }
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
@@ -135,8 +156,12 @@ func toFloat(v any) float64 {
 // trace to path: a zip that `playwright show-trace` opens, with every
 // action, network request, DOM snapshot and screenshot of fn's run. Tracing
 // is per context and serial, so a trace costs a context of its own: for
-// replaying a failure after a run, not for every attempt. fn's error is
-// returned; the trace is saved either way.
+// replaying a failure after a run, not for every attempt. If fn fails
+// with [ErrLoggedOut] (the cookies had expired, and [Session.Goto] logged
+// in again), it runs once more with the new cookies. The values of
+// the context's cookies and extra headers are replaced by [Redacted] in
+// the saved trace, so it can be handed on. fn's error is returned; the
+// trace is saved either way.
 func (s *Session) Trace(ctx context.Context, path string, fn func(ctx context.Context, page playwright.Page) error) error {
 	b, err := s.live(ctx)
 	if err != nil {
@@ -162,12 +187,109 @@ func (s *Session) Trace(ctx context.Context, path string, fn func(ctx context.Co
 	if err == nil {
 		defer context.AfterFunc(ctx, func() { _ = page.Close() })()
 		err = fn(ctx, page)
+		if errors.Is(err, ErrLoggedOut) && ctx.Err() == nil && s.refreshCookies(ctx, tctx) == nil {
+			err = fn(ctx, page) // logged out meanwhile, and logged in again by Goto: once more, in the same trace
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	if serr := tctx.Tracing().Stop(path); serr != nil {
+	secrets := traceSecrets(state, opts.ExtraHttpHeaders)
+	if now, cerr := tctx.Cookies(); cerr == nil { // those the site set during fn
+		for _, c := range now {
+			secrets = append(secrets, c.Value)
+		}
+	}
+	raw := path + ".raw"
+	defer os.Remove(raw)
+	if serr := tctx.Tracing().Stop(raw); serr != nil {
 		return errors.Join(err, fmt.Errorf("session: trace: %w", Scrub(serr)))
 	}
+	if serr := scrubZip(raw, path, secrets); serr != nil {
+		return errors.Join(err, fmt.Errorf("session: trace: %w", serr))
+	}
 	return err
+}
+
+// refreshCookies gives the trace's context the session's cookies of now.
+func (s *Session) refreshCookies(ctx context.Context, tctx playwright.BrowserContext) error {
+	b, err := s.live(ctx)
+	if err != nil {
+		return err
+	}
+	state, err := await(ctx, &s.wg, func() (*playwright.StorageState, error) { return b.ctx.StorageState() }, nil)
+	if err != nil {
+		return err
+	}
+	return tctx.AddCookies(state.ToOptionalStorageState().Cookies)
+}
+
+// traceSecrets are the values a trace must not keep: the cookies and the
+// extra headers (an Authorization) that its requests carry.
+func traceSecrets(state *playwright.StorageState, headers map[string]string) []string {
+	var out []string
+	for _, c := range state.Cookies {
+		out = append(out, c.Value)
+	}
+	for _, v := range headers {
+		out = append(out, v)
+	}
+	return out
+}
+
+// minSecret is the shortest value scrubZip replaces: shorter ones (a
+// cookie "1") would match innocent bytes, and are no credentials.
+const minSecret = 6
+
+// scrubZip copies the zip src to dst with every secret replaced by
+// [redacted] in every file — request headers in trace.network, the
+// actions in trace.trace — so that a trace can be handed on.
+func scrubZip(src, dst string, secrets []string) (err error) {
+	var olds [][]byte
+	for _, s := range secrets {
+		if len(s) >= minSecret {
+			olds = append(olds, []byte(s))
+		}
+	}
+	zr, err := zip.OpenReader(src)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	zw := zip.NewWriter(out)
+	for _, f := range zr.File {
+		b, err := readZipFile(f)
+		if err != nil {
+			return err
+		}
+		for _, old := range olds {
+			b = bytes.ReplaceAll(b, old, []byte(Redacted))
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: f.Method, Modified: f.Modified})
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+func readZipFile(f *zip.File) ([]byte, error) {
+	r, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
 }

@@ -4,9 +4,15 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	playwright "github.com/mxschmitt/playwright-go"
 
@@ -46,6 +52,48 @@ func TestEvidence(t *testing.T) {
 	}
 }
 
+// TestEvidenceOfAHungPage: a page whose navigation never answered still
+// gives evidence — what it showed before, and that it was loading — at
+// once, not after the evidence's own timeout.
+func TestEvidenceOfAHungPage(t *testing.T) {
+	t.Parallel()
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		fmt.Fprint(w, "<title>Before</title><h1>the page before</h1>")
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(hang) })
+	s := sessiontest.Open(t, session.Config{})
+	ctx := t.Context()
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ClosePage(page)
+	if _, err := s.Goto(ctx, page, srv.URL+"/before", session.Expect{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Goto(ctx, page, srv.URL+"/hang", session.Expect{Timeout: time.Second}); !errors.Is(err, playwright.ErrTimeout) {
+		t.Fatalf("Goto of a page that hangs: %v", err)
+	}
+	ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	ev, err := s.Evidence(ectx, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ectx.Err() != nil || ev.Screenshot == nil || !strings.Contains(ev.HTML, "the page before") {
+		t.Errorf("evidence: %d bytes of screenshot, HTML %q; its timeout passed: %v", len(ev.Screenshot), ev.HTML, ectx.Err())
+	}
+}
+
 // TestTrace: a replay in a context of its own, logged in, saved as a
 // Playwright trace.
 func TestTrace(t *testing.T) {
@@ -78,5 +126,57 @@ func TestTrace(t *testing.T) {
 	}
 	if got := srv.LoginPosts(); got != 1 {
 		t.Errorf("%d logins: the trace's context should reuse the session's cookies", got)
+	}
+	cookies, err := s.BrowserContext().Cookies()
+	if err != nil || len(cookies) == 0 {
+		t.Fatalf("the session's cookies: %v, %v", cookies, err)
+	}
+	for _, f := range z.File {
+		r, _ := f.Open()
+		b, _ := io.ReadAll(r)
+		r.Close()
+		for _, c := range cookies {
+			if bytes.Contains(b, []byte(c.Value)) {
+				t.Errorf("the trace's %s holds the value of cookie %s", f.Name, c.Name)
+			}
+		}
+		if f.Name == "trace.network" && !bytes.Contains(b, []byte(session.Redacted)) {
+			t.Errorf("trace.network shows no %s cookie: were the requests' headers recorded?", session.Redacted)
+		}
+	}
+}
+
+// TestTraceAfterALogout: a replay whose cookies expired is logged in
+// again and run once more, in the same trace, without the new cookie.
+func TestTraceAfterALogout(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	srv.Expire()
+	path := filepath.Join(t.TempDir(), "trace.zip")
+	runs := 0
+	err := s.Trace(t.Context(), path, func(ctx context.Context, page playwright.Page) error {
+		runs++
+		_, err := s.Goto(ctx, page, srv.ItemURL("T1"), session.Expect{Ready: "#download"})
+		return err
+	})
+	if err != nil || runs != 2 || srv.LoginPosts() != 2 {
+		t.Fatalf("Trace after a logout: %v, %d runs, %d logins; want success at the second run after one re-login", err, runs, srv.LoginPosts())
+	}
+	cookies, _ := s.BrowserContext().Cookies()
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	for _, f := range z.File {
+		r, _ := f.Open()
+		b, _ := io.ReadAll(r)
+		r.Close()
+		for _, c := range cookies {
+			if bytes.Contains(b, []byte(c.Value)) {
+				t.Errorf("the trace's %s holds the value of the new cookie %s", f.Name, c.Name)
+			}
+		}
 	}
 }

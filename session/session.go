@@ -94,7 +94,9 @@ type Config struct {
 	Login LoginFunc
 	// LoginAttempts is how often a failing login is tried before giving up;
 	// permanent failures are not retried. A re-login gets at least 5 tries
-	// (see [ErrBadCredentials]). Defaults to 3.
+	// (see [ErrBadCredentials]). Defaults to 8: with the default backoff
+	// that is about half a minute, so a site refusing logins for a moment
+	// at the start of an unattended run does not end it.
 	LoginAttempts int
 	// NewBackOff makes the pause policy between login attempts. Defaults to
 	// exponential backoff from 500ms up to 10s, with jitter.
@@ -149,7 +151,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	c.LoginAttempts = cmp.Or(c.LoginAttempts, 3)
+	c.LoginAttempts = cmp.Or(c.LoginAttempts, 8)
 	c.Timeout = cmp.Or(c.Timeout, 30*time.Second)
 	if c.NewBackOff == nil {
 		c.NewBackOff = func() backoff.BackOff {
