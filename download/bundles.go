@@ -53,6 +53,20 @@ type bundle struct {
 	ev   *session.Evidence
 }
 
+// Wants reports whether the evidence of an attempt that failed with err
+// would be kept: it is the first of its kind, or final (its item's last
+// attempt, or a failure that is not retried). Taking evidence costs a
+// screenshot; an attempt it would not be kept for can pass nil to
+// [Bundles.Attempt].
+func (b *Bundles) Wants(err error, final bool) bool {
+	if err == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return final || !b.seen[Signature(err)]
+}
+
 // Attempt takes the failure err of an attempt at key, with what its page
 // showed (ev; nil if the attempt had no page). The first failure of its
 // kind is written at once; any other is kept until [Bundles.Result] says
@@ -91,7 +105,8 @@ func (b *Bundles) Result(key string, err error) {
 	b.writeLocked(bd)
 }
 
-// Bundles returns the directories of key's bundles, relative to Dir.
+// Bundles returns the directories of key's bundles, relative to Dir, the
+// oldest first; those removed to keep Max are left out.
 func (b *Bundles) Bundles(key string) []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -142,8 +157,9 @@ func (b *Bundles) write(dir string, bd *bundle) error {
 	return b.prune()
 }
 
-// prune removes the oldest bundles past Max. Bundle names start with their
-// time, so they sort oldest first.
+// prune removes the oldest bundles past Max — of earlier runs too, so
+// the directory stays bounded. Bundle names start with their time, so
+// they sort oldest first.
 func (b *Bundles) prune() error {
 	entries, err := os.ReadDir(b.Dir)
 	if err != nil {
@@ -156,9 +172,15 @@ func (b *Bundles) prune() error {
 		}
 	}
 	slices.Sort(dirs)
+	old := dirs[:max(0, len(dirs)-cmp.Or(b.Max, 50))]
 	var errs []error
-	for _, d := range dirs[:max(0, len(dirs)-cmp.Or(b.Max, 50))] {
+	for _, d := range old {
 		errs = append(errs, os.RemoveAll(filepath.Join(b.Dir, d)))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for key, names := range b.written {
+		b.written[key] = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(old, n) })
 	}
 	return errors.Join(errs...)
 }

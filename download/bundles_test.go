@@ -24,7 +24,13 @@ func TestBundles(t *testing.T) {
 	status := func(vin string) error {
 		return fmt.Errorf("task %q: %w", vin, &session.StatusError{Code: 503, URL: "http://x/" + vin})
 	}
+	if !b.Wants(status("A"), false) {
+		t.Error("Wants the first failure of a kind: false")
+	}
 	b.Attempt("A", status("A"), ev) // first of its kind: written
+	if b.Wants(status("B"), false) || !b.Wants(status("B"), true) || !b.Wants(errors.New("new kind"), false) {
+		t.Error("Wants: want evidence of a kind seen only for a final attempt, and always of a new kind")
+	}
 	b.Attempt("B", status("B"), ev) // same kind: kept
 	b.Result("B", nil)              // done after all: dropped
 	b.Attempt("C", status("C"), nil)
@@ -51,11 +57,15 @@ func TestBundles(t *testing.T) {
 		t.Errorf("C's bundle %s", raw)
 	}
 	time.Sleep(2 * time.Millisecond) // bundle names have milliseconds
+	a := b.Bundles("A")[0]
 	b.Attempt("E", errors.New("something else"), nil)
 	b.Wait()
 	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
 		t.Errorf("%d bundles, want the newest 3", len(entries))
-	} else if _, err := os.Stat(filepath.Join(dir, b.Bundles("A")[0])); !errors.Is(err, os.ErrNotExist) {
+	} else if _, err := os.Stat(filepath.Join(dir, a)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the oldest bundle (A's) was not dropped: %v", err)
+	}
+	if got := b.Bundles("A"); len(got) != 0 {
+		t.Errorf("Bundles(A) = %v after A's bundle was dropped", got)
 	}
 }

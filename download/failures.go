@@ -117,13 +117,14 @@ type Failures struct {
 
 // FailureGroup is the failures of one signature.
 type FailureGroup struct {
-	Signature   string    `json:"signature"`
-	Class       string    `json:"class"`
-	Hint        string    `json:"hint"`
-	Example     string    `json:"example"` // one full message
-	Count       int       `json:"count"`
-	First, Last time.Time `json:"-"`
-	Keys        []string  `json:"keys"` // the first few items
+	Signature string    `json:"signature"`
+	Class     string    `json:"class"`
+	Hint      string    `json:"hint"`
+	Example   string    `json:"example"` // one full message
+	Count     int       `json:"count"`
+	First     time.Time `json:"first"`
+	Last      time.Time `json:"last"`
+	Keys      []string  `json:"keys"` // the first few items
 }
 
 // maxKeys is how many example items a group keeps.
