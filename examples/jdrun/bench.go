@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,6 +72,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		mode     = fs.String("download", "auto", "fetch, click or auto (see jdrun -h)")
 		block    = fs.Bool("block", true, "block images, stylesheets, fonts and media")
 		verbose  = fs.Bool("v", false, "log what each run does")
+		evidence = fs.Bool("evidence", true, "keep the evidence of failures as a run does (off: measure without it)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "jdrun bench measures vehicles/hour, success, time per vehicle, memory and CPU for a sweep of worker counts\nand the adaptive mode, on a sample of vehicles. Against the embedded demo portal by default.\n\nFlags:")
@@ -98,6 +100,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if !*evidence {
+		base.Bundles = 0
+	}
 	level := slog.LevelError // failed vehicles are counted in the table
 	if *verbose {
 		level = slog.LevelInfo
@@ -119,7 +124,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	rep := benchReport{Started: time.Now(), Portal: base.URL, Settings: map[string]string{
 		"vehicles": strconv.Itoa(*n), "latency": latency.String(), "limit": strconv.Itoa(*limit),
-		"error_rate": fmt.Sprint(*errRate), "download": *mode, "block": strconv.FormatBool(*block),
+		"error_rate": fmt.Sprint(*errRate), "download": *mode, "block": strconv.FormatBool(*block), "evidence": strconv.FormatBool(*evidence),
 	}}
 	if srv == nil {
 		rep.Settings = map[string]string{"vehicles": strconv.Itoa(*n), "download": *mode, "block": strconv.FormatBool(*block)}
@@ -153,6 +158,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	printBench(stdout, rep)
+	fmt.Fprintf(stdout, "\n%s\n", recommend(rep.Rows))
 	if err := writeJSON(filepath.Join(*out, "bench.json"), rep); err != nil {
 		return err
 	}
@@ -178,7 +184,7 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 		return row, err
 	}
 	defer os.RemoveAll(dir)
-	cfg.OutDir = dir
+	cfg.OutDir, cfg.StateDir = dir, dir // failures' evidence is measured too, and thrown away
 	st, err := loadSite(cfg.SiteFile)
 	if err != nil {
 		return row, err
@@ -299,34 +305,79 @@ func printBench(w io.Writer, rep benchReport) {
 //go:embed bench.html.tmpl
 var benchTemplate string
 
-var benchHTML = template.Must(template.New("bench").Parse(benchTemplate))
+var benchHTML = template.Must(template.New("bench").Funcs(chartFuncs).Parse(chartSVG + benchTemplate))
 
-type benchBar struct {
-	Label      string
-	X, W, H, Y float64
-	PerHour    float64
-	Adaptive   bool
+// benchView is what bench.html shows.
+func benchView(rep benchReport) map[string]any {
+	var ws, rates, mem []float64
+	top, topMem, lo, hi := 0.0, 0.0, math.Inf(1), 0.0
+	var adaptive *benchRow
+	for i, r := range rep.Rows {
+		top, topMem = math.Max(top, r.PerHour), math.Max(topMem, r.PeakMemoryMB)
+		lo, hi = math.Min(lo, float64(r.Workers)), math.Max(hi, float64(r.Workers))
+		if r.Mode == "adaptive" {
+			adaptive = &rep.Rows[i]
+			continue
+		}
+		ws, rates, mem = append(ws, float64(r.Workers)), append(rates, r.PerHour), append(mem, r.PeakMemoryMB)
+	}
+	var c *chart
+	if len(rep.Rows) > 0 {
+		c = newChart("Vehicles per hour by worker count", "workers", "vehicles per hour", math.Min(lo, 1), hi, top)
+		c.addLine("fixed worker count", "#1a5fb4", false, ws, rates)
+		if adaptive != nil {
+			c.addLine(fmt.Sprintf("adaptive (up to %d, ended at %d)", adaptive.Workers, adaptive.FinalWorkers), "#2e7d32", true,
+				[]float64{math.Min(lo, 1), hi}, []float64{adaptive.PerHour, adaptive.PerHour})
+		}
+		c.addSecond("peak memory, MB", "#c64600", ws, mem, topMem)
+	}
+	return map[string]any{"R": rep, "Chart": c, "Advice": recommend(rep.Rows)}
 }
 
-func benchView(rep benchReport) map[string]any {
-	var peak float64
-	for _, r := range rep.Rows {
-		peak = max(peak, r.PerHour)
+// recommend says which setting to use after a bench, and why: the fewest
+// fixed workers within 5 % of the fastest (more add memory, not speed), or
+// adaptive when it comes within 10 % of that without a count to choose.
+// A configuration that finished fewer vehicles is not recommended for its
+// speed.
+func recommend(rows []benchRow) string {
+	var best, adaptive *benchRow
+	topSuccess := 0.0
+	for _, r := range rows {
+		topSuccess = math.Max(topSuccess, r.SuccessPct)
 	}
-	const width, height = 640.0, 220.0
-	var bars []benchBar
-	slot := width / float64(max(len(rep.Rows), 1))
-	for i, r := range rep.Rows {
-		h := 0.0
-		if peak > 0 {
-			h = r.PerHour / peak * (height - 40)
+	for i, r := range rows {
+		switch {
+		case r.SuccessPct < topSuccess-1:
+		case r.Mode == "adaptive":
+			adaptive = &rows[i]
+		case best == nil || r.PerHour > best.PerHour:
+			best = &rows[i]
 		}
-		label := strconv.Itoa(r.Workers)
-		if r.Mode == "adaptive" {
-			label = "adaptive"
-		}
-		bars = append(bars, benchBar{Label: label, X: float64(i)*slot + 6, W: slot - 12, H: h, Y: height - 20 - h,
-			PerHour: r.PerHour, Adaptive: r.Mode == "adaptive"})
 	}
-	return map[string]any{"R": rep, "Bars": bars, "W": width, "H": height}
+	if best == nil {
+		if adaptive != nil {
+			return fmt.Sprintf("Use adaptive (the default): %.0f vehicles/hour, and it finished the most vehicles.", adaptive.PerHour)
+		}
+		return "Nothing measured."
+	}
+	pick := best
+	for i, r := range rows {
+		if r.Mode == "fixed" && r.SuccessPct >= topSuccess-1 && r.PerHour >= 0.95*best.PerHour && r.Workers < pick.Workers {
+			pick = &rows[i]
+		}
+	}
+	why := ""
+	if pick != best {
+		why = fmt.Sprintf(" (%d workers reach %.0f; more workers add memory, not speed)", best.Workers, best.PerHour)
+	}
+	if adaptive != nil && adaptive.PerHour >= 0.9*pick.PerHour {
+		return fmt.Sprintf("Use adaptive (the default): %.0f vehicles/hour, within %.0f %% of the best fixed count — %d workers at %.0f%s — "+
+			"without choosing a count, and it backs off when the site slows down.",
+			adaptive.PerHour, 100*math.Abs(1-adaptive.PerHour/pick.PerHour), pick.Workers, pick.PerHour, why)
+	}
+	advice := fmt.Sprintf("Use %d workers (-adaptive=false -workers %d): %.0f vehicles/hour%s", pick.Workers, pick.Workers, pick.PerHour, why)
+	if adaptive != nil {
+		advice += fmt.Sprintf("; adaptive reached %.0f", adaptive.PerHour)
+	}
+	return advice + "."
 }

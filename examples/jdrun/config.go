@@ -50,6 +50,8 @@ type config struct {
 	LeaseTTL     time.Duration
 	StoreTable   string
 	MaxPages     int
+	Bundles      int    // evidence bundles kept in <state>/bundles
+	Trace        string // off, failures
 	EnvFile      string `json:"-"` // the .env file read, if any
 
 	// The embedded demo portal, run with -demo.
@@ -152,6 +154,8 @@ func newFlagSet(c *config, fs *flag.FlagSet) map[string]string {
 	str(&c.StoreTable, "store-table", "CHECKPOINT_TABLE", "pagefleet_checkpoint", "shared checkpoint: the table of this job (jobs sharing a database use different tables)")
 	dur(&c.LeaseTTL, "lease-ttl", "LEASE_TTL", 2*time.Minute, "shared checkpoint: a vehicle claimed by a process that died is taken over after this")
 	num(&c.MaxPages, "max-pages", "MAX_PAGES", 2000, "stop listing the inventory after this many pages (a \"next\" link that never ends)")
+	num(&c.Bundles, "bundles", "EVIDENCE_BUNDLES", 50, "keep the evidence of up to this many failures in <state>/bundles: screenshot, HTML, requests (0: none)")
+	str(&c.Trace, "trace", "TRACE", "off", "failures: after the run, replay up to 10 failed vehicles with a Playwright trace each, in their bundle (costs a browser context and a few seconds per vehicle)")
 	str(&c.EnvFile, "env-file", "ENV_FILE", "", "the .env file to read (default: .env in the working directory, else next to jdrun)")
 	boolean(&c.Demo, "demo", "DEMO", false, "run against the embedded demo portal instead of JD_URL")
 	num(&c.DemoVehicles, "demo-vehicles", "DEMO_VEHICLES", 60, "demo portal: number of vehicles")
@@ -375,6 +379,12 @@ func (c *config) validate() error {
 		return bad("LOG_FORMAT (-log-format)", "%q is not text or json", c.LogFormat)
 	case !oneOf(c.Progress, "auto", "bar", "log", "off"):
 		return bad("PROGRESS (-progress)", "%q is not auto, bar, log or off", c.Progress)
+	case !oneOf(c.Trace, "off", "failures"):
+		return bad("TRACE (-trace)", "%q is not off or failures", c.Trace)
+	case c.Trace == "failures" && c.Bundles == 0:
+		return bad("TRACE (-trace)", "failures keeps its traces in the evidence bundles: -bundles must be above 0")
+	case c.Bundles < 0:
+		return bad("EVIDENCE_BUNDLES (-bundles)", "%d is negative", c.Bundles)
 	case c.LeaseTTL < time.Second:
 		return bad("LEASE_TTL (-lease-ttl)", "%v is under a second", c.LeaseTTL)
 	case c.MaxPages < 1 || c.DemoVehicles < 1:

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 
 	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/pool"
 )
 
 // reactions are the site quirks jdrun adapts to — each only on evidence,
@@ -36,11 +38,20 @@ const (
 
 func newReactions() reactions { return reactions{streak: map[string]bool{}, release: 100} }
 
-// directFor reports whether to fetch v's sticker URL without its page.
-func (r *runner) directFor(v *vehicle) bool {
+// directFor reports whether the attempt of ctx fetches the sticker URL
+// without opening the vehicle's page. In auto mode a vehicle's last
+// attempt opens its page: another way in, and a page to show if it fails.
+func (r *runner) directFor(ctx context.Context) bool {
+	a, _ := pool.AttemptFrom(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.site.stickerURL != nil && (r.cfg.Download == "direct" || r.cfg.Download == "auto" && !r.react.pageOnly)
+	switch {
+	case r.site.stickerURL == nil:
+		return false
+	case r.cfg.Download == "direct":
+		return true
+	}
+	return r.cfg.Download == "auto" && !r.react.pageOnly && a.Number <= r.cfg.Retries
 }
 
 // directDone notes a direct fetch that needed no page: the streak ends.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,6 +34,8 @@ type outcome struct {
 	Downloads int       `json:"downloads"` // sticker requests this run made
 	WrongPDF  int       `json:"wrong_pdf,omitempty"`
 	Worker    int       `json:"worker,omitempty"`
+	Bundles   []string  `json:"bundles,omitempty"` // evidence of its failures, relative to the state dir
+	Trace     string    `json:"trace,omitempty"`   // -trace failures: its replay's trace.zip, relative to the state dir
 	Finished  time.Time `json:"finished"`
 }
 
@@ -106,19 +109,20 @@ func writeFileAtomic(path string, b []byte) error {
 // dir, the latest run's.
 func writeReports(dir string, m *metrics) error {
 	slices.SortFunc(m.Vehicles, func(a, b outcome) int { return a.Finished.Compare(b.Finished) })
-	var html strings.Builder
-	if err := reportHTML.Execute(&html, htmlData(m)); err != nil {
-		return fmt.Errorf("rendering report.html: %w", err)
-	}
-	runDir := filepath.Join(dir, "runs", m.Run.Started.Format("20060102-150405"))
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
+	own := filepath.Join(dir, runDir(m.Run.Started))
+	if err := os.MkdirAll(own, 0o700); err != nil {
 		return err
 	}
-	for _, d := range []string{runDir, dir} {
+	past := history(dir, m.Run.Started)
+	for d, up := range map[string]string{own: "../../", dir: ""} {
 		for name, v := range map[string]any{"metrics.json": m, "report.json": m.Run} {
 			if err := writeJSON(filepath.Join(d, name), v); err != nil {
 				return fmt.Errorf("writing %s: %w", name, err)
 			}
+		}
+		var html strings.Builder
+		if err := reportHTML.Execute(&html, htmlData(m, past, dir, up)); err != nil {
+			return fmt.Errorf("rendering report.html: %w", err)
 		}
 		if err := writeFileAtomic(filepath.Join(d, "report.html"), []byte(html.String())); err != nil {
 			return fmt.Errorf("writing report.html: %w", err)
@@ -126,6 +130,9 @@ func writeReports(dir string, m *metrics) error {
 	}
 	return nil
 }
+
+// runDir is where a run's reports are kept, in the state dir.
+func runDir(started time.Time) string { return "runs/" + started.Format("20060102-150405") }
 
 // printSummary prints the final report for a person.
 func printSummary(w io.Writer, s summary, stateDir string) {
@@ -148,89 +155,168 @@ func printSummary(w io.Writer, s summary, stateDir string) {
 //go:embed report.html.tmpl
 var reportTemplate string
 
-var reportHTML = template.Must(template.New("report").Parse(reportTemplate))
+var reportHTML = template.Must(template.New("report").Funcs(chartFuncs).Parse(chartSVG + reportTemplate))
 
-// chart is a prepared SVG line chart.
-type chart struct {
-	W, H   int
-	Points string // polyline points
-	Area   string // polygon points, the area under the line
-	MaxY   float64
-	MaxX   float64
-	Label  string
-}
-
-type bar struct {
-	X, Y, W, H float64
-	Label      string
-	Count      int
-}
-
+// htmlView is what report.html shows. Links are relative to the report.
 type htmlView struct {
 	S          summary
-	Throughput chart
-	Workers    chart
-	Bars       []bar
-	BarsMaxX   float64
-	Failed     []outcome
+	Groups     []groupView
+	Rerun      string
+	Throughput *chart
+	Times      *chart
+	Failed     []vehicleView
+	Recovered  []vehicleView // done after failures that left evidence
+	History    []runView     // earlier runs of the state dir, newest first
+	Settings   []setting
 	Generated  string
 }
 
-func htmlData(m *metrics) htmlView {
-	v := htmlView{S: m.Run, Failed: m.Run.FailedList,
-		Generated: time.Now().Format(time.RFC1123)}
-	const w, h = 640, 180
-	v.Throughput = lineChart(m.Throughput, w, h, func(s pool.Sample) float64 { return s.PerHour }, "vehicles/hour")
-	v.Workers = lineChart(m.Throughput, w, h/2, func(s pool.Sample) float64 { return float64(s.Workers) }, "workers")
+type groupView struct {
+	download.FailureGroup
+	Keys []keyLink
+}
 
-	// Per-vehicle time distribution: 20 buckets up to the 99th percentile.
-	var secs []float64
+type keyLink struct{ Key, Link string }
+
+type vehicleView struct {
+	outcome
+	Links []link
+}
+
+type link struct{ Href, Text string }
+
+type runView struct {
+	S    summary
+	Link string
+}
+
+type setting struct {
+	Name  string
+	Value any
+}
+
+// htmlData prepares report.html for the run m, with the earlier runs of
+// the state dir; up leads from where the report is to the state dir.
+func htmlData(m *metrics, past []summary, stateDir, up string) htmlView {
+	v := htmlView{S: m.Run, Rerun: rerun(m.Run), Generated: time.Now().Format(time.RFC1123)}
+	evidence := map[string][]link{}
 	for _, o := range m.Vehicles {
+		vv := vehicleView{outcome: o, Links: evidenceLinks(o, stateDir, up)}
+		evidence[o.VIN] = vv.Links
+		switch {
+		case o.State == "failed":
+			v.Failed = append(v.Failed, vv)
+		case len(vv.Links) > 0:
+			v.Recovered = append(v.Recovered, vv)
+		}
+	}
+	for _, g := range m.Run.Failures {
+		gv := groupView{FailureGroup: g}
+		for _, k := range g.Keys {
+			kl := keyLink{Key: k}
+			if ls := evidence[k]; len(ls) > 0 {
+				kl.Link = ls[0].Href
+			}
+			gv.Keys = append(gv.Keys, kl)
+		}
+		v.Groups = append(v.Groups, gv)
+	}
+	for _, s := range past {
+		v.History = append(v.History, runView{S: s, Link: up + runDir(s.Started) + "/report.html"})
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Run.Settings)) {
+		v.Settings = append(v.Settings, setting{k, m.Run.Settings[k]})
+	}
+	v.Throughput, v.Times = throughputChart(m.Throughput), timesChart(m.Vehicles)
+	return v
+}
+
+// evidenceLinks are the files of o's bundles that exist, the most telling
+// first, and its trace.
+func evidenceLinks(o outcome, stateDir, up string) []link {
+	var out []link
+	for _, b := range slices.Backward(o.Bundles) {
+		for _, f := range []struct{ name, text string }{{"screenshot.jpg", "screenshot"}, {"page.html", "page"}, {"bundle.json", "details"}} {
+			if _, err := os.Stat(filepath.Join(stateDir, b, f.name)); err == nil {
+				out = append(out, link{up + b + "/" + f.name, f.text})
+			}
+		}
+	}
+	if o.Trace != "" {
+		out = append(out, link{up + o.Trace, "trace"})
+	}
+	return out
+}
+
+// rerun is the command that retries the run's failed vehicles.
+func rerun(s summary) string {
+	cmd := "jdrun -retry-failed"
+	if s.Demo {
+		cmd += " -demo"
+	}
+	if dir, _ := s.Settings["StateDir"].(string); dir != "" && dir != ".jdrun" {
+		cmd += " -state " + dir
+	}
+	return cmd
+}
+
+func throughputChart(samples []pool.Sample) *chart {
+	n := len(samples)
+	if n < 2 {
+		return nil
+	}
+	var ts, rate, workers []float64
+	top, topW := 0.0, 0.0
+	for _, s := range samples {
+		ts, rate, workers = append(ts, s.T), append(rate, s.PerHour), append(workers, float64(s.Workers))
+		top, topW = math.Max(top, s.PerHour), math.Max(topW, float64(s.Workers))
+	}
+	c := newChart("Throughput", "seconds since the downloads started", "vehicles per hour", 0, ts[n-1], top)
+	c.addLine("per sample", "#9ec5f8", false, ts, rate)
+	c.addLine("moving average (30 s)", "#1a5fb4", false, ts, movingAverage(rate, 15))
+	c.addSecond("workers", "#c64600", ts, workers, topW)
+	return c
+}
+
+func timesChart(vs []outcome) *chart {
+	var secs []float64
+	for _, o := range vs {
 		if o.State == "done" {
 			secs = append(secs, o.Seconds)
 		}
 	}
-	if len(secs) > 0 {
-		slices.Sort(secs)
-		top := secs[min(len(secs)-1, len(secs)*99/100)]
-		if top <= 0 {
-			top = 1
-		}
-		const buckets = 20
-		counts := make([]int, buckets)
-		for _, s := range secs {
-			counts[min(buckets-1, int(s/top*buckets))]++
-		}
-		peak := slices.Max(counts)
-		for i, c := range counts {
-			bh := float64(c) / float64(peak) * (h - 20)
-			v.Bars = append(v.Bars, bar{
-				X: float64(i) * w / buckets, Y: h - 20 - bh, W: w/buckets - 2, H: bh,
-				Label: fmt.Sprintf("%.2f–%.2f s", top*float64(i)/buckets, top*float64(i+1)/buckets), Count: c,
-			})
-		}
-		v.BarsMaxX = top
+	if len(secs) == 0 {
+		return nil
 	}
-	return v
+	slices.Sort(secs)
+	p := func(q int) float64 { return secs[min(len(secs)-1, len(secs)*q/100)] }
+	lo, hi := secs[0], math.Max(p(99)*1.05, secs[0]+0.01) // the slowest 1 % would squash the rest
+	const bins = 24
+	counts := make([]float64, bins)
+	for _, s := range secs {
+		counts[min(bins-1, max(0, int((s-lo)/(hi-lo)*bins)))]++
+	}
+	c := newChart("Time per vehicle", "seconds, first attempt to done (beyond the 99th percentile in the last bar)", "vehicles", lo, hi, slices.Max(counts))
+	for i, n := range counts {
+		x0, x1 := lo+(hi-lo)*float64(i)/bins, lo+(hi-lo)*float64(i+1)/bins
+		c.addBar(x0, x1, n, "#2e7d32", fmt.Sprintf("%.2f–%.2f s: %.0f", x0, x1, n))
+	}
+	for _, q := range []int{50, 95, 99} {
+		c.addMark(p(q), fmt.Sprintf("p%d %.2fs", q, p(q)))
+	}
+	return c
 }
 
-func lineChart(ss []pool.Sample, w, h int, y func(pool.Sample) float64, label string) chart {
-	c := chart{W: w, H: h, Label: label}
-	if len(ss) == 0 {
-		return c
+// history reads the summaries of the earlier runs of a state dir.
+func history(dir string, now time.Time) []summary {
+	paths, _ := filepath.Glob(filepath.Join(dir, "runs", "*", "report.json"))
+	var out []summary
+	for _, p := range paths {
+		var s summary
+		if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &s) == nil && s.Started.Before(now) {
+			out = append(out, s)
+		}
 	}
-	c.MaxX = math.Max(ss[len(ss)-1].T, 1)
-	for _, s := range ss {
-		c.MaxY = math.Max(c.MaxY, y(s))
-	}
-	if c.MaxY == 0 {
-		c.MaxY = 1
-	}
-	var pts []string
-	for _, s := range ss {
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", s.T/c.MaxX*float64(w), float64(h)-y(s)/c.MaxY*float64(h-10)))
-	}
-	c.Points = strings.Join(pts, " ")
-	c.Area = fmt.Sprintf("0,%d %s %d,%d", h, c.Points, w, h)
-	return c
+	slices.Reverse(out)
+	return out
 }

@@ -116,6 +116,9 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	runErr := r.download(ctx, todo, rep.record)
 	samples, peak := mon.finish()
 	removeTemp(r) // and those of processes sharing the store that died meanwhile
+	if cfg.Trace == "failures" && ctx.Err() == nil {
+		r.traceFailures(ctx, rep.outcomes)
+	}
 	rep.finish(ctx, &sum, samples, peak)
 	if sum.Queued > 0 || sum.Interrupted { // a run with nothing to do keeps the last run's reports
 		if err := writeReports(cfg.StateDir, &metrics{Run: sum, Vehicles: rep.outcomes, Throughput: samples}); err != nil {
@@ -212,6 +215,9 @@ func (rep *reporter) record(res pool.Result) {
 		o.State, o.Error, o.Reason = "failed", session.Redact(res.Err, r.cfg.secrets()...).Error(), download.ClassName(res.Err)
 		rep.failures.Add(v.VIN, session.Redact(res.Err, r.cfg.secrets()...), o.Finished)
 		rep.failed++
+		if r.bundles != nil {
+			r.bundles.Result(v.VIN, res.Err)
+		}
 		r.log.Warn("vehicle failed", "vin", v.VIN, "attempts", res.Attempts, "reason", o.Reason, "err", res.Err)
 	}
 	rep.outcomes = append(rep.outcomes, o)
@@ -224,6 +230,16 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 	s.Seconds = s.Finished.Sub(s.Started).Seconds()
 	s.Interrupted = ctx.Err() != nil
 	s.Failures = rep.failures.Groups()
+	if r.bundles != nil {
+		if err := r.bundles.Wait(); err != nil {
+			r.log.Warn("writing the evidence of failures", "err", err)
+		}
+		for i, o := range rep.outcomes {
+			for _, b := range r.bundles.Bundles(o.VIN) {
+				rep.outcomes[i].Bundles = append(rep.outcomes[i].Bundles, "bundles/"+b)
+			}
+		}
+	}
 	defer func() { s.Stopped = s.Queued - s.Done - s.Failed }() // stopped in flight, or never started
 	for _, o := range rep.outcomes {
 		switch o.State {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/cenkalti/backoff/v4"
+	playwright "github.com/mxschmitt/playwright-go"
 
 	"github.com/pagefleet/pagefleet/checkpoint"
 	"github.com/pagefleet/pagefleet/checkpoint/postgres"
@@ -32,14 +34,15 @@ type vehicle struct {
 // runner is a job's machinery, built once and shared by the run, bench and
 // doctor: the site adapter, the checkpoint and its tracker, the session.
 type runner struct {
-	cfg    *config
-	site   site
-	log    *slog.Logger
-	store  checkpoint.Store
-	tr     *checkpoint.Tracker
-	sess   *session.Session
-	ids    *download.IDs // every VIN listed: a PDF naming another one is not this vehicle's
-	shared bool          // other processes use the store too
+	cfg     *config
+	site    site
+	log     *slog.Logger
+	store   checkpoint.Store
+	tr      *checkpoint.Tracker
+	sess    *session.Session
+	ids     *download.IDs     // every VIN listed: a PDF naming another one is not this vehicle's
+	shared  bool              // other processes use the store too
+	bundles *download.Bundles // evidence of failures; nil: none kept
 
 	mu       sync.Mutex
 	vehicles map[string]*vehicle // by VIN
@@ -52,6 +55,9 @@ type runner struct {
 func newRunner(cfg *config, st site, log *slog.Logger, store checkpoint.Store) (*runner, error) {
 	r := &runner{cfg: cfg, site: st, log: log, store: store, ids: download.NewIDs(), shared: isPostgres(cfg.Store),
 		vehicles: map[string]*vehicle{}, viewing: map[string]int{}, react: newReactions()}
+	if cfg.Bundles > 0 {
+		r.bundles = &download.Bundles{Dir: filepath.Join(cfg.StateDir, "bundles"), Max: cfg.Bundles}
+	}
 	var err error
 	r.tr, err = checkpoint.NewTracker(store, checkpoint.TrackerOptions{
 		Owner: cfg.WorkerID, LeaseTTL: cfg.LeaseTTL, Hold: 2 * cfg.Workers, MaxAttempts: cfg.Retries + 1,
@@ -340,15 +346,16 @@ func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(po
 // straight away with the session's cookies (no page); the page way opens
 // the vehicle's page and then fetches the sticker link or clicks the
 // button. Either way the file is saved only if it is a whole PDF carrying
-// the vehicle's VIN and no other.
+// the vehicle's VIN and no other. A failure leaves evidence (see keep).
 func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any, error) {
 	dst := r.target(v)
-	direct := r.directFor(v)
+	direct := r.directFor(ctx)
 	if direct {
 		r.counted(func() { v.downloads++ })
 		f, err := download.Fetch(ctx, r.sess, r.stickerURL(v), dst)
 		if r.cfg.Download == "direct" || !needsPage(err) {
 			r.directDone(err)
+			r.keep(ctx, v, nil, err)
 			return f, r.wrongPDF(v, err)
 		}
 		r.log.Debug("the sticker URL did not work; opening the vehicle page", "vin", v.VIN, "err", err)
@@ -357,33 +364,61 @@ func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any
 	if err != nil {
 		return nil, err
 	}
+	f, err := r.onPage(ctx, page, v, dst, direct, r.cfg.Download != "click")
+	r.keep(ctx, v, page, err)
+	return f, err
+}
+
+// onPage gets v's sticker from its page: it fetches the sticker link
+// (fetchLink), or clicks the button.
+func (r *runner) onPage(ctx context.Context, page playwright.Page, v *vehicle, dst download.Target, afterDirect, fetchLink bool) (download.File, error) {
 	r.view(v, 1)
 	defer r.view(v, -1)
 	if _, err := r.sess.Goto(ctx, page, v.URL, session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.StickerButton, Timeout: r.cfg.ReqTimeout}); err != nil {
-		return nil, err
+		return download.File{}, err
 	}
 	info, err := page.Evaluate(`([vinSel, btnSel]) => {
 		const vin = document.querySelector(vinSel), btn = document.querySelector(btnSel);
 		return [vin ? vin.textContent.trim() : "", btn && btn.tagName === "A" ? btn.href : ""];
 	}`, []any{r.site.PageVIN, r.site.StickerButton})
 	if err != nil {
-		return nil, fmt.Errorf("reading the vehicle page: %w", session.Scrub(err))
+		return download.File{}, fmt.Errorf("reading the vehicle page: %w", session.Scrub(err))
 	}
 	vals, _ := info.([]any)
 	pageVIN, _ := vals[0].(string)
 	href, _ := vals[1].(string)
 	if pageVIN != "" && !strings.EqualFold(pageVIN, v.VIN) {
-		return nil, fmt.Errorf("%w: the page of %s shows VIN %s", download.ErrWrongItem, v.VIN, pageVIN)
+		return download.File{}, fmt.Errorf("%w: the page of %s shows VIN %s", download.ErrWrongItem, v.VIN, pageVIN)
 	}
 	r.counted(func() { v.downloads++ })
 	var f download.File
-	if href != "" && r.cfg.Download != "click" {
+	if href != "" && fetchLink {
 		f, err = download.Fetch(ctx, r.sess, href, dst)
 	} else {
 		f, err = download.Click(ctx, r.sess, page, download.Selector(r.site.StickerButton), dst)
 	}
-	r.pageDownloaded(v, err, direct)
+	r.pageDownloaded(v, err, afterDirect)
 	return f, r.wrongPDF(v, err)
+}
+
+// keep hands a failed attempt's evidence to the bundles: what its page
+// shows (nil page: a direct fetch, no page to show), if they keep it. A
+// requeued attempt (logged out, browser gone) is no failure, and one the
+// run stopped is not the site's doing.
+func (r *runner) keep(ctx context.Context, v *vehicle, page playwright.Page, err error) {
+	if err == nil || r.bundles == nil || pool.IsRequeue(err) || errors.Is(ctx.Err(), context.Canceled) {
+		return
+	}
+	err = session.Redact(err, r.cfg.secrets()...)
+	a, _ := pool.AttemptFrom(ctx)
+	var perm *backoff.PermanentError
+	var ev *session.Evidence
+	if page != nil && r.bundles.Wants(err, a.Number > r.cfg.Retries || errors.As(err, &perm)) {
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		ev, _ = r.sess.Evidence(ectx, page)
+		cancel()
+	}
+	r.bundles.Attempt(v.VIN, err, ev)
 }
 
 // needsPage reports whether a direct fetch failed in a way that says the
