@@ -66,6 +66,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		latency  = fs.Duration("latency", 300*time.Millisecond, "demo portal: latency per request")
 		limit    = fs.Int("limit", 6, "demo portal: requests one session may have in flight (0: no limit)")
 		errRate  = fs.Float64("error-rate", 0, "demo portal: share of requests answered HTTP 500")
+		hangRate = fs.Float64("hang-rate", 0, "demo portal: share of requests that never answer")
+		ttl      = fs.Duration("session-ttl", 0, "demo portal: how long a login lasts (0: forever)")
 		photos   = fs.Int("photos", 6, "demo portal: photos per vehicle page")
 		out      = fs.String("out", "bench", "directory for bench.json and bench.html")
 		siteURL  = fs.String("url", "", "measure this portal instead of the demo (downloads go to a temporary directory; JD_USER/JD_PASS from the environment or .env; keep -vehicles small to be polite)")
@@ -111,7 +113,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 
 	var srv *dealer.Server
 	if base.Demo {
-		srv, err = dealer.Start(dealer.Config{Vehicles: *n, Latency: *latency, MaxInFlight: *limit, ErrorRate: *errRate,
+		srv, err = dealer.Start(dealer.Config{Vehicles: *n, Latency: *latency, MaxInFlight: *limit, ErrorRate: *errRate, HangRate: *hangRate, SessionTTL: *ttl,
 			Photos: *photos, Prewarm: true})
 		if err != nil {
 			return err
@@ -124,7 +126,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	rep := benchReport{Started: time.Now(), Portal: base.URL, Settings: map[string]string{
 		"vehicles": strconv.Itoa(*n), "latency": latency.String(), "limit": strconv.Itoa(*limit),
-		"error_rate": fmt.Sprint(*errRate), "download": *mode, "block": strconv.FormatBool(*block), "evidence": strconv.FormatBool(*evidence),
+		"error_rate": fmt.Sprint(*errRate), "hang_rate": fmt.Sprint(*hangRate), "session_ttl": ttl.String(), "download": *mode, "block": strconv.FormatBool(*block), "evidence": strconv.FormatBool(*evidence),
 	}}
 	if srv == nil {
 		rep.Settings = map[string]string{"vehicles": strconv.Itoa(*n), "download": *mode, "block": strconv.FormatBool(*block)}

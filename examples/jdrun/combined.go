@@ -77,6 +77,10 @@ func printFailures(w io.Writer, groups []download.FailureGroup) {
 	}
 	fmt.Fprintln(w, "\nfailures by kind:")
 	for _, g := range groups {
-		fmt.Fprintf(w, "  %4d  %s — %s\n        e.g. %v: %.160s\n", g.Count, g.Class, g.Hint, g.Keys, g.Example)
+		seen := g.First.Format("15:04:05")
+		if g.Last.Sub(g.First) >= time.Second {
+			seen += "–" + g.Last.Format("15:04:05")
+		}
+		fmt.Fprintf(w, "  %4d  %s — %s\n        seen %s, e.g. %v: %.160s\n", g.Count, g.Class, g.Hint, seen, g.Keys, g.Example)
 	}
 }
