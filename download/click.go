@@ -113,15 +113,25 @@ func click(ctx context.Context, s *session.Session, page playwright.Page, trigge
 	if err := trigger(ctx, page); err != nil {
 		return File{}, fmt.Errorf("download: trigger: %w", err)
 	}
+	rto := s.RTO("file")
+	wait, start := rto.Timeout(dst.Timeout), time.Now()
 	alive := time.NewTicker(2 * time.Second) // a dead driver sends no event, not even a close
 	defer alive.Stop()
+	answer := time.NewTimer(wait) // nothing came within the learned timeout: a hung request
+	defer answer.Stop()
 	for {
 		select {
 		case <-alive.C:
 			if s.Lost(page) {
 				return File{}, pool.Requeue(fmt.Errorf("download: waiting: %w", session.ErrDisconnected))
 			}
+		case <-answer.C:
+			rto.Expired()
+			return File{}, fmt.Errorf("download: waiting: %w", &session.TimeoutError{Kind: "file", After: wait})
 		case o := <-w.ch:
+			if answer.Stop() {
+				rto.Observe(time.Since(start))
+			}
 			switch {
 			case o.err != nil:
 				return File{}, o.err
@@ -233,7 +243,7 @@ func Fetch(ctx context.Context, s *session.Session, url string, dst Target) (Fil
 }
 
 func fetch(ctx context.Context, s *session.Session, url string, dst Target) (File, error) {
-	resp, err := s.Fetch(ctx, url)
+	resp, err := s.FetchWithin(ctx, "file", url, dst.Timeout)
 	if err != nil {
 		return File{}, fmt.Errorf("download: %w", err)
 	}

@@ -180,3 +180,67 @@ func TestTraceAfterALogout(t *testing.T) {
 		}
 	}
 }
+
+// TestLearnedTimeouts: after a few quick answers, a request that hangs —
+// before its answer, or in the middle of its body — fails with a
+// TimeoutError after the learned timeout, not the minute it was allowed;
+// the same for a page navigation.
+func TestLearnedTimeouts(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/hang":
+			<-r.Context().Done()
+		case "/stall":
+			w.Write(bytes.Repeat([]byte("x"), 4096))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		default:
+			fmt.Fprint(w, "<title>quick</title>quick")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	s := sessiontest.Open(t, session.Config{MinTimeout: 500 * time.Millisecond})
+	ctx := t.Context()
+	for range 3 {
+		resp, err := s.FetchWithin(ctx, "file", srv.URL+"/quick", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if st := s.Timeouts()["file"]; st.Samples != 3 || st.Timeout >= time.Minute {
+		t.Fatalf("learned %+v from 3 answers", st)
+	}
+	start := time.Now()
+	_, err := s.FetchWithin(ctx, "file", srv.URL+"/hang", time.Minute)
+	var te *session.TimeoutError
+	if !errors.As(err, &te) || te.Stalled || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 30*time.Second {
+		t.Errorf("a hung request: %v after %v, want a TimeoutError after the learned timeout", err, time.Since(start))
+	}
+	resp, err := s.FetchWithin(ctx, "file", srv.URL+"/stall", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !errors.As(err, &te) || !te.Stalled || n != 4096 {
+		t.Errorf("a body that stalls after %d bytes: %v, want a stalled TimeoutError", n, err)
+	}
+
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ClosePage(page)
+	for range 3 {
+		if _, err := s.Goto(ctx, page, srv.URL+"/quick", session.Expect{Kind: "quick page", Timeout: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start = time.Now()
+	if _, err := s.Goto(ctx, page, srv.URL+"/hang", session.Expect{Kind: "quick page", Timeout: time.Minute}); !errors.Is(err, playwright.ErrTimeout) || time.Since(start) > 30*time.Second {
+		t.Errorf("a hung navigation: %v after %v, want a timeout after the learned timeout", err, time.Since(start))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,6 +72,10 @@ func (s *Session) Fetch(ctx context.Context, url string) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.get(ctx, c, url)
+}
+
+func (s *Session) get(ctx context.Context, c *client, url string) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("session: GET: %w", err)
@@ -92,6 +97,68 @@ func (s *Session) Fetch(ctx context.Context, url string) (*Response, error) {
 		return nil, fmt.Errorf("session: GET %s: %w", ScrubString(url), Scrub(err))
 	}
 	return &Response{Response: resp, Generation: c.gen}, nil
+}
+
+// FetchWithin is [Session.Fetch] with a learned timeout (see [RTO]): the
+// answer must begin within the timeout learned for kind, at most ceiling,
+// and its body must keep coming — no pause that long — or the request
+// fails with a [*TimeoutError]. The latency of its answer teaches kind's
+// timeout. ctx still bounds the whole request.
+func (s *Session) FetchWithin(ctx context.Context, kind, url string, ceiling time.Duration) (*Response, error) {
+	c, err := s.client(ctx) // a relaunch and login, if the browser died: not the request's time
+	if err != nil {
+		return nil, err
+	}
+	rto := s.RTO(kind)
+	wait := rto.Timeout(ceiling)
+	ctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(wait, func() { cancel(&TimeoutError{Kind: kind, After: wait}) })
+	start := time.Now()
+	resp, err := s.get(ctx, c, url)
+	if err != nil {
+		timer.Stop()
+		var te *TimeoutError
+		if errors.As(context.Cause(ctx), &te) {
+			rto.Expired()
+			err = fmt.Errorf("session: GET %s: %w", ScrubString(url), te)
+		}
+		cancel(nil)
+		return nil, err
+	}
+	rto.Observe(time.Since(start))
+	timer.Reset(wait)
+	resp.Body = &watchedBody{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, timer: timer, wait: wait, kind: kind}
+	return resp, nil
+}
+
+// watchedBody is a body that must keep coming: a pause of wait ends its
+// request with a stalled [*TimeoutError].
+type watchedBody struct {
+	io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	wait   time.Duration
+	kind   string
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.wait)
+	}
+	var te *TimeoutError
+	if err != nil && err != io.EOF && errors.As(context.Cause(b.ctx), &te) {
+		err = &TimeoutError{Kind: b.kind, After: b.wait, Stalled: true}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	b.timer.Stop()
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
 }
 
 // client returns the HTTP client of the current browser and generation,
@@ -201,12 +268,13 @@ type Document struct {
 // missing [ErrNotReady] (a page drawn by scripts needs Goto instead). A
 // body over [MaxPageSize] is an error.
 func (s *Session) Get(ctx context.Context, url string, exp Expect) (*Document, error) {
+	ceiling := cmp.Or(exp.Timeout, s.cfg.Timeout)
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cmp.Or(exp.Timeout, s.cfg.Timeout))
+		ctx, cancel = context.WithTimeout(ctx, ceiling)
 		defer cancel()
 	}
-	resp, err := s.Fetch(ctx, url)
+	resp, err := s.FetchWithin(ctx, cmp.Or(exp.Kind, "document"), url, ceiling)
 	if err != nil {
 		return nil, err
 	}

@@ -93,8 +93,13 @@ type Expect struct {
 	// playwright.WaitUntilStateLoad.
 	WaitUntil *playwright.WaitUntilState
 	// Timeout bounds the navigation when ctx has no earlier deadline.
-	// Defaults to Config.Timeout.
+	// Defaults to Config.Timeout. The wait for the page is shorter once
+	// its kind's timeout is learned (see Config.FixedTimeouts).
 	Timeout time.Duration
+	// Kind names the kind of page, for learned timeouts: pages of one kind
+	// take alike (an inventory page, a vehicle page). Defaults to "page"
+	// for Goto and Render, "document" for Get.
+	Kind string
 }
 
 // Goto opens url in page, a page of this session, under ctx's deadline,
@@ -122,12 +127,19 @@ func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, ex
 	if st != nil && st.b.dead() {
 		return nil, pool.Requeue(ErrDisconnected)
 	}
-	opts := playwright.PageGotoOptions{Timeout: Timeout(ctx, cmp.Or(exp.Timeout, s.cfg.Timeout))}
+	kind := cmp.Or(exp.Kind, "page")
+	rto := s.RTO(kind)
+	opts := playwright.PageGotoOptions{Timeout: Timeout(ctx, rto.Timeout(cmp.Or(exp.Timeout, s.cfg.Timeout)))}
 	opts.WaitUntil = exp.WaitUntil
+	start := time.Now()
 	resp, err := page.Goto(url, opts)
+	if errors.Is(err, playwright.ErrTimeout) {
+		rto.Expired()
+	}
 	if err != nil {
 		return nil, s.browserErr(ctx, st, fmt.Errorf("session: open %s: %w", url, err))
 	}
+	rto.Observe(time.Since(start))
 	if err := s.checkLoggedOut(ctx, page, st, seen); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -145,6 +146,15 @@ type Config struct {
 	// Timeout bounds browser calls when the caller's context has no earlier
 	// deadline: launch, login steps, page defaults, closing. Defaults to 30s.
 	Timeout time.Duration
+	// FixedTimeouts turns learned timeouts off: every navigation, page
+	// read and download then waits its full timeout. By default the wait
+	// for an answer is learned from the site's latency per kind of request
+	// (see [RTO] and [Session.RTO]), so that on a site that answers in
+	// 50 ms a hung request costs seconds, not a minute.
+	FixedTimeouts bool
+	// MinTimeout is the least a learned timeout can be. Defaults to
+	// [DefaultMinTimeout].
+	MinTimeout time.Duration
 	// Logger receives the session's events (never a password). Defaults to
 	// slog.Default().
 	Logger *slog.Logger
@@ -204,9 +214,43 @@ type Session struct {
 	wg     group   // goroutines still talking to the driver
 	hc     *client // for requests without a page; see Fetch
 	ua     string  // the browser's user agent, read at login
+	rtos   map[string]*RTO
 
 	flight                      singleflight.Group
 	logins, relaunches, blocked atomic.Int64
+}
+
+// RTO returns the session's latency estimate of one kind of request ("page"
+// for Goto, "document" for Get, "file" for downloads, or what
+// Expect.Kind says), from which its timeouts are learned. A caller timing
+// requests of its own kind can use one too.
+func (s *Session) RTO(kind string) *RTO {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rtos == nil {
+		s.rtos = map[string]*RTO{}
+	}
+	r := s.rtos[kind]
+	if r == nil {
+		r = &RTO{Floor: s.cfg.MinTimeout, kind: kind, log: s.log}
+		if s.cfg.FixedTimeouts {
+			r.MinSamples = -1
+		}
+		s.rtos[kind] = r
+	}
+	return r
+}
+
+// Timeouts returns what the session learned of each kind of request.
+func (s *Session) Timeouts() map[string]RTOStats {
+	s.mu.Lock()
+	rtos := maps.Clone(s.rtos)
+	s.mu.Unlock()
+	out := map[string]RTOStats{}
+	for k, r := range rtos {
+		out[k] = r.Stats()
+	}
+	return out
 }
 
 // browser is one launched (or connected) browser and its context.

@@ -186,8 +186,8 @@ func TestReloginRefused(t *testing.T) {
 	if _, err := s.NewPage(ctx); !pool.IsAbort(err) {
 		t.Errorf("NewPage = %v; want the remembered abort", err)
 	}
-	if got := srv.LoginPosts(); got != 6 {
-		t.Errorf("%d logins at the server, want 6 (the first and five refused)", got)
+	if got := srv.LoginPosts(); got != 9 {
+		t.Errorf("%d logins at the server, want 9 (the first and LoginAttempts' default 8 refused)", got)
 	}
 }
 

@@ -31,6 +31,7 @@ type config struct {
 	StateDir     string
 	Timeout      time.Duration
 	ReqTimeout   time.Duration
+	FixedTimeout bool // no learned timeouts
 	StuckAfter   time.Duration
 	Retries      int
 	Grace        time.Duration
@@ -134,7 +135,8 @@ func newFlagSet(c *config, fs *flag.FlagSet) map[string]string {
 	str(&c.OutDir, "out", "OUTPUT_DIR", "downloads", "directory for the PDFs")
 	str(&c.StateDir, "state", "STATE_DIR", ".jdrun", "directory for the checkpoint, logs and reports")
 	dur(&c.Timeout, "timeout", "TASK_TIMEOUT", 3*time.Minute, "time limit of one attempt at one vehicle")
-	dur(&c.ReqTimeout, "request-timeout", "REQUEST_TIMEOUT", time.Minute, "time limit of one page load or sticker request (a hung request is given up after it)")
+	dur(&c.ReqTimeout, "request-timeout", "REQUEST_TIMEOUT", time.Minute, "the longest a page load or sticker request may wait for its answer; once the site's latency is learned, a hung request is given up after a few seconds (see -fixed-timeouts)")
+	boolean(&c.FixedTimeout, "fixed-timeouts", "FIXED_TIMEOUTS", false, "wait the whole -request-timeout for every answer instead of a timeout learned from the site's latency")
 	dur(&c.StuckAfter, "stuck-after", "STUCK_AFTER", 5*time.Minute, "an attempt running this long is rescued by the watchdog")
 	num(&c.Retries, "retries", "MAX_RETRIES", 4, "retries per vehicle after the first attempt, counted across runs")
 	dur(&c.Grace, "grace", "GRACE_PERIOD", 10*time.Second, "on Ctrl-C, how long running downloads may finish")
@@ -160,7 +162,7 @@ func newFlagSet(c *config, fs *flag.FlagSet) map[string]string {
 	boolean(&c.Demo, "demo", "DEMO", false, "run against the embedded demo portal instead of JD_URL")
 	num(&c.DemoVehicles, "demo-vehicles", "DEMO_VEHICLES", 60, "demo portal: number of vehicles")
 	dur(&c.DemoLatency, "demo-latency", "DEMO_LATENCY", 150*time.Millisecond, "demo portal: latency per request")
-	boolean(&c.DemoFaults, "demo-faults", "DEMO_FAULTS", false, "demo portal: turn on errors, hangs, logouts, 429s, refused logins, truncated and wrong stickers (and a 5s -request-timeout)")
+	boolean(&c.DemoFaults, "demo-faults", "DEMO_FAULTS", false, "demo portal: turn on errors, hangs, logouts, 429s, refused logins, truncated and wrong stickers")
 	fs.BoolVar(&c.passwordStdin, "password-stdin", false, "read the password from the first line of stdin (else JD_PASS)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	return envOf

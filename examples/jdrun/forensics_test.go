@@ -41,9 +41,10 @@ import (
 // resolve. A rerun allowed fewer bundles drops the oldest, and its report
 // links none of them.
 func TestForensics(t *testing.T) {
-	gone, huge, crafted := 3, 5, 7
+	// Several of each: a random fault may come first to one of them.
+	gone, huge, crafted := []int{3, 11, 19}, []int{5, 13}, []int{7, 15}
 	srv := startPortal(t, dealer.Config{Vehicles: 30, Latency: 20 * time.Millisecond, Seed: 7, Prewarm: true,
-		GoneVehicles: []int{gone}, HugeVehicles: []int{huge}, CraftedVehicles: []int{crafted},
+		GoneVehicles: gone, HugeVehicles: huge, CraftedVehicles: crafted,
 		ErrorRate: 0.08, HangRate: 0.03, TruncateRate: 0.08, MentionRate: 0.08})
 	dir := t.TempDir()
 	res := runJD(t, dir, srv, secret, "-retries", "0", "-workers", "3", "-request-timeout", "5s", "-trace", "failures")
@@ -73,13 +74,21 @@ func TestForensics(t *testing.T) {
 	if !maps.Equal(perClass, groups) || m.Run.Failed != len(m.Run.FailedList) {
 		t.Errorf("failed vehicles by kind %v, the groups count %v", perClass, groups)
 	}
-	for id, want := range map[int]string{gone: "HTTP 404", huge: "not a valid file"} {
-		if o := byID[strconv.Itoa(id)]; o.State != "failed" || o.Reason != want {
-			t.Errorf("vehicle %d: %s, %q; want failed, %q", id, o.State, o.Reason, want)
+	for _, c := range []struct {
+		ids  []int
+		want string
+	}{{gone, "HTTP 404"}, {huge, "not a valid file"}, {crafted, "not a valid file"}} {
+		seen := false
+		for _, id := range c.ids {
+			o := byID[strconv.Itoa(id)]
+			seen = seen || o.Reason == c.want
+			if o.State != "failed" {
+				t.Errorf("vehicle %d: %s, want failed", id, o.State)
+			}
 		}
-	}
-	if o := byID[strconv.Itoa(crafted)]; o.State != "failed" {
-		t.Errorf("vehicle %d (crafted sticker): %s", crafted, o.State)
+		if !seen {
+			t.Errorf("none of vehicles %v failed with %q", c.ids, c.want)
+		}
 	}
 
 	// Bundles: one for every vehicle given up, showing its page.
@@ -106,7 +115,7 @@ func TestForensics(t *testing.T) {
 		if colors := screenshotColors(t, filepath.Join(b, "screenshot.jpg")); colors < 3 {
 			t.Errorf("%s: the screenshot has %d colours: blank", o.VIN, colors)
 		}
-		if o.ID == strconv.Itoa(gone) {
+		if o.Reason == "HTTP 404" {
 			if html, _ := os.ReadFile(filepath.Join(b, "page.html")); !bytes.Contains(html, []byte("not available")) {
 				t.Errorf("the gone vehicle's page.html: %.200s", html)
 			}

@@ -143,7 +143,6 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 func startDemo(cfg *config) (*dealer.Server, error) {
 	dc := dealer.Config{Vehicles: cfg.DemoVehicles, Latency: cfg.DemoLatency, LatencyJitter: cfg.DemoLatency / 3, Prewarm: true}
 	if cfg.DemoFaults {
-		cfg.ReqTimeout = min(cfg.ReqTimeout, 5*time.Second) // the demo's hangs should not cost a minute each
 		dc.ErrorRate, dc.SoftErrorRate, dc.HangRate, dc.TruncateRate = 0.03, 0.02, 0.01, 0.02
 		dc.SessionTTL, dc.MaxInFlight, dc.Interference, dc.CSRFRaceRate = 20*time.Second, 6, true, 0.2
 	}

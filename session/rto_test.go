@@ -1,0 +1,60 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestRTO: the ceiling until answers are seen; then smoothed latency plus
+// four deviations, at least the floor; doubled per timeout until an
+// answer; never above the ceiling.
+func TestRTO(t *testing.T) {
+	const ceiling = time.Minute
+	r := &RTO{Floor: time.Second}
+	if got := r.Timeout(ceiling); got != ceiling {
+		t.Errorf("before any answer: %v, want the ceiling", got)
+	}
+	for range 20 {
+		r.Observe(50 * time.Millisecond)
+	}
+	if got := r.Timeout(ceiling); got != time.Second {
+		t.Errorf("a 50 ms site: %v, want the floor", got)
+	}
+	slow := &RTO{Floor: time.Second}
+	for i := range 50 {
+		slow.Observe(time.Duration(4000+1000*(i%2)) * time.Millisecond) // 4 s and 5 s by turns
+	}
+	if got := slow.Timeout(ceiling); got < 5*time.Second || got > 8*time.Second {
+		t.Errorf("a site answering in 4–5 s: %v, want its latency and some spread", got)
+	}
+	r.Expired()
+	r.Expired()
+	if got := r.Timeout(ceiling); got != 4*time.Second {
+		t.Errorf("after two timeouts: %v, want the floor ×4", got)
+	}
+	for range 10 {
+		r.Expired()
+	}
+	if got := r.Timeout(ceiling); got != ceiling {
+		t.Errorf("after many timeouts: %v, want the ceiling", got)
+	}
+	r.Observe(50 * time.Millisecond)
+	if got := r.Timeout(ceiling); got != time.Second {
+		t.Errorf("answered again: %v, want the floor", got)
+	}
+	if got := r.Timeout(500 * time.Millisecond); got != 500*time.Millisecond {
+		t.Errorf("a ceiling under the floor: %v, want the ceiling", got)
+	}
+
+	fixed := &RTO{MinSamples: -1}
+	fixed.Observe(time.Millisecond)
+	if got := fixed.Timeout(ceiling); got != ceiling {
+		t.Errorf("fixed timeouts: %v, want the ceiling", got)
+	}
+
+	if !errors.Is(&TimeoutError{Kind: "file", After: time.Second}, context.DeadlineExceeded) {
+		t.Error("a TimeoutError is not a deadline exceeded")
+	}
+}
