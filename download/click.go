@@ -200,7 +200,7 @@ func saveNavigation(ctx context.Context, s *session.Session, o outcome, dst Targ
 			_ = o.page.WaitForURL(func(u string) bool { return u == o.url },
 				playwright.PageWaitForURLOptions{Timeout: timeout(ctx, 5*time.Second), WaitUntil: playwright.WaitUntilStateCommit})
 		}()
-		if err := statusErr(r.Status(), o.url); err != nil && !s.IsLoginURL(o.url) {
+		if err := statusErr(r.Status(), o.url, r.Headers()["retry-after"]); err != nil && !s.IsLoginURL(o.url) {
 			return File{}, err
 		}
 		if isHTMLType(r.Headers()["content-type"]) || s.IsLoginURL(o.url) {
@@ -252,7 +252,7 @@ func fetch(ctx context.Context, s *session.Session, url string, dst Target) (Fil
 	if resp.StatusCode == http.StatusUnauthorized {
 		return File{}, &InvalidError{Reason: ErrLoginPage, Detail: fmt.Sprintf("HTTP 401 at %s", session.ScrubString(url))}
 	}
-	if err := statusErr(resp.StatusCode, url); err != nil && !s.IsLoginURL(final) {
+	if err := statusErr(resp.StatusCode, url, resp.Header.Get("Retry-After")); err != nil && !s.IsLoginURL(final) {
 		return File{}, err
 	}
 	if isHTMLType(resp.Header.Get("Content-Type")) || s.IsLoginURL(final) {
@@ -270,11 +270,11 @@ func fetch(ctx context.Context, s *session.Session, url string, dst Target) (Fil
 }
 
 // statusErr is session.StatusErr for a file: anything but 2xx is wrong.
-func statusErr(code int, url string) error {
+func statusErr(code int, url, retryAfter string) error {
 	if code >= 300 && code < 400 {
 		return &session.StatusError{Code: code, URL: url}
 	}
-	return session.StatusErr(code, url)
+	return session.StatusErr(code, url, retryAfter)
 }
 
 func isHTMLType(ct string) bool { return strings.Contains(strings.ToLower(ct), "html") }

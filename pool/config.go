@@ -118,7 +118,8 @@ type Config[P any] struct {
 	// NewBackOff makes the retry policy of one task; each task gets a fresh
 	// one. Its NextBackOff is asked after each failed attempt; backoff.Stop
 	// gives up. Defaults to exponential backoff from 1 s, ×2 per retry, up to
-	// 1 min, with ±50 % jitter.
+	// 1 min, with ±50 % jitter. An error with a RetryAfter() time.Duration
+	// method (see [Requeue]) waits at least that long.
 	NewBackOff func() backoff.BackOff
 
 	// Retryable reports whether a failed attempt may be retried. Errors

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 )
 
 // Sentinel errors. Test with errors.Is.
@@ -23,6 +24,9 @@ var (
 // Requeue marks err as a failure outside the task's control that has been
 // dealt with — the session was logged out and has logged in again — so the
 // task runs again without being charged an attempt and without backoff.
+// If err (or an error it wraps) has a method RetryAfter() time.Duration
+// that returns more than zero — a site's "429 Too Many Requests, retry
+// after 2 s" — the task waits that long first, without holding a worker.
 // A pool limits how often one task may be requeued (Config.MaxRequeues);
 // beyond that the failure is charged an attempt, still without backoff.
 func Requeue(err error) error {
@@ -36,6 +40,15 @@ type requeueError struct{ err error }
 
 func (e *requeueError) Error() string { return e.err.Error() }
 func (e *requeueError) Unwrap() error { return e.err }
+
+// retryAfter is what err asks a requeue to wait, if anything.
+func retryAfter(err error) time.Duration {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		return ra.RetryAfter()
+	}
+	return 0
+}
 
 // IsRequeue reports whether err was marked with [Requeue].
 func IsRequeue(err error) bool {

@@ -506,6 +506,10 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 		p.counts.requeued++
 		att.Requeued = true
 		p.pushAttemptLocked(att)
+		if d := retryAfter(err); d > 0 {
+			p.waitLocked(t, d)
+			return
+		}
 		p.ready = append(p.ready, t)
 		p.cond.Signal()
 		return
@@ -540,6 +544,7 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 		}
 		if next = t.backoff.NextBackOff(); next != backoff.Stop {
 			att.Final = false
+			next = max(next, retryAfter(err)) // the site said how long
 		}
 	}
 	p.pushAttemptLocked(att)
@@ -552,9 +557,14 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 	}
 	p.counts.retries++
 	p.cfg.Logger.Debug("pool: attempt failed, will retry", "key", t.Key, "attempt", t.attempts, "in", next, "err", err)
+	p.waitLocked(t, next)
+}
+
+// waitLocked makes t ready again after d, without holding a worker.
+func (p *PagePool[P]) waitLocked(t *task[P], d time.Duration) {
 	p.waiting[t] = struct{}{}
 	p.wg.Add(1)
-	t.timer = time.AfterFunc(next, func() {
+	t.timer = time.AfterFunc(d, func() {
 		defer p.wg.Done()
 		p.mu.Lock()
 		defer p.mu.Unlock()

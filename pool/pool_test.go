@@ -1057,3 +1057,51 @@ func TestHurryEndsTheGracePeriod(t *testing.T) {
 		}
 	})
 }
+
+// slowDown is a site's "429, retry after" as a requeue asks for it.
+type slowDown struct{ after time.Duration }
+
+func (e slowDown) Error() string             { return "429 Too Many Requests" }
+func (e slowDown) RetryAfter() time.Duration { return e.after }
+
+// TestRequeueAfter: a requeue that asks to wait runs again after that
+// long, uncharged, and its worker serves other tasks meanwhile.
+func TestRequeueAfter(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var mu sync.Mutex
+		ran := map[string][]time.Duration{}
+		p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 1, Logger: testLogger(t),
+			OnResult: func(r pool.Result) {
+				if r.Err != nil || r.Attempts != 1 || r.Requeues != btoi(r.Key == "limited") {
+					t.Errorf("%+v, want success in one charged attempt", r)
+				}
+			}})
+		for _, k := range []string{"limited", "other"} {
+			p.Submit(pool.Task[*pooltest.Page]{Key: k, Run: func(ctx context.Context, _ *pooltest.Page) (any, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				ran[k] = append(ran[k], time.Since(start))
+				if k == "limited" && len(ran[k]) == 1 {
+					return nil, pool.Requeue(fmt.Errorf("fetching: %w", slowDown{3 * time.Second}))
+				}
+				return nil, nil
+			}})
+		}
+		p.CloseQueue()
+		if err := p.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if l, o := ran["limited"], ran["other"]; len(l) != 2 || l[1] != 3*time.Second || len(o) != 1 || o[0] != 0 {
+			t.Errorf("limited ran at %v, other at %v: want other at once, limited again 3 s later", l, o)
+		}
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

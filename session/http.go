@@ -286,7 +286,7 @@ func (s *Session) Get(ctx context.Context, url string, exp Expect) (*Document, e
 		}
 		return nil, pool.Requeue(fmt.Errorf("%w (%s led to the login page)", ErrLoggedOut, ScrubString(url)))
 	}
-	if err := StatusErr(resp.StatusCode, url); err != nil {
+	if err := StatusErr(resp.StatusCode, url, resp.Header.Get("Retry-After")); err != nil {
 		return nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxPageSize+1))

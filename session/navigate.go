@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -30,11 +32,17 @@ var (
 // StatusError is an HTTP status that is not what a page or file should
 // answer. errors.Is(err, ErrStatus) holds for it. Errors of this package and
 // of package download wrap a 404 or 410 (the item is gone: retrying can't
-// help) with backoff.Permanent, so a pool does not retry them.
+// help) with backoff.Permanent, so a pool does not retry them, and a 429
+// (the site asks to slow down: no fault of the item) with pool.Requeue, so
+// it is retried uncharged after Wait.
 type StatusError struct {
 	Code int
 	URL  string
+	Wait time.Duration // what the site's Retry-After asked (for a 429, at least a second)
 }
+
+// RetryAfter is how long the site asked to wait: see pool.Requeue.
+func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
 
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("HTTP %d %s at %s", e.Code, http.StatusText(e.Code), ScrubString(e.URL))
@@ -43,18 +51,40 @@ func (e *StatusError) Error() string {
 // Is makes a StatusError match [ErrStatus].
 func (e *StatusError) Is(target error) bool { return target == ErrStatus }
 
-// StatusErr returns the error for an HTTP status code at url: nil for 2xx
-// and 3xx, else a [*StatusError] — wrapped with backoff.Permanent for 404
-// and 410, which retrying can't mend.
-func StatusErr(code int, url string) error {
+// StatusErr returns the error for an HTTP status code at url, with the
+// answer's Retry-After header (or ""): nil for 2xx and 3xx, else a
+// [*StatusError] — wrapped with backoff.Permanent for 404 and 410, which
+// retrying can't mend, and with pool.Requeue for 429, which waiting mends.
+func StatusErr(code int, url, retryAfter string) error {
 	if code < 400 {
 		return nil
 	}
-	err := &StatusError{Code: code, URL: url}
-	if code == http.StatusNotFound || code == http.StatusGone {
+	err := &StatusError{Code: code, URL: url, Wait: parseRetryAfter(retryAfter)}
+	switch code {
+	case http.StatusNotFound, http.StatusGone:
 		return backoff.Permanent(err)
+	case http.StatusTooManyRequests:
+		err.Wait = max(err.Wait, time.Second)
+		return pool.Requeue(err)
 	}
 	return err
+}
+
+// maxRetryAfter bounds what a site's Retry-After can make a task wait.
+const maxRetryAfter = time.Minute
+
+// parseRetryAfter reads a Retry-After header: seconds, or an HTTP date.
+func parseRetryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		return min(time.Duration(max(n, 0))*time.Second, maxRetryAfter)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(time.Until(t), 0), maxRetryAfter)
+	}
+	return 0
 }
 
 // ErrorPageError is the site's error page where content should be.
@@ -149,7 +179,7 @@ func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, ex
 			st.status = resp.Status()
 			s.mu.Unlock()
 		}
-		if err := StatusErr(resp.Status(), url); err != nil {
+		if err := StatusErr(resp.Status(), url, resp.Headers()["retry-after"]); err != nil {
 			return nil, err
 		}
 	}

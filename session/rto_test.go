@@ -3,8 +3,13 @@ package session
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/pagefleet/pagefleet/pool"
 )
 
 // TestRTO: the ceiling until answers are seen; then smoothed latency plus
@@ -56,5 +61,40 @@ func TestRTO(t *testing.T) {
 
 	if !errors.Is(&TimeoutError{Kind: "file", After: time.Second}, context.DeadlineExceeded) {
 		t.Error("a TimeoutError is not a deadline exceeded")
+	}
+}
+
+// TestStatusErr: what each status means to a pool — gone for good,
+// retried, or (429) retried uncharged after what the site asked.
+func TestStatusErr(t *testing.T) {
+	var perm *backoff.PermanentError
+	var st *StatusError
+	for _, tc := range []struct {
+		code       int
+		retryAfter string
+		requeue    bool
+		permanent  bool
+		wait       time.Duration
+	}{
+		{200, "", false, false, 0},
+		{404, "", false, true, 0},
+		{500, "", false, false, 0},
+		{503, "7", false, false, 7 * time.Second},
+		{429, "", true, false, time.Second},
+		{429, "5", true, false, 5 * time.Second},
+		{429, "86400", true, false, maxRetryAfter},
+		{429, time.Now().Add(3 * time.Second).UTC().Format(http.TimeFormat), true, false, 3 * time.Second},
+	} {
+		err := StatusErr(tc.code, "http://x/1", tc.retryAfter)
+		if tc.code < 400 {
+			if err != nil {
+				t.Errorf("%d: %v", tc.code, err)
+			}
+			continue
+		}
+		if !errors.As(err, &st) || pool.IsRequeue(err) != tc.requeue || errors.As(err, &perm) != tc.permanent ||
+			st.Wait < tc.wait-time.Second || st.Wait > tc.wait {
+			t.Errorf("%d %q: %v, requeue %v, permanent %v, wait %v", tc.code, tc.retryAfter, err, pool.IsRequeue(err), errors.As(err, &perm), st.Wait)
+		}
 	}
 }
