@@ -375,7 +375,11 @@ func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any
 func (r *runner) onPage(ctx context.Context, page playwright.Page, v *vehicle, dst download.Target, afterDirect, fetchLink bool) (download.File, error) {
 	r.view(v, 1)
 	defer r.view(v, -1)
-	if _, err := r.sess.Goto(ctx, page, v.URL, session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.StickerButton, Timeout: r.cfg.ReqTimeout}); err != nil {
+	// Deferred scripts (a button's handler) have run at DOMContentLoaded;
+	// waiting for "load" would only wait for what the click doesn't need.
+	exp := session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.StickerButton, Timeout: r.cfg.ReqTimeout,
+		WaitUntil: playwright.WaitUntilStateDomcontentloaded}
+	if _, err := r.sess.Goto(ctx, page, v.URL, exp); err != nil {
 		return download.File{}, err
 	}
 	info, err := page.Evaluate(`([vinSel, btnSel]) => {
