@@ -11,11 +11,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	playwright "github.com/mxschmitt/playwright-go"
 
+	"github.com/pagefleet/pagefleet/pool"
 	"github.com/pagefleet/pagefleet/session"
 	"github.com/pagefleet/pagefleet/session/sessiontest"
 )
@@ -242,5 +244,59 @@ func TestLearnedTimeouts(t *testing.T) {
 	start = time.Now()
 	if _, err := s.Goto(ctx, page, srv.URL+"/hang", session.Expect{Kind: "quick page", Timeout: time.Minute}); !errors.Is(err, playwright.ErrTimeout) || time.Since(start) > 30*time.Second {
 		t.Errorf("a hung navigation: %v after %v, want a timeout after the learned timeout", err, time.Since(start))
+	}
+}
+
+// TestTimeoutDuringRelogin: a navigation that times out while the session
+// logs in again (pages are redirected, the browser is busy) is requeued,
+// not charged, and does not double the learned timeout; the same timeout
+// with no login about is charged and learned.
+func TestTimeoutDuringRelogin(t *testing.T) {
+	t.Parallel()
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(hang.Close)
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	login, entered, release := cfg.Login, make(chan struct{}), make(chan struct{})
+	var logins atomic.Int64
+	cfg.Login = func(ctx context.Context, page playwright.Page) error {
+		if logins.Add(1) == 2 { // the re-login: held until the navigation has timed out
+			close(entered)
+			<-release
+		}
+		return login(ctx, page)
+	}
+	s := sessiontest.Open(t, cfg)
+	ctx := t.Context()
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ClosePage(page)
+	if _, err := s.Goto(ctx, page, srv.ItemURL("A"), session.Expect{Ready: "#download"}); err != nil {
+		t.Fatal(err) // a latency sample: a timeout learned from it is below the ceiling
+	}
+	relogin := make(chan error, 1)
+	go func() { relogin <- s.Relogin(ctx, s.Generation()) }()
+	<-entered
+	before := s.RTO("page").Stats().Timeout
+	exp := session.Expect{Timeout: time.Second}
+	_, err = s.Goto(ctx, page, hang.URL, exp)
+	if !errors.Is(err, playwright.ErrTimeout) || !pool.IsRequeue(err) {
+		t.Errorf("timed out during a re-login: %v, want a requeued timeout", err)
+	}
+	if after := s.RTO("page").Stats().Timeout; after != before {
+		t.Errorf("the learned timeout went from %v to %v for a timeout during a re-login", before, after)
+	}
+	close(release)
+	if err := <-relogin; err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Goto(ctx, page, hang.URL, exp)
+	if !errors.Is(err, playwright.ErrTimeout) || pool.IsRequeue(err) {
+		t.Errorf("timed out with no login about: %v, want a charged timeout", err)
+	}
+	if after := s.RTO("page").Stats().Timeout; after <= before {
+		t.Errorf("the learned timeout stayed %v after a timeout", after)
 	}
 }

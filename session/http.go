@@ -113,14 +113,13 @@ func (s *Session) FetchWithin(ctx context.Context, kind, url string, ceiling tim
 	wait := rto.Timeout(ceiling)
 	ctx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(wait, func() { cancel(&TimeoutError{Kind: kind, After: wait}) })
-	start := time.Now()
+	start, mark := time.Now(), s.loginMark()
 	resp, err := s.get(ctx, c, url)
 	if err != nil {
 		timer.Stop()
 		var te *TimeoutError
 		if errors.As(context.Cause(ctx), &te) {
-			rto.Expired()
-			err = fmt.Errorf("session: GET %s: %w", ScrubString(url), te)
+			err = s.timedOut(rto, mark, fmt.Errorf("session: GET %s: %w", ScrubString(url), te))
 		}
 		cancel(nil)
 		return nil, err

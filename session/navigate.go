@@ -161,13 +161,15 @@ func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, ex
 	rto := s.RTO(kind)
 	opts := playwright.PageGotoOptions{Timeout: Timeout(ctx, rto.Timeout(cmp.Or(exp.Timeout, s.cfg.Timeout)))}
 	opts.WaitUntil = exp.WaitUntil
-	start := time.Now()
+	start, mark := time.Now(), s.loginMark()
 	resp, err := page.Goto(url, opts)
-	if errors.Is(err, playwright.ErrTimeout) {
-		rto.Expired()
-	}
 	if err != nil {
-		return nil, s.browserErr(ctx, st, fmt.Errorf("session: open %s: %w", url, err))
+		timeout := errors.Is(err, playwright.ErrTimeout)
+		err = s.browserErr(ctx, st, fmt.Errorf("session: open %s: %w", url, err))
+		if timeout {
+			err = s.timedOut(rto, mark, err)
+		}
+		return nil, err
 	}
 	rto.Observe(time.Since(start))
 	if err := s.checkLoggedOut(ctx, page, st, seen); err != nil {

@@ -218,6 +218,27 @@ type Session struct {
 
 	flight                      singleflight.Group
 	logins, relaunches, blocked atomic.Int64
+	loginsBegun, loggingIn      atomic.Int64 // see overlapsLogin
+}
+
+// loginMark marks now, for [Session.overlapsLogin].
+func (s *Session) loginMark() int64 { return s.loginsBegun.Load() }
+
+// overlapsLogin reports whether a login ran at some time since mark. A
+// request that timed out meanwhile is not the site's slowness: pages are
+// redirected and the browser is busy logging in, so the timeout is neither
+// charged to the task nor learned.
+func (s *Session) overlapsLogin(mark int64) bool {
+	return s.loggingIn.Load() > 0 || s.loginsBegun.Load() != mark
+}
+
+// timedOut is the verdict on a request of rto's kind that timed out.
+func (s *Session) timedOut(rto *RTO, mark int64, err error) error {
+	if s.overlapsLogin(mark) {
+		return pool.Requeue(err)
+	}
+	rto.Expired()
+	return err
 }
 
 // RTO returns the session's latency estimate of one kind of request ("page"
@@ -691,6 +712,9 @@ func (s *Session) login(ctx context.Context, b *browser) error {
 	if s.cfg.Login == nil {
 		return nil
 	}
+	s.loginsBegun.Add(1)
+	s.loggingIn.Add(1)
+	defer s.loggingIn.Add(-1)
 	bo := backoff.WithContext(s.cfg.NewBackOff(), ctx)
 	bo.Reset()
 	relogin, tries := s.logins.Load(), s.cfg.LoginAttempts
