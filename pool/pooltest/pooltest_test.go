@@ -185,3 +185,24 @@ func TestServerLimit(t *testing.T) {
 		}
 	})
 }
+
+// Reset takes ResetLatency, or until its context ends.
+func TestResetLatency(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := &pooltest.Factory{ResetLatency: 10 * time.Millisecond}
+		ctx := t.Context()
+		pg, _ := f.New(ctx)
+		start := time.Now()
+		if err := f.Reset(ctx, pg); err != nil || time.Since(start) != 10*time.Millisecond {
+			t.Errorf("Reset: %v after %v, want nil after 10ms", err, time.Since(start))
+		}
+		short, cancel := context.WithTimeout(ctx, time.Millisecond)
+		defer cancel()
+		if err := f.Reset(short, pg); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Reset past its context: %v", err)
+		}
+		f.Close(pg)
+		f.Check(t)
+	})
+}
