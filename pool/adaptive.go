@@ -23,13 +23,17 @@ import (
 // it estimates goodput by Little's law — workers × success ratio ÷ mean
 // attempt time — which needs far fewer samples than counting completions,
 // and counts overload signals (429s, 5xx, timeouts, stuck attempts, forced
-// logouts: see Overload). A window is full after MinSamples attempts and
-// MinWindow; then:
+// logouts: see Overload) and the workers that saw them. A window is full
+// after MinSamples attempts and MinWindow; then:
 //
-//   - overload above Tolerance: step down by a quarter (at least one worker)
-//     and keep off that count for Cooldown — at once, without waiting for
-//     the window to fill, when a quarter of the attempts (and at least 5)
-//     are overloaded;
+//   - overload above Tolerance: step down by the number of workers that
+//     saw overload — against a hard limit of requests at once, the ones
+//     beyond it — at least one and at most a quarter (in slow start, which
+//     has just doubled: back to the count it doubled from, or by half),
+//     and keep off the counts above the new one for Cooldown. This is
+//     decided at once, without waiting for the window to fill, when a
+//     quarter of the attempts (and more than two) are overloaded: 429s
+//     come back fast, and every one more is a request the site refused;
 //   - goodput gained less than half of what the extra workers should give
 //     over the last lower count measured (latency climbed instead: the site
 //     only queues them): step back to that count, and keep off for Cooldown;
@@ -62,8 +66,9 @@ type Adaptive struct {
 	// MinWindow is the shortest full window; slow start's rounds without
 	// overload need not wait for it. Defaults to 2 s.
 	MinWindow time.Duration
-	// Cooldown is how long a worker count that overloaded the site or did
-	// not pay back stays off-limits before it is probed again. Defaults to 1 min.
+	// Cooldown is how long the worker counts that overloaded the site
+	// (every count above the one it stepped down to) or did not pay back
+	// stay off-limits before they are probed again. Defaults to 1 min.
 	Cooldown time.Duration
 	// Tolerance is the share of attempts in a window that may show
 	// overload before the controller steps down; two overloaded attempts
@@ -87,8 +92,10 @@ type controller struct {
 	since     time.Time // when level was set: attempts started earlier don't count
 	shrinking bool      // retired workers are finishing their attempts: wait
 	linear    bool      // past slow start
+	from      int       // in slow start, the count last doubled from; 0: none
 	n, ok     int       // attempts and successes in the window
 	overload  int
+	refusedBy map[int]bool // workers with an overloaded attempt in the window
 	totalTime time.Duration
 	measured  map[int]measure // goodput per level
 	offLimits map[int]time.Time
@@ -114,7 +121,7 @@ func newController(a Adaptive, workers int, log *slog.Logger, set func(int), bac
 		}
 	}
 	return &controller{cfg: a, log: log, set: set, backlog: backlog, limit: limit, settled: settled, now: time.Now,
-		measured: make(map[int]measure), offLimits: make(map[int]time.Time)}
+		refusedBy: make(map[int]bool), measured: make(map[int]measure), offLimits: make(map[int]time.Time)}
 }
 
 // observe takes one finished attempt; called from the pool's event goroutine.
@@ -140,10 +147,11 @@ func (c *controller) observe(a Attempt) {
 		c.ok++
 	case c.cfg.Overload(a.Err):
 		c.overload++
+		c.refusedBy[a.Worker] = true
 	}
 	now := c.now()
 	switch {
-	case c.overload >= 5 && c.overload*4 > c.n:
+	case c.overload > 2 && c.overload*4 > c.n:
 		// Overload is decided at once when it is plain (429s come back
 		// fast, and every one more is a request the site refused).
 		c.decide(now)
@@ -187,6 +195,7 @@ func (c *controller) ramp(now time.Time) {
 		}
 	}
 	goodput = c.record(L, goodput, now)
+	c.from = L
 	c.change(next, fmt.Sprintf("ramp: %.2f/s at %d workers after %d attempts, no overload (mean attempt %.2fs)", goodput, L, c.n, meanSec))
 }
 
@@ -196,9 +205,17 @@ func (c *controller) decide(now time.Time) {
 	goodput = c.record(L, goodput, now)
 
 	if c.overload > max(2, int(c.cfg.Tolerance*float64(c.n))) {
+		// Against a hard limit of requests at once, the workers refused
+		// are the ones beyond it; the floor keeps overload spread over
+		// many workers from emptying the pool at once.
+		floor := L - max(1, L/4)
+		if !c.linear {
+			floor = cmp.Or(c.from, L-max(1, L/2)) // it just doubled
+		}
+		to := max(min(max(floor, L-len(c.refusedBy)), L-1), c.cfg.Min)
 		c.linear = true
-		c.offLimits[L] = now
-		c.change(max(c.cfg.Min, L-max(1, L/4)), fmt.Sprintf("overload: %d of %d attempts failed with overload errors at %d workers", c.overload, c.n, L))
+		c.offLimits[to+1] = now
+		c.change(to, fmt.Sprintf("overload: %d of %d attempts failed with overload errors at %d workers, on %d of them", c.overload, c.n, L, len(c.refusedBy)))
 		return
 	}
 	if lower, m, ok := c.lastLower(L, now); ok {
@@ -216,6 +233,9 @@ func (c *controller) decide(now time.Time) {
 	}
 	next = min(next, c.ceiling(now))
 	if next > L && c.backlog() {
+		if !c.linear {
+			c.from = L
+		}
 		c.change(next, fmt.Sprintf("probe: %.2f/s at %d workers, no overload", goodput, L))
 		return
 	}
@@ -261,4 +281,5 @@ func (c *controller) change(to int, reason string) {
 func (c *controller) reset(now time.Time) {
 	c.since = now
 	c.n, c.ok, c.overload, c.totalTime = 0, 0, 0, 0
+	clear(c.refusedBy)
 }

@@ -264,3 +264,37 @@ func TestAdaptiveRampWaitsWhenLatencyClimbs(t *testing.T) {
 		}
 	})
 }
+
+// Against a hard limit of requests at once, answered beyond it with an
+// immediate 429 (a requeue after Retry-After), slow start overshoots once;
+// the controller steps down by the workers refused, to the limit, and
+// keeps off the counts above it for Cooldown instead of probing them one
+// by one, each probe costing 429s.
+func TestAdaptiveStopsAtHardLimit(t *testing.T) {
+	t.Parallel()
+	// On a fake clock: rates measured in wall time are at the mercy of a
+	// loaded machine; in the bubble, time moves only when every goroutine waits.
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 6
+		srv := &pooltest.Server{Latency: 300 * time.Millisecond, Limit: limit, RefuseLatency: 20 * time.Millisecond, RetryAfter: time.Second}
+		// A refused attempt's page is reset, as it is navigated to
+		// about:blank in a browser.
+		f := &pooltest.Factory{ResetLatency: 10 * time.Millisecond}
+		steps, log, done := trace(t, srv, f, 600, pool.Adaptive{Start: 4})
+		if done != 600 {
+			t.Errorf("%d of 600 done", done)
+		}
+		want := []step{{300 * time.Millisecond, 8}, {350 * time.Millisecond, limit}}
+		if !slices.Equal(steps, want) {
+			t.Errorf("worker counts over time: %v, want %v\n%s", steps, want, log)
+		}
+		// One overshoot by two workers: refused twice each before the
+		// controller decides (the third refusal), and once more in flight.
+		// A refused worker that the pool does not retire (it retires idle
+		// workers first, then the newest busy ones) is refused until a
+		// retired worker's request ends: 300 ms at 30 ms a refusal.
+		if _, refused := srv.Counts(); refused > 4+10 {
+			t.Errorf("%d requests refused, want at most 14\n%s", refused, log)
+		}
+	})
+}
