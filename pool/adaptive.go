@@ -23,17 +23,31 @@ import (
 // it estimates goodput by Little's law — workers × success ratio ÷ mean
 // attempt time — which needs far fewer samples than counting completions,
 // and counts overload signals (429s, 5xx, timeouts, stuck attempts, forced
-// logouts: see Overload). Then:
+// logouts: see Overload) and the workers that saw them. A window is full
+// after MinSamples attempts and MinWindow; then:
 //
-//   - overload above Tolerance: step down by a quarter (at least one worker)
-//     and keep off that count for Cooldown — at once, without waiting for
-//     the window to fill, when a quarter of the attempts (and at least 5)
-//     are overloaded;
+//   - overload above Tolerance: step down by the number of workers that
+//     saw overload — against a hard limit of requests at once, the ones
+//     beyond it — at least one and at most a quarter (in slow start, which
+//     has just doubled: back to the count it doubled from, or by half),
+//     and keep off the counts above the new one for Cooldown. This is
+//     decided at once, without waiting for the window to fill, when a
+//     quarter of the attempts (and more than two) are overloaded: 429s
+//     come back fast, and every one more is a request the site refused;
 //   - goodput gained less than half of what the extra workers should give
 //     over the last lower count measured (latency climbed instead: the site
 //     only queues them): step back to that count, and keep off for Cooldown;
 //   - otherwise, if work is waiting: step up — doubling at first (slow
 //     start) until the first setback, then one at a time.
+//
+// Slow start does not wait for full windows while nothing pushes back:
+// after each round of attempts (one per worker, at least four) without
+// overload, it doubles at once if the count has no lower one to compare
+// with yet, or if goodput gained at least three quarters of what the
+// extra workers should give — latency stayed flat, as TCP's slow start
+// grows every round trip until a loss or a delay. On a fast site it so
+// doubles every few attempt times, not every MinWindow; when a round
+// shows less, the full window decides as above.
 //
 // So it settles just below the count where the site starts failing or
 // stops paying back, and probes one step above it once per Cooldown to
@@ -49,10 +63,12 @@ type Adaptive struct {
 	// MinSamples is the number of attempts a window needs. Defaults to
 	// four per worker, at least 20.
 	MinSamples int
-	// MinWindow is the shortest window. Defaults to 2 s.
+	// MinWindow is the shortest full window; slow start's rounds without
+	// overload need not wait for it. Defaults to 2 s.
 	MinWindow time.Duration
-	// Cooldown is how long a worker count that overloaded the site or did
-	// not pay back stays off-limits before it is probed again. Defaults to 1 min.
+	// Cooldown is how long the worker counts that overloaded the site
+	// (every count above the one it stepped down to) or did not pay back
+	// stay off-limits before they are probed again. Defaults to 1 min.
 	Cooldown time.Duration
 	// Tolerance is the share of attempts in a window that may show
 	// overload before the controller steps down; two overloaded attempts
@@ -76,8 +92,10 @@ type controller struct {
 	since     time.Time // when level was set: attempts started earlier don't count
 	shrinking bool      // retired workers are finishing their attempts: wait
 	linear    bool      // past slow start
+	from      int       // in slow start, the count last doubled from; 0: none
 	n, ok     int       // attempts and successes in the window
 	overload  int
+	refusedBy map[int]bool // workers with an overloaded attempt in the window
 	totalTime time.Duration
 	measured  map[int]measure // goodput per level
 	offLimits map[int]time.Time
@@ -103,7 +121,7 @@ func newController(a Adaptive, workers int, log *slog.Logger, set func(int), bac
 		}
 	}
 	return &controller{cfg: a, log: log, set: set, backlog: backlog, limit: limit, settled: settled, now: time.Now,
-		measured: make(map[int]measure), offLimits: make(map[int]time.Time)}
+		refusedBy: make(map[int]bool), measured: make(map[int]measure), offLimits: make(map[int]time.Time)}
 }
 
 // observe takes one finished attempt; called from the pool's event goroutine.
@@ -129,30 +147,75 @@ func (c *controller) observe(a Attempt) {
 		c.ok++
 	case c.cfg.Overload(a.Err):
 		c.overload++
+		c.refusedBy[a.Worker] = true
 	}
 	now := c.now()
-	// Overload is decided at once when it is plain (429s come back fast, and
-	// every one more is a request the site refused); goodput needs a window.
-	plain := c.overload >= 5 && c.overload*4 > c.n
-	if !plain && (c.n < max(c.cfg.MinSamples, 4*c.level, 20) || now.Sub(c.since) < c.cfg.MinWindow) {
-		return
+	switch {
+	case c.overload > 2 && c.overload*4 > c.n:
+		// Overload is decided at once when it is plain (429s come back
+		// fast, and every one more is a request the site refused).
+		c.decide(now)
+	case c.n >= max(c.cfg.MinSamples, 4*c.level, 20) && now.Sub(c.since) >= c.cfg.MinWindow:
+		c.decide(now)
+	case !c.linear && c.overload == 0 && c.n%max(c.level, 4) == 0:
+		c.ramp(now) // a round without pushback
 	}
-	c.decide(now)
 }
 
-func (c *controller) decide(now time.Time) {
-	L := c.level
-	meanSec := c.totalTime.Seconds() / float64(c.n)
-	goodput := float64(L) * float64(c.ok) / float64(c.n) / math.Max(meanSec, 1e-9)
+// goodput is the window's estimate by Little's law, in successes per
+// second, and its mean attempt time in seconds.
+func (c *controller) goodput() (goodput, meanSec float64) {
+	meanSec = c.totalTime.Seconds() / float64(c.n)
+	return float64(c.level) * float64(c.ok) / float64(c.n) / math.Max(meanSec, 1e-9), meanSec
+}
+
+// record keeps goodput as the measure of level L and returns what is kept.
+func (c *controller) record(L int, goodput float64, now time.Time) float64 {
 	if m, ok := c.measured[L]; ok && now.Sub(m.at) < c.cfg.Cooldown {
 		goodput = (goodput + m.goodput) / 2 // smooth the noise of short windows
 	}
 	c.measured[L] = measure{goodput, now}
+	return goodput
+}
+
+// ramp doubles the count in slow start after a round without overload,
+// unless the round paid back less than three quarters of the extra
+// workers: then the full window decides.
+func (c *controller) ramp(now time.Time) {
+	L := c.level
+	next := min(2*L, c.ceiling(now))
+	if next <= L || !c.backlog() {
+		return
+	}
+	goodput, meanSec := c.goodput()
+	if lower, m, ok := c.lastLower(L, now); ok {
+		ideal := float64(L)/float64(lower) - 1
+		if goodput < m.goodput*(1+ideal*3/4) {
+			return
+		}
+	}
+	goodput = c.record(L, goodput, now)
+	c.from = L
+	c.change(next, fmt.Sprintf("ramp: %.2f/s at %d workers after %d attempts, no overload (mean attempt %.2fs)", goodput, L, c.n, meanSec))
+}
+
+func (c *controller) decide(now time.Time) {
+	L := c.level
+	goodput, meanSec := c.goodput()
+	goodput = c.record(L, goodput, now)
 
 	if c.overload > max(2, int(c.cfg.Tolerance*float64(c.n))) {
+		// Against a hard limit of requests at once, the workers refused
+		// are the ones beyond it; the floor keeps overload spread over
+		// many workers from emptying the pool at once.
+		floor := L - max(1, L/4)
+		if !c.linear {
+			floor = cmp.Or(c.from, L-max(1, L/2)) // it just doubled
+		}
+		to := max(min(max(floor, L-len(c.refusedBy)), L-1), c.cfg.Min)
 		c.linear = true
-		c.offLimits[L] = now
-		c.change(max(c.cfg.Min, L-max(1, L/4)), fmt.Sprintf("overload: %d of %d attempts failed with overload errors at %d workers", c.overload, c.n, L))
+		c.offLimits[to+1] = now
+		c.change(to, fmt.Sprintf("overload: %d of %d attempts failed with overload errors at %d workers, on %d of them", c.overload, c.n, L, len(c.refusedBy)))
 		return
 	}
 	if lower, m, ok := c.lastLower(L, now); ok {
@@ -170,6 +233,9 @@ func (c *controller) decide(now time.Time) {
 	}
 	next = min(next, c.ceiling(now))
 	if next > L && c.backlog() {
+		if !c.linear {
+			c.from = L
+		}
 		c.change(next, fmt.Sprintf("probe: %.2f/s at %d workers, no overload", goodput, L))
 		return
 	}
@@ -215,4 +281,5 @@ func (c *controller) change(to int, reason string) {
 func (c *controller) reset(now time.Time) {
 	c.since = now
 	c.n, c.ok, c.overload, c.totalTime = 0, 0, 0, 0
+	clear(c.refusedBy)
 }

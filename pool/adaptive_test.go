@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -162,5 +163,138 @@ func TestSetMaxWorkersCapsTheController(t *testing.T) {
 			t.Errorf("the controller went over the cap %d times; final target %d", over, p.Stats().Target)
 		}
 		f.Check(t)
+	})
+}
+
+// A change of the pool's target, at a fake time since the start.
+type step struct {
+	at time.Duration
+	to int
+}
+
+func (s step) String() string { return fmt.Sprintf("%v: %d", s.at, s.to) }
+
+// trace runs tasks against srv through an adaptive pool over f and returns
+// the changes of the worker count, the controller's log and the results.
+func trace(t *testing.T, srv *pooltest.Server, f *pooltest.Factory, tasks int, a pool.Adaptive) (steps []step, log string, done int) {
+	t.Helper()
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	var p *pool.PagePool[*pooltest.Page]
+	start := time.Now()
+	last := 0
+	p, err := pool.New(pool.Config[*pooltest.Page]{
+		Factory: f, Workers: 16, Adaptive: &a,
+		Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &buf, mu: &mu}, nil)),
+		OnAttempt: func(pool.Attempt) {
+			// The controller sees each attempt just before this: a change
+			// it made is seen here at the instant it was made.
+			if n := p.Stats().Target; n != last {
+				steps, last = append(steps, step{time.Since(start), n}), n
+			}
+		},
+		OnResult: func(r pool.Result) {
+			if r.Err != nil {
+				t.Errorf("%s: %v", r.Key, r.Err)
+			} else {
+				done++
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last = p.Stats().Target // Start
+	for i := range tasks {
+		p.Submit(srv.Task(fmt.Sprint(i)))
+	}
+	p.CloseQueue()
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.Check(t)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("worker counts over time: %v", steps)
+	return steps, buf.String(), done
+}
+
+// On a site whose latency stays flat, slow start doubles after each round
+// of attempts, not each MinWindow (2 s by default): from 2 to 16 workers
+// in four attempt times — before, it took three windows, 6 s.
+func TestAdaptiveRampsFast(t *testing.T) {
+	t.Parallel()
+	// On a fake clock: rates measured in wall time are at the mercy of a
+	// loaded machine; in the bubble, time moves only when every goroutine waits.
+	synctest.Test(t, func(t *testing.T) {
+		srv := &pooltest.Server{Latency: 50 * time.Millisecond}
+		steps, log, _ := trace(t, srv, &pooltest.Factory{}, 600, pool.Adaptive{})
+		// Two rounds at 2 workers (four attempts at least), one at 4 and at 8.
+		want := []step{{50 * time.Millisecond * 2, 4}, {50 * time.Millisecond * 3, 8}, {50 * time.Millisecond * 4, 16}}
+		if !slices.Equal(steps, want) {
+			t.Errorf("worker counts over time: %v, want %v\n%s", steps, want, log)
+		}
+		if !strings.Contains(log, "reason=\"ramp:") {
+			t.Errorf("the ramp is not logged with its reason:\n%s", log)
+		}
+	})
+}
+
+// When a round shows latency climbing instead of goodput, slow start stops
+// doubling at once; the full window then finds no gain and steps back.
+func TestAdaptiveRampWaitsWhenLatencyClimbs(t *testing.T) {
+	t.Parallel()
+	// On a fake clock: rates measured in wall time are at the mercy of a
+	// loaded machine; in the bubble, time moves only when every goroutine waits.
+	synctest.Test(t, func(t *testing.T) {
+		// Beyond 4 requests at once, latency grows with the load.
+		srv := &pooltest.Server{Capacity: 4, Latency: 50 * time.Millisecond}
+		steps, log, _ := trace(t, srv, &pooltest.Factory{}, 600, pool.Adaptive{Start: 4})
+		// The first round has nothing to compare with: it doubles.
+		if len(steps) < 2 || steps[0] != (step{50 * time.Millisecond, 8}) {
+			t.Fatalf("worker counts over time: %v, want 8 after the first round\n%s", steps, log)
+		}
+		if s := steps[1]; s.to != 4 || s.at-steps[0].at < 2*time.Second || !strings.Contains(log, "no gain") {
+			t.Errorf("after 8: %v, want back to 4 after a full window (2 s) that found no gain\n%s", s, log)
+		}
+		for _, s := range steps {
+			if s.to > 8 {
+				t.Errorf("went to %d workers at %v\n%s", s.to, s.at, log)
+			}
+		}
+	})
+}
+
+// Against a hard limit of requests at once, answered beyond it with an
+// immediate 429 (a requeue after Retry-After), slow start overshoots once;
+// the controller steps down by the workers refused, to the limit, and
+// keeps off the counts above it for Cooldown instead of probing them one
+// by one, each probe costing 429s.
+func TestAdaptiveStopsAtHardLimit(t *testing.T) {
+	t.Parallel()
+	// On a fake clock: rates measured in wall time are at the mercy of a
+	// loaded machine; in the bubble, time moves only when every goroutine waits.
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 6
+		srv := &pooltest.Server{Latency: 300 * time.Millisecond, Limit: limit, RefuseLatency: 20 * time.Millisecond, RetryAfter: time.Second}
+		// A refused attempt's page is reset, as it is navigated to
+		// about:blank in a browser.
+		f := &pooltest.Factory{ResetLatency: 10 * time.Millisecond}
+		steps, log, done := trace(t, srv, f, 600, pool.Adaptive{Start: 4})
+		if done != 600 {
+			t.Errorf("%d of 600 done", done)
+		}
+		want := []step{{300 * time.Millisecond, 8}, {350 * time.Millisecond, limit}}
+		if !slices.Equal(steps, want) {
+			t.Errorf("worker counts over time: %v, want %v\n%s", steps, want, log)
+		}
+		// One overshoot by two workers: refused twice each before the
+		// controller decides (the third refusal), and once more in flight.
+		// A refused worker that the pool does not retire (it retires idle
+		// workers first, then the newest busy ones) is refused until a
+		// retired worker's request ends: 300 ms at 30 ms a refusal.
+		if _, refused := srv.Counts(); refused > 4+10 {
+			t.Errorf("%d requests refused, want at most 14\n%s", refused, log)
+		}
 	})
 }

@@ -277,7 +277,9 @@ func (p *PagePool[P]) SetWorkers(n int) error {
 		p.startWorkerLocked()
 	}
 	if live > n {
-		// Retire idle workers first, then the newest busy ones.
+		// Retire idle workers first, then the busy ones whose attempt
+		// began last: against a hard limit of requests at once, those are
+		// the ones being refused, and their refusals end soonest.
 		ws := make([]*worker[P], 0, len(p.workers))
 		for _, w := range p.workers {
 			if !w.retiring {
@@ -290,6 +292,9 @@ func (p *PagePool[P]) SetWorkers(n int) error {
 					return 1
 				}
 				return -1
+			}
+			if c := b.since.Compare(a.since); c != 0 {
+				return c
 			}
 			return b.id - a.id
 		})

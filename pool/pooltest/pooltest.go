@@ -74,6 +74,10 @@ type Factory struct {
 	NewErr func(n int) error
 	// ResetErr, if set, is asked on each Reset; a non-nil error fails it.
 	ResetErr func(page *Page) error
+	// ResetLatency is how long each Reset takes, as a real page's
+	// navigation to about:blank does; it returns ctx.Err() if ctx ends
+	// first. Zero: at once.
+	ResetLatency time.Duration
 
 	mu         sync.Mutex
 	pages      []*Page
@@ -112,7 +116,7 @@ func (f *Factory) New(ctx context.Context) (*Page, error) {
 	return p, nil
 }
 
-// Reset fails as ResetErr says, and on a closed page.
+// Reset takes ResetLatency, and fails as ResetErr says and on a closed page.
 func (f *Factory) Reset(ctx context.Context, p *Page) error {
 	f.mu.Lock()
 	f.resets++
@@ -121,6 +125,15 @@ func (f *Factory) Reset(ctx context.Context, p *Page) error {
 	if closed {
 		f.violation("Reset of closed page %d", p.ID)
 		return ErrPageClosed
+	}
+	if f.ResetLatency > 0 {
+		t := time.NewTimer(f.ResetLatency)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
 	}
 	if f.ResetErr != nil {
 		return f.ResetErr(p)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/pagefleet/pagefleet/pool"
 	"github.com/pagefleet/pagefleet/pool/pooltest"
 	"go.uber.org/goleak"
 )
@@ -146,4 +148,61 @@ func TestFactoryFailures(t *testing.T) {
 	}
 	f.Close(pg)
 	f.Check(t)
+}
+
+// A hard limit refuses the request beyond it after RefuseLatency, with
+// an error a pool requeues after RetryAfter; requests within the limit are
+// served in Latency.
+func TestServerLimit(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := &pooltest.Server{Latency: time.Second, Limit: 2, RefuseLatency: 10 * time.Millisecond, RetryAfter: 3 * time.Second}
+		ctx := t.Context()
+		start := time.Now()
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() { errs <- srv.Do(ctx) }()
+		}
+		synctest.Wait() // both in flight
+		err := srv.Do(ctx)
+		var ra interface{ RetryAfter() time.Duration }
+		if !errors.Is(err, pooltest.ErrOverloaded) || !pool.IsRequeue(err) || !errors.As(err, &ra) || ra.RetryAfter() != 3*time.Second {
+			t.Errorf("third request: %v, want a requeued ErrOverloaded asking for 3s", err)
+		}
+		if d := time.Since(start); d != 10*time.Millisecond {
+			t.Errorf("refused after %v, want 10ms", d)
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("request within the limit: %v", err)
+			}
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("served after %v, want 1s", d)
+		}
+		if served, refused := srv.Counts(); served != 2 || refused != 1 {
+			t.Errorf("served %d, refused %d; want 2, 1", served, refused)
+		}
+	})
+}
+
+// Reset takes ResetLatency, or until its context ends.
+func TestResetLatency(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := &pooltest.Factory{ResetLatency: 10 * time.Millisecond}
+		ctx := t.Context()
+		pg, _ := f.New(ctx)
+		start := time.Now()
+		if err := f.Reset(ctx, pg); err != nil || time.Since(start) != 10*time.Millisecond {
+			t.Errorf("Reset: %v after %v, want nil after 10ms", err, time.Since(start))
+		}
+		short, cancel := context.WithTimeout(ctx, time.Millisecond)
+		defer cancel()
+		if err := f.Reset(short, pg); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Reset past its context: %v", err)
+		}
+		f.Close(pg)
+		f.Check(t)
+	})
 }
