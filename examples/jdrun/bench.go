@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -46,6 +48,8 @@ type benchRow struct {
 	EfficiencyPc float64 `json:"efficiency_pct,omitempty"` // of workers ÷ server time per vehicle (demo, fixed only)
 	// ServerSecondsPerVehicle is the latency one vehicle costs at the server.
 	ServerSecondsPerVehicle float64 `json:"server_seconds_per_vehicle,omitempty"`
+	// Timeouts is what the session learned of each kind of request, at the end.
+	Timeouts string `json:"learned_timeouts,omitempty"`
 }
 
 type benchReport struct {
@@ -153,7 +157,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "  %-8s %2d workers: %6.0f vehicles/h, %5.1f%% done, p50 %.2fs\n", row.Mode, row.Workers, row.PerHour, row.SuccessPct, row.P50s)
+		fmt.Fprintf(stdout, "  %-8s %2d workers: %6.0f vehicles/h, %5.1f%% done, p50 %.2fs; timeouts learned: %s\n", row.Mode, row.Workers, row.PerHour, row.SuccessPct, row.P50s, row.Timeouts)
 		rep.Rows = append(rep.Rows, row)
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: bench stopped", errInterrupted)
@@ -244,6 +248,7 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 		}
 	}
 	row.P50s, row.P95s = percentile(secs, 50), percentile(secs, 95)
+	row.Timeouts = learnedTimeouts(sess.Timeouts())
 	// A relaunch (of the browser, and of the driver if it died) takes the
 	// dead processes' CPU time with it: no figure is better than a wrong one.
 	if cpuErr == nil && s.Done > 0 && s.Relaunches == 0 {
@@ -270,6 +275,15 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 		}
 	}
 	return row, nil
+}
+
+// learnedTimeouts is one line of what a session learned, by kind of request.
+func learnedTimeouts(ts map[string]session.RTOStats) string {
+	var parts []string
+	for _, kind := range slices.Sorted(maps.Keys(ts)) {
+		parts = append(parts, kind+" "+ts[kind].String())
+	}
+	return cmp.Or(strings.Join(parts, ", "), "none")
 }
 
 func percentile(xs []float64, p int) float64 {

@@ -367,6 +367,11 @@ func TestBenchReport(t *testing.T) {
 	if raw, err := os.ReadFile(filepath.Join(dir, "bench.json")); err != nil || json.Unmarshal(raw, &rep) != nil || len(rep.Rows) != 3 {
 		t.Fatalf("bench.json: %v, %d rows", err, len(rep.Rows))
 	}
+	for _, r := range rep.Rows {
+		if !strings.Contains(r.Timeouts, "file ") || !strings.Contains(r.Timeouts, "answers") {
+			t.Errorf("%s %d workers: timeouts learned %q, want those of the stickers", r.Mode, r.Workers, r.Timeouts)
+		}
+	}
 	web := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	t.Cleanup(web.Close)
 	v := checkPage(t, sessiontest.Open(t, session.Config{}), web.URL+"/bench.html", "bench", 1)
