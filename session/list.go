@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +64,9 @@ type Listing[T any] struct {
 var ErrListTooLong = errors.New("session: listing longer than MaxPages")
 
 // List reads a paginated listing from its first page along the Next links,
-// reading up to Readers pages at once (those the pages link to, ahead), and
+// reading up to Readers pages at once (those the pages link to, ahead, and
+// when the URLs of pages 2 and 3 differ only in that number, the pages after
+// them by their numbers, for as long as each Next link matches), and
 // returns its items in order, each key once. It stops at a page without a
 // Next link, at a Next link back to a page already read, or at a page that
 // adds no new item — so a site whose "next" never ends can't keep it
@@ -91,9 +95,13 @@ func List[T any](ctx context.Context, l Listing[T]) ([]T, error) {
 
 	var items []T
 	seen := map[string]bool{}
+	var numbered func(n int) string // page n's URL, once the pages' URLs turn out to count up
 	for n, url := 1, l.First; url != ""; n++ {
 		if n > l.MaxPages {
 			return nil, fmt.Errorf("%w (%d): the listing at %s goes on; last page read %s", ErrListTooLong, l.MaxPages, ScrubString(l.First), ScrubString(url))
+		}
+		if numbered != nil {
+			c.ahead(numbered, n+1)
 		}
 		var r read[T]
 		select {
@@ -120,6 +128,12 @@ func List[T any](ctx context.Context, l Listing[T]) ([]T, error) {
 			l.OnPage(n, url, fresh)
 		}
 		c.consume(url)
+		switch next := r.page.Next; {
+		case numbered != nil && next != numbered(n+1):
+			numbered = nil // the guess was wrong: follow the links alone
+		case numbered == nil && n == 2:
+			numbered = countingUp(url, next, n)
+		}
 		if next := r.page.Next; c.consumed(next) {
 			l.Logger.Info("session: listing ends at a link back to a page read before", "page", n, "next", ScrubString(next))
 			break
@@ -199,6 +213,37 @@ func (c *crawl[T]) startLocked(url string) chan read[T] {
 	return ch
 }
 
+// ahead starts reading the pages from n on by their numbers, as far ahead
+// as links are read.
+func (c *crawl[T]) ahead(numbered func(int) string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ; len(c.pages)-len(c.done) < 2*c.l.Readers; n++ {
+		c.startLocked(numbered(n))
+	}
+}
+
+// countingUp returns the URL of page k of a listing whose page n is at url
+// and page n+1 at next, if the two differ only in that number
+// ("…?page=2", "…?page=3"): so a site whose pages link only to the next
+// few is read Readers pages at once, not a few. Nil if they don't.
+func countingUp(url, next string, n int) func(k int) string {
+	num, succ := strconv.Itoa(n), strconv.Itoa(n+1)
+	isDigit := func(s string, i int) bool { return i >= 0 && i < len(s) && s[i] >= '0' && s[i] <= '9' }
+	for i := strings.Index(url, num); i >= 0; {
+		prefix, suffix := url[:i], url[i+len(num):]
+		if !isDigit(url, i-1) && !isDigit(url, i+len(num)) && next == prefix+succ+suffix {
+			return func(k int) string { return prefix + strconv.Itoa(k) + suffix }
+		}
+		j := strings.Index(url[i+1:], num)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return nil
+}
+
 // readPage reads one page with retries.
 func (c *crawl[T]) readPage(url string) (ListPage[T], error) {
 	b := c.l.NewBackOff()
@@ -211,7 +256,19 @@ func (c *crawl[T]) readPage(url string) (ListPage[T], error) {
 		case c.ctx.Err() != nil:
 			return page, c.ctx.Err()
 		case pool.IsRequeue(err) && try < c.l.Attempts:
-			continue // dealt with (a re-login): at once
+			// Dealt with (a re-login): at once — or after the wait a 429
+			// asks for.
+			var ra interface{ RetryAfter() time.Duration }
+			if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+				t := time.NewTimer(ra.RetryAfter())
+				select {
+				case <-t.C:
+				case <-c.ctx.Done():
+					t.Stop()
+					return page, c.ctx.Err()
+				}
+			}
+			continue
 		case errors.As(err, &perm) || pool.IsAbort(err) || try >= c.l.Attempts:
 			return page, err
 		}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/cenkalti/backoff/v4"
 
@@ -96,8 +98,18 @@ func TestListInOrder(t *testing.T) {
 	if len(items) != 120 || items[0] != "10" || items[119] != "129" || fmt.Sprint(pages) != "[1 2 3 4 5 6 7 8 9 10 11 12]" {
 		t.Errorf("%d items, pages %v", len(items), pages)
 	}
-	if r := s.reads.Load(); r != 14 { // 12 pages, 2 retries: every page once
-		t.Errorf("%d reads, want 14", r)
+	for n := 1; n <= 12; n++ { // every page once, the two that failed once twice
+		want := 1
+		if s.fail[n] != nil {
+			want = 2
+		}
+		if s.tries[n] != want {
+			t.Errorf("page %d read %d times, want %d", n, s.tries[n], want)
+		}
+	}
+	// Page numbers count up: pages past the end were guessed, a few.
+	if r := s.reads.Load(); r > 14+2*4 {
+		t.Errorf("%d reads, want 14 and at most 8 guessed past the end", r)
 	}
 }
 
@@ -151,5 +163,80 @@ func TestListFailure(t *testing.T) {
 	cancel()
 	if _, err := session.List(ctx, listing(newSite(3))); !errors.Is(err, context.Canceled) {
 		t.Errorf("List with a cancelled context = %v", err)
+	}
+}
+
+// TestListWaitsWhatA429Asks: a page refused with a 429 and "Retry-After: 3"
+// is read again after 3 s, not at once (which the site would refuse again).
+func TestListWaitsWhatA429Asks(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := newSite(3)
+		s.fail[2] = session.StatusErr(429, "p2", "3")
+		start := time.Now()
+		items, err := session.List(t.Context(), listing(s))
+		if err != nil || len(items) != 30 {
+			t.Fatalf("List = %d items, %v", len(items), err)
+		}
+		if waited := time.Since(start); waited != 3*time.Second {
+			t.Errorf("the listing took %v (fake clock), want the 3 s the 429 asked", waited)
+		}
+		if s.tries[2] != 2 {
+			t.Errorf("page 2 read %d times, want 2", s.tries[2])
+		}
+	})
+}
+
+// TestListReadsNumberedPagesAhead: pages that link only to the next one,
+// at URLs that count up, are read Readers at once once pages 2 and 3 show
+// the numbering; pages whose URLs don't count up are read one by one.
+func TestListReadsNumberedPagesAhead(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		url      func(n int) string
+		parallel bool
+	}{
+		{"numbered", func(n int) string { return fmt.Sprintf("/inventory?page=%d&sort=vin", n) }, true},
+		{"cursors", func(n int) string { return fmt.Sprintf("/inventory?after=%x", n*7919) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const pages, latency = 40, 300 * time.Millisecond
+				byURL := map[string]int{}
+				for n := 1; n <= pages+20; n++ {
+					byURL[tc.url(n)] = n
+				}
+				var reads atomic.Int32
+				l := session.Listing[string]{First: tc.url(1), Key: func(k string) string { return k }, Readers: 5,
+					Logger: slog.New(slog.DiscardHandler),
+					Read: func(ctx context.Context, url string) (session.ListPage[string], error) {
+						reads.Add(1)
+						time.Sleep(latency)
+						n := byURL[url]
+						if n == 0 || n > pages {
+							return session.ListPage[string]{}, backoff.Permanent(errors.New("HTTP 404"))
+						}
+						p := session.ListPage[string]{Items: []string{fmt.Sprint(n)}}
+						if n < pages {
+							p.Next = tc.url(n + 1)
+						}
+						return p, nil
+					}}
+				start := time.Now()
+				items, err := session.List(t.Context(), l)
+				took := time.Since(start)
+				if err != nil || len(items) != pages || items[pages-1] != fmt.Sprint(pages) {
+					t.Fatalf("List = %d items, %v", len(items), err)
+				}
+				sequential := pages * latency
+				if tc.parallel && (took > sequential/3 || reads.Load() > pages+2*5) {
+					t.Errorf("%v for %d pages (one by one: %v), %d reads", took, pages, sequential, reads.Load())
+				}
+				if !tc.parallel && (took != sequential || reads.Load() != pages) {
+					t.Errorf("%v, %d reads; want one page after another, each once", took, reads.Load())
+				}
+			})
+		})
 	}
 }

@@ -174,7 +174,7 @@ func (r *runner) list(ctx context.Context) ([]*vehicle, error) {
 	listed := 0
 	vs, err := session.List(ctx, session.Listing[*vehicle]{
 		First: first, Read: read, Key: func(v *vehicle) string { return v.VIN },
-		Readers: min(r.cfg.Workers, 4), MaxPages: r.cfg.MaxPages, Logger: r.log,
+		Readers: r.cfg.Workers, MaxPages: r.cfg.MaxPages, Logger: r.log,
 		OnPage: func(n int, u string, vs []*vehicle) { // a sign of life while listing takes its time
 			if listed += len(vs); n%10 == 0 {
 				r.log.Info("listing the inventory", "pages", n, "vehicles", listed)
