@@ -159,7 +159,8 @@ func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, ex
 	}
 	kind := cmp.Or(exp.Kind, "page")
 	rto := s.RTO(kind)
-	opts := playwright.PageGotoOptions{Timeout: Timeout(ctx, rto.Timeout(cmp.Or(exp.Timeout, s.cfg.Timeout)))}
+	ceiling := cmp.Or(exp.Timeout, s.cfg.Timeout)
+	opts := playwright.PageGotoOptions{Timeout: Timeout(ctx, max(rto.Timeout(ceiling), min(s.cfg.MinPageTimeout, ceiling)))}
 	opts.WaitUntil = exp.WaitUntil
 	start, mark := time.Now(), s.loginMark()
 	resp, err := page.Goto(url, opts)

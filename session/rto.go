@@ -38,8 +38,14 @@ type RTO struct {
 }
 
 // DefaultMinTimeout is the least a learned timeout can be, by default:
-// enough for a slow machine to render a page, little next to a minute.
+// enough for a slow machine to answer, little next to a minute.
 const DefaultMinTimeout = 2 * time.Second
+
+// DefaultMinPageTimeout is the least a learned navigation timeout
+// ([Session.Goto]) can be, by default: a page's own work (parsing, scripts,
+// layout) runs on this machine's CPU, which a load spike slows far more than
+// it slows the site's answers.
+const DefaultMinPageTimeout = 5 * time.Second
 
 // Observe takes the latency of a request that was answered.
 func (r *RTO) Observe(took time.Duration) {

@@ -155,6 +155,9 @@ type Config struct {
 	// MinTimeout is the least a learned timeout can be. Defaults to
 	// [DefaultMinTimeout].
 	MinTimeout time.Duration
+	// MinPageTimeout is the least a learned navigation timeout can be.
+	// Defaults to [DefaultMinPageTimeout], at most the configured timeout.
+	MinPageTimeout time.Duration
 	// Logger receives the session's events (never a password). Defaults to
 	// slog.Default().
 	Logger *slog.Logger
@@ -163,6 +166,7 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	c.LoginAttempts = cmp.Or(c.LoginAttempts, 8)
 	c.Timeout = cmp.Or(c.Timeout, 30*time.Second)
+	c.MinPageTimeout = cmp.Or(c.MinPageTimeout, DefaultMinPageTimeout)
 	if c.NewBackOff == nil {
 		c.NewBackOff = func() backoff.BackOff {
 			b := backoff.NewExponentialBackOff()
@@ -372,12 +376,12 @@ func (s *Session) verify(ctx context.Context, b *browser) (loggedOut bool, err e
 	if s.cfg.HomeURL == "" {
 		return false, nil
 	}
-	page, err := b.ctx.NewPage()
+	page, err := await(ctx, &s.wg, b.ctx.NewPage, s.closePage)
 	if err != nil {
 		return false, fmt.Errorf("session: verify storage state: %w", err)
 	}
-	defer page.Close()
-	defer context.AfterFunc(ctx, func() { page.Close() })()
+	defer s.closePage(page)
+	defer context.AfterFunc(ctx, func() { s.closePage(page) })()
 	if _, err := page.Goto(s.cfg.HomeURL, playwright.PageGotoOptions{Timeout: Timeout(ctx, s.cfg.Timeout)}); err != nil {
 		return false, fmt.Errorf("session: verify storage state: %w", err)
 	}
@@ -759,26 +763,42 @@ func (s *Session) login(ctx context.Context, b *browser) error {
 }
 
 func (s *Session) loginOnce(ctx context.Context, b *browser) (err error) {
-	page, err := await(ctx, &s.wg, b.ctx.NewPage, func(p playwright.Page) { _ = p.Close() })
+	// Every worker waits for a login: however the browser, the driver or the
+	// LoginFunc misbehave, it ends.
+	ctx, cancel := context.WithTimeout(ctx, 2*s.cfg.Timeout)
+	defer cancel()
+	page, err := await(ctx, &s.wg, b.ctx.NewPage, s.closePage)
 	if err != nil {
 		return err
 	}
-	defer page.Close()
-	defer context.AfterFunc(ctx, func() { page.Close() })()
-	defer func() {
-		if r := recover(); r != nil {
-			err = backoff.Permanent(fmt.Errorf("LoginFunc panicked: %v", r))
+	defer s.closePage(page)
+	defer context.AfterFunc(ctx, func() { s.closePage(page) })() // ends what the LoginFunc is stuck in
+	_, err = await(ctx, &s.wg, func() (ua any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = backoff.Permanent(fmt.Errorf("LoginFunc panicked: %v", r))
+			}
+		}()
+		if err := s.cfg.Login(ctx, page); err != nil {
+			return nil, err
 		}
-	}()
-	if err := s.cfg.Login(ctx, page); err != nil {
-		return err
-	}
-	if ua, err := page.Evaluate("navigator.userAgent"); err == nil { // for Fetch, which is not the browser
-		s.mu.Lock()
-		s.ua, _ = ua.(string)
-		s.mu.Unlock()
-	}
-	return nil
+		if ua, err := page.Evaluate("navigator.userAgent"); err == nil { // for Fetch, which is not the browser
+			s.mu.Lock()
+			s.ua, _ = ua.(string)
+			s.mu.Unlock()
+		}
+		return nil, nil
+	}, nil)
+	return err
+}
+
+// closePage closes a page of the session's own, waiting for that at most
+// Config.Timeout: a page the driver never reports closed (seen under heavy
+// load) must not hold up a login that every worker waits for.
+func (s *Session) closePage(page playwright.Page) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	_, _ = await(ctx, &s.wg, func() (struct{}, error) { return struct{}{}, page.Close() }, nil)
 }
 
 // saveState writes the context's storage state, if configured, atomically
@@ -958,7 +978,9 @@ func (s *Session) Close() error {
 	if err := drv.release(s.cfg.Timeout); err != nil {
 		errs = append(errs, err)
 	}
-	s.wg.wait()
+	if !s.wg.wait(s.cfg.Timeout) { // the driver is gone: what still runs is not talking to it
+		s.log.Warn("session: closed with a call still running (a LoginFunc that ignores its context?)")
+	}
 	killAll(procs) // what is left of them (usually nothing) and of chromium's crash handlers
 	killMatching(s.dir)
 	return errors.Join(append(errs, os.RemoveAll(s.dir))...)
@@ -1040,11 +1062,21 @@ func (g *group) goGo(fn func()) {
 	}()
 }
 
-func (g *group) wait() {
+// wait waits until no goroutine is left, at most d; it reports whether
+// none is.
+func (g *group) wait(d time.Duration) bool {
 	g.mu.Lock()
 	idle := g.idle
 	g.mu.Unlock()
-	if idle != nil {
-		<-idle
+	if idle == nil {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return true
+	case <-t.C:
+		return false
 	}
 }

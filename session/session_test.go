@@ -127,7 +127,9 @@ func TestBadCredentialsFailFast(t *testing.T) {
 func TestReloginOnce(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
-	s := sessiontest.Open(t, srv.Config())
+	cfg := srv.Config()
+	cfg.FixedTimeouts = true // a page slowed by a loaded machine is not what this is about
+	s := sessiontest.Open(t, cfg)
 	var visits atomic.Int64
 	var once sync.Once
 	visit := visit(s, srv)
@@ -527,5 +529,40 @@ func TestZeroConfig(t *testing.T) {
 	}
 	if st := s.Stats(); st.Logins != 0 || st.Generation != 1 || srv.LoginPosts() != 0 {
 		t.Errorf("Stats = %+v after %d logins at the server; want none", st, srv.LoginPosts())
+	}
+}
+
+// TestLoginThatHangsEnds: a re-login whose LoginFunc never returns (nor
+// heeds its context) — as a login page whose close the driver never
+// confirmed did in a loaded e2e run, holding every worker for 10 minutes —
+// is abandoned after twice Config.Timeout, and the next try logs in.
+func TestLoginThatHangsEnds(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.Timeout = 5 * time.Second
+	cfg.NewBackOff = func() backoff.BackOff { return &backoff.ZeroBackOff{} }
+	login, stuck := cfg.Login, make(chan struct{})
+	t.Cleanup(func() { close(stuck) })
+	var calls atomic.Int64
+	cfg.Login = func(ctx context.Context, page playwright.Page) error {
+		if calls.Add(1) == 2 {
+			<-stuck // the first re-login hangs for good
+		}
+		return login(ctx, page)
+	}
+	s := sessiontest.Open(t, cfg)
+	done := make(chan error, 1)
+	go func() { done <- s.Relogin(context.Background(), s.Generation()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Relogin = %v, want the second try to log in", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("a re-login whose LoginFunc hangs never ended")
+	}
+	if n := calls.Load(); n < 3 {
+		t.Errorf("%d logins, want the first, the hung one and one that worked", n)
 	}
 }
