@@ -267,7 +267,7 @@ type Document struct {
 // missing [ErrNotReady] (a page drawn by scripts needs Goto instead). A
 // body over [MaxPageSize] is an error.
 func (s *Session) Get(ctx context.Context, url string, exp Expect) (*Document, error) {
-	ceiling := cmp.Or(exp.Timeout, s.cfg.Timeout)
+	ceiling, outer := cmp.Or(exp.Timeout, s.cfg.Timeout), ctx // a re-login is not bounded by the request's timeout
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, ceiling)
@@ -280,7 +280,7 @@ func (s *Session) Get(ctx context.Context, url string, exp Expect) (*Document, e
 	defer resp.Body.Close()
 	final := resp.Request.URL.String()
 	if s.cfg.LoginURL != "" && SamePage(final, s.cfg.LoginURL) && !SamePage(url, s.cfg.LoginURL) {
-		if err := s.Relogin(ctx, resp.Generation); err != nil {
+		if err := s.Relogin(outer, resp.Generation); err != nil {
 			return nil, err
 		}
 		return nil, pool.Requeue(fmt.Errorf("%w (%s led to the login page)", ErrLoggedOut, ScrubString(url)))

@@ -518,40 +518,39 @@ func (s *Session) live(ctx context.Context) (*browser, error) {
 	case !b.dead():
 		return b, nil
 	}
-	v, err := s.do(ctx, "relaunch", func() (any, error) { return s.relaunch(ctx, b) })
+	v, err := s.do(ctx, "relaunch", func(ctx context.Context) (any, error) { return s.relaunch(ctx, b) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(*browser), nil
 }
 
-// do runs fn once for all concurrent callers of the same key (fn uses
-// the first caller's ctx); a caller whose ctx ends stops waiting.
-func (s *Session) do(ctx context.Context, key string, fn func() (any, error)) (any, error) {
-	for {
-		ch := s.flight.DoChan(key, func() (any, error) {
-			s.wg.add()
-			defer s.wg.done()
-			if s.isClosed() {
-				return nil, ErrClosed
-			}
-			return fn()
-		})
-		select {
-		case r := <-ch:
-			if r.Err != nil && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
-				continue // the first caller gave up, this one has not: try again
-			}
-			s.mu.Lock()
-			fatal := s.fatal
-			s.mu.Unlock()
-			if fatal != nil && r.Err != nil {
-				return nil, pool.Abort(r.Err)
-			}
-			return r.Val, r.Err
-		case <-ctx.Done():
-			return nil, ctx.Err()
+// do runs fn once for all concurrent callers of the same key; a caller
+// whose ctx ends stops waiting. fn gets ctx without its cancellation or
+// deadline: a login or relaunch that every worker waits for must not end
+// because the caller that started it had a 2 s request to make (it has
+// bounds of its own, and Close ends it).
+func (s *Session) do(ctx context.Context, key string, fn func(ctx context.Context) (any, error)) (any, error) {
+	flight := context.WithoutCancel(ctx)
+	ch := s.flight.DoChan(key, func() (any, error) {
+		s.wg.add()
+		defer s.wg.done()
+		if s.isClosed() {
+			return nil, ErrClosed
 		}
+		return fn(flight)
+	})
+	select {
+	case r := <-ch:
+		s.mu.Lock()
+		fatal := s.fatal
+		s.mu.Unlock()
+		if fatal != nil && r.Err != nil {
+			return nil, pool.Abort(r.Err)
+		}
+		return r.Val, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
@@ -691,7 +690,7 @@ func (s *Session) Relogin(ctx context.Context, seen uint64) error {
 		_, err := s.live(ctx) // a relaunch logs in
 		return err
 	}
-	_, err := s.do(ctx, "login", func() (any, error) {
+	_, err := s.do(ctx, "login", func(ctx context.Context) (any, error) {
 		s.mu.Lock()
 		done := s.gen != seen // a straggler's flight after the real one
 		s.mu.Unlock()

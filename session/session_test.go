@@ -566,3 +566,37 @@ func TestLoginThatHangsEnds(t *testing.T) {
 		t.Errorf("%d logins, want the first, the hung one and one that worked", n)
 	}
 }
+
+// TestReloginOutlivesTheRequestThatStartedIt: a re-login started by a
+// request with a 1 s timeout takes 3 s; it finishes — every worker waits for
+// it — instead of being cancelled with that request and started over by the
+// next (under load, a listing with 2 s requests never got logged in again).
+func TestReloginOutlivesTheRequestThatStartedIt(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	login := cfg.Login
+	var calls atomic.Int64
+	cfg.Login = func(ctx context.Context, page playwright.Page) error {
+		if calls.Add(1) > 1 {
+			select { // a slow re-login that heeds its context
+			case <-time.After(3 * time.Second):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return login(ctx, page)
+	}
+	s := sessiontest.Open(t, cfg)
+	srv.Expire()
+	_, err := s.Get(t.Context(), srv.ItemURL("A"), session.Expect{Timeout: time.Second})
+	if !pool.IsRequeue(err) || !errors.Is(err, session.ErrLoggedOut) {
+		t.Errorf("Get while logged out = %v, want a requeued ErrLoggedOut after the re-login", err)
+	}
+	if st := s.Stats(); st.Logins != 2 || calls.Load() != 2 {
+		t.Errorf("%d logins (%d tried), want 2: the first and one re-login", st.Logins, calls.Load())
+	}
+	if _, err := s.Get(t.Context(), srv.ItemURL("A"), session.Expect{Timeout: 10 * time.Second}); err != nil {
+		t.Errorf("Get after the re-login = %v", err)
+	}
+}
