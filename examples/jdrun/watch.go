@@ -61,7 +61,7 @@ func (f *fleetStore) count(ctx context.Context) (checkpoint.Tally, []download.Fa
 		var corrupt *checkpoint.CorruptError
 		switch {
 		case errors.As(err, &corrupt):
-			return checkpoint.Tally{}, nil, fmt.Errorf("%w: checkpoint %s line %d is corrupt (%v)", errUsage, corrupt.Path, corrupt.Line, corrupt.Err)
+			return checkpoint.Tally{}, nil, fmt.Errorf("%w: %w", errUsage, err) // it names the file and the line
 		case errors.Is(err, fs.ErrNotExist):
 			return checkpoint.Tally{}, nil, fmt.Errorf("%w at %s (see -store and -state)", errNoJournal, f.path)
 		case err != nil:

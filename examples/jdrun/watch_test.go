@@ -169,3 +169,33 @@ func testWatch(t *testing.T, store []string, ids ...string) {
 		t.Error("-watch shows a password")
 	}
 }
+
+// TestReportFileJournalErrors: `jdrun report` on a file journal that is
+// missing or damaged is a configuration error naming it, and leaves the
+// file as it was.
+func TestReportFileJournalErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	damaged := filepath.Join(dir, "damaged.jsonl")
+	content := "not a record\n" + `{"key":"a","state":"pending","updated":"2026-01-01T00:00:00Z"}` + "\n"
+	if err := os.WriteFile(damaged, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ store, says string }{
+		{filepath.Join(dir, "missing.jsonl"), "no checkpoint yet at " + filepath.Join(dir, "missing.jsonl")},
+		{damaged, damaged + " line 1"},
+	} {
+		var stdout, stderr syncBuffer
+		err := run(t.Context(), []string{"report", "-store", c.store, "-state", dir}, func(string) string { return "" },
+			strings.NewReader(""), &stdout, &stderr)
+		if exitCodeOf(err) != exitUsage || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("report -store %s: %v, want exit %d saying %q", c.store, err, exitUsage, c.says)
+		}
+	}
+	if b, _ := os.ReadFile(damaged); string(b) != content {
+		t.Errorf("the damaged journal was changed:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.jsonl")); err == nil {
+		t.Error("report created the missing journal")
+	}
+}
