@@ -108,7 +108,8 @@
 // Locking: Open takes a lock on the file path + ".lock" and writes its PID
 // there; a second Open, from any process, fails with [ErrLocked] naming that
 // PID. The operating system drops the lock when its process dies, so a
-// killed run leaves nothing to clean up.
+// killed run leaves nothing to clean up. [ReadFile] reads a journal without
+// the lock, for a report beside the run that has it open.
 //
 // # Migrating from the old tool
 //

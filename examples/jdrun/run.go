@@ -51,6 +51,11 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 			"url", srv.URL(), "vehicles", cfg.DemoVehicles, "latency", cfg.DemoLatency, "faults", cfg.DemoFaults)
 		sum.Portal, sum.Demo = srv.URL(), true
 	}
+	lv, err := startLive(cfg, log) // -listen: live metrics and status page (live.go)
+	if err != nil {
+		return err
+	}
+	defer lv.close()
 
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -82,6 +87,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 		return err
 	}
 	defer r.close()
+	lv.attach(r)
 
 	vehicles, err := r.list(ctx)
 	if err != nil {
@@ -110,6 +116,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 
 	rep := &reporter{r: r}
 	mon := startMonitor(cfg, stderr, logOut, log, sum.Skipped, len(todo), r.stats)
+	lv.follow(mon.meter, sum.Skipped, len(todo))
 	finished := make(chan struct{})
 	defer close(finished)
 	go acknowledge(ctx, r, finished)
