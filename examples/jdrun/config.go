@@ -160,7 +160,7 @@ func newFlagSet(c *config, fs *flag.FlagSet) map[string]string {
 	num(&c.MaxPages, "max-pages", "MAX_PAGES", 2000, "stop listing the inventory after this many pages (a \"next\" link that never ends)")
 	num(&c.Bundles, "bundles", "EVIDENCE_BUNDLES", 50, "keep the evidence of up to this many failures in <state>/bundles: screenshot, HTML, requests (0: none)")
 	str(&c.Trace, "trace", "TRACE", "off", "failures: after the run, replay up to 10 failed vehicles with a Playwright trace each, in their bundle (costs a browser context and a few seconds per vehicle)")
-	str(&c.Listen, "listen", "LISTEN", "", "serve live metrics (Prometheus, /metrics) and a status page (/) on this host:port while running, e.g. 127.0.0.1:9300 (empty: none)")
+	str(&c.Listen, "listen", "METRICS_LISTEN", "", "serve live metrics (Prometheus, /metrics) and a status page (/) on this host:port while running, e.g. 127.0.0.1:9300 (empty: none)")
 	str(&c.EnvFile, "env-file", "ENV_FILE", "", "the .env file to read (default: .env in the working directory, else next to jdrun)")
 	boolean(&c.Demo, "demo", "DEMO", false, "run against the embedded demo portal instead of JD_URL")
 	num(&c.DemoVehicles, "demo-vehicles", "DEMO_VEHICLES", 60, "demo portal: number of vehicles")
@@ -399,7 +399,7 @@ func (c *config) validate() error {
 	}
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			return bad("LISTEN (-listen)", "%q is not host:port, e.g. 127.0.0.1:9300 (:9300 listens on every interface)", c.Listen)
+			return bad("METRICS_LISTEN (-listen)", "%q is not host:port, e.g. 127.0.0.1:9300 (:9300 listens on every interface)", c.Listen)
 		}
 	}
 	t, err := template.New("name").Option("missingkey=error").Parse(c.NameTemplate)

@@ -105,7 +105,7 @@ func startLive(cfg *config, log *slog.Logger) (*live, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("%w: LISTEN (-listen): %w", errUsage, err)
+		return nil, fmt.Errorf("%w: METRICS_LISTEN (-listen): %w", errUsage, err)
 	}
 	l := &live{
 		log: log, reg: prometheus.NewRegistry(), desc: newLiveDescs(), served: make(chan struct{}),
