@@ -97,8 +97,13 @@ func (t *Tracked[P]) hook(cfg *pool.Config[P]) {
 	onStart, onAttempt, onResult := cfg.OnStart, cfg.OnAttempt, cfg.OnResult
 	cfg.OnStart = func(ctx context.Context, a pool.Attempt) error {
 		if err := tr.Begin(ctx, a.Key, a.Number, a.Started); err != nil {
-			if errors.Is(err, checkpoint.ErrLeaseLost) {
+			switch {
+			case errors.Is(err, checkpoint.ErrLeaseLost):
 				return backoff.Permanent(err)
+			case ctx.Err() != nil:
+				// The attempt's own deadline, or the shutdown, came before
+				// its record was written: the attempt failed, not the store.
+				return err
 			}
 			t.failed(err)
 			return err
