@@ -63,6 +63,7 @@ func TestTrack(t *testing.T) {
 		size, sum, err := checkpoint.HashFile(path)
 		return download.File{Path: path, Size: size, SHA256: sum}, err
 	}
+	var mu sync.Mutex // the workers run tasks at once
 	calls := map[string]int{}
 	ctx := t.Context()
 	_, err := trackedRun(t, ctx, store, opts, []string{"ok", "flaky", "bad", "gone"}, func(ctx context.Context, key string) (any, error) {
@@ -70,9 +71,12 @@ func TestTrack(t *testing.T) {
 		if r, err := store.Get(ctx, key); err != nil || r.State != checkpoint.Running || r.Attempts != a.Number {
 			t.Errorf("%s: record during attempt %d: %+v, %v; want Running", key, a.Number, r, err)
 		}
+		mu.Lock()
 		calls[key]++
+		call := calls[key]
+		mu.Unlock()
 		switch {
-		case key == "flaky" && calls[key] == 1:
+		case key == "flaky" && call == 1:
 			return nil, errors.New("HTTP 500")
 		case key == "bad":
 			return nil, errors.New("always broken")
@@ -144,8 +148,11 @@ func TestTrackSlowRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
 	runs := map[string]int{}
 	err = p.Run(t.Context(), []string{"a", "b"}, func(ctx context.Context, _ *pooltest.Page, key string) (any, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		runs[key]++
 		return download.File{Path: "/out/" + key, Size: 1, SHA256: "00"}, nil
 	})
