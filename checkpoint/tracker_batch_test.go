@@ -313,3 +313,27 @@ func TestFeedSurveys(t *testing.T) {
 		wantStats(t, tr, checkpoint.TrackerStats{Claimed: 3500, Done: 3500, Elsewhere: 2500})
 	})
 }
+
+// TestFeedPastFailedKeys: claims that Feed gives up at once — keys another
+// owner gave up meanwhile — leave room to claim others in the same pass.
+func TestFeedPastFailedKeys(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := newCounted()
+		defer store.Close()
+		keys := keysN(12)
+		for _, k := range keys[:8] {
+			if err := store.Put(ctx, checkpoint.Record{Key: k, State: checkpoint.Failed, Owner: "other"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 4})
+		err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+			return tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStats(t, tr, checkpoint.TrackerStats{Claimed: 4, Done: 4, Elsewhere: 8})
+	})
+}
