@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,8 @@ var (
 	fleetStore   = flag.String("fleet.store", "postgres", "BenchmarkFleet: postgres, or memory (each process a Memory store and a fixed share: no coordination, the control)")
 	fleetConns   = flag.Int("fleet.conns", 0, "BenchmarkFleet: connections per process (0: pgxpool's default)")
 	fleetSeed    = flag.Uint64("fleet.seed", 1, "BenchmarkFleet: seed of the pages' script")
+	fleetGroup   = flag.Duration("fleet.groupcommit", 0, "BenchmarkFleet: the trackers' GroupCommit")
+	fleetProfile = flag.String("fleet.cpuprofile", "", "BenchmarkFleet: write the CPU profile of process 1 to this file")
 )
 
 const fleetEnv = "PAGEFLEET_FLEET_CHILD" // a child's fleetConfig, as JSON
@@ -82,9 +85,12 @@ type fleetConfig struct {
 	StuckAfter      time.Duration
 	Retry           time.Duration // the pool's backoff, constant
 	Victim          bool          // this child is to be killed: it writes its events unbuffered
+	VictimWork      time.Duration // the victim's work per attempt, if not 0: long, so it dies mid-attempt
 	Audit           bool          // the parent audits Done writes with a trigger
 	PollInterval    time.Duration
 	TrackerLogLevel slog.Level
+	CPUProfile      string // a file for this child's CPU profile
+	GroupCommit     time.Duration
 }
 
 func fleetKey(i int) string { return fmt.Sprintf("1FTFW1E5%09d", i) }
@@ -121,17 +127,20 @@ var (
 
 // fleetResult is what a child reports at its end.
 type fleetResult struct {
-	Proc      int
-	Tracker   checkpoint.TrackerStats
-	Pool      struct{ Done, Failed, Retries, Rescued int }
-	Stmts     map[string]int // SQL statements sent, by kind
-	Trips     int            // round trips: queries and batches
-	WorkNanos int64          // simulated work the pages were asked to do
-	Attempts  int
-	Lat       map[string][]int32 // latencies in µs, by operation
-	Elapsed   time.Duration      // from "go" to the end of Run
-	Busy      time.Duration      // the workers' attempts, Begin included
-	Err       string
+	Proc        int
+	Tracker     checkpoint.TrackerStats
+	Pool        struct{ Done, Failed, Retries, Rescued int }
+	Stmts       map[string]int // SQL statements sent, by kind
+	Trips       int            // round trips: queries and batches
+	WorkNanos   int64          // simulated work the pages were asked to do
+	Attempts    int
+	Lat         map[string][]int32 // latencies in µs, by operation
+	Elapsed     time.Duration      // from "go" to the end of Run
+	Busy        time.Duration      // the workers' attempts, Begin included
+	Samples     int                // of the pool, every 5 ms
+	Starved     int                // samples with an idle worker and no task queued
+	StarvedHeld [8]int             // starved samples by the tracker's Held, in eighths of Hold
+	Err         string
 }
 
 // TestFleetChild is a child process of the simulation; without its
@@ -222,7 +231,7 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.TrackerLogLevel}))
 	tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{
-		Owner: owner, LeaseTTL: cfg.TTL, Hold: 2 * cfg.Workers, PollInterval: cfg.PollInterval,
+		Owner: owner, LeaseTTL: cfg.TTL, Hold: 2 * cfg.Workers, PollInterval: cfg.PollInterval, GroupCommit: cfg.GroupCommit,
 		Verify: func(checkpoint.Record) error { return nil }, Logger: logger,
 	})
 	if err != nil {
@@ -234,6 +243,9 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 	var ends sync.Map // key → when its final attempt ended
 	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
 		s := cfg.script(key, call)
+		if cfg.Victim && cfg.VictimWork > 0 && !s.Hang {
+			s.Latency = cfg.VictimWork
+		}
 		attempts.Add(1)
 		if s.Hang {
 			work.Add(int64(cfg.StuckAfter))
@@ -281,6 +293,16 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 		return fail(fmt.Errorf("waiting for go: %w", err))
 	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("CPU profile: %w", err))
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	start := time.Now()
 	stopFlush := make(chan struct{})
 	var flusher sync.WaitGroup
@@ -297,6 +319,38 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 		}
 	})
 	defer func() { close(stopFlush); flusher.Wait() }()
+	// Is the pool ever starved — a worker idle and nothing queued — and
+	// what does the tracker hold then?
+	var sampler sync.WaitGroup
+	stopSample := make(chan struct{})
+	var samples, starved atomic.Int64
+	var starvedHeld [8]atomic.Int64
+	sampler.Go(func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopSample:
+				return
+			case <-tick.C:
+			}
+			st := tp.Stats()
+			samples.Add(1)
+			if st.Queued == 0 && st.Running < cfg.Workers {
+				starved.Add(1)
+				h := tr.Stats().Held * 8 / (2 * cfg.Workers)
+				starvedHeld[min(7, h)].Add(1)
+			}
+		}
+	})
+	defer func() {
+		close(stopSample)
+		sampler.Wait()
+		res.Samples, res.Starved = int(samples.Load()), int(starved.Load())
+		for i := range starvedHeld {
+			res.StarvedHeld[i] = int(starvedHeld[i].Load())
+		}
+	}()
 	plan, err := tr.Plan(ctx, keys)
 	if err != nil {
 		return fail(err)
@@ -391,6 +445,10 @@ func (c *stmtCounter) snapshot() (map[string]int, int) {
 func stmtKind(sql string) string {
 	s := strings.Join(strings.Fields(sql), " ")
 	switch {
+	case strings.HasPrefix(s, "UPDATE") && strings.Contains(s, "FROM unnest") && strings.Contains(s, "SET state"):
+		return "write-batch"
+	case strings.HasPrefix(s, "UPDATE") && strings.Contains(s, "FROM unnest"):
+		return "renew-batch"
 	case strings.HasPrefix(s, "INSERT INTO") && strings.Contains(s, "(key) SELECT k FROM unnest"):
 		return "insert-keys"
 	case strings.HasPrefix(s, "WITH c AS"):
@@ -409,8 +467,10 @@ func stmtKind(sql string) string {
 		return "all-page"
 	case strings.HasPrefix(s, "INSERT INTO") && strings.Contains(s, "unnest"):
 		return "put-batch"
-	case strings.HasPrefix(s, "SELECT lease_owner"):
+	case strings.HasPrefix(s, "SELECT lease_owner"), strings.HasPrefix(s, "SELECT key, lease_owner"):
 		return "lost"
+	case strings.HasPrefix(s, "SELECT u.k, r.state"):
+		return "left"
 	}
 	return "other: " + s[:min(len(s), 40)]
 }
@@ -452,7 +512,7 @@ func (l *timedLease) Renew(ctx context.Context, ttl time.Duration) error {
 	err := l.Lease.Renew(ctx, ttl)
 	l.s.lat.add("renew", time.Since(t))
 	if err == nil {
-		out.printf("N %s %d\n", l.Key(), time.Now().UnixNano())
+		out.printf("N %s %d\n", l.Key(), t.UnixNano())
 	}
 	return err
 }
@@ -479,10 +539,61 @@ func released(key string, s checkpoint.State, err error) {
 	case errors.Is(err, checkpoint.ErrLeaseLost):
 		out.printf("L %s\n", key)
 	case err == nil && (s == checkpoint.Done || s == checkpoint.Failed):
-		out.printf("R %s %s\n", key, s)
+		out.printf("R %s %s %d\n", key, s, time.Now().UnixNano())
 	case err == nil:
 		out.printf("X %s\n", key)
 	}
+}
+
+// unwrap returns the store's own leases of ls.
+func unwrap(ls []checkpoint.Lease) []checkpoint.Lease {
+	inner := make([]checkpoint.Lease, len(ls))
+	for i, l := range ls {
+		inner[i] = l.(*timedLease).Lease
+	}
+	return inner
+}
+
+func (s *timedStore) RenewBatch(ctx context.Context, ls []checkpoint.Lease, ttl time.Duration) ([]error, error) {
+	t := time.Now()
+	errs, err := s.Store.(checkpoint.LeaseBatcher).RenewBatch(ctx, unwrap(ls), ttl)
+	s.lat.add("renew", time.Since(t))
+	for i, l := range ls {
+		if err == nil && errs[i] == nil {
+			// When the call started: the lease runs TTL from a moment
+			// after it.
+			out.printf("N %s %d\n", l.Key(), t.UnixNano())
+		}
+	}
+	return errs, err
+}
+
+func (s *timedStore) WriteBatch(ctx context.Context, ws []checkpoint.LeaseWrite) ([]error, error) {
+	inner := slices.Clone(ws)
+	for i := range inner {
+		inner[i].Lease = ws[i].Lease.(*timedLease).Lease
+	}
+	t := time.Now()
+	errs, err := s.Store.(checkpoint.LeaseBatcher).WriteBatch(ctx, inner)
+	s.lat.add("write", time.Since(t))
+	s.lat.add("writes/batch", time.Duration(len(ws))*time.Microsecond) // a count, kept as µs
+	for i, w := range ws {
+		if w.Release {
+			e := err
+			if e == nil {
+				e = errs[i]
+			}
+			released(w.Lease.Key(), w.Record.State, e)
+		}
+	}
+	return errs, err
+}
+
+func (s *timedStore) Left(ctx context.Context, keys []string) ([]checkpoint.Record, error) {
+	t := time.Now()
+	left, err := s.Store.(checkpoint.Surveyor).Left(ctx, keys)
+	s.lat.add("left", time.Since(t))
+	return left, err
 }
 
 func (l *timedLease) Abandon(ctx context.Context) error {
@@ -495,11 +606,13 @@ func (l *timedLease) Abandon(ctx context.Context) error {
 
 // fleetRun is one simulation, seen from the parent.
 type fleetRun struct {
-	cfg     fleetConfig
-	kill    float64 // kill proc 0 once the others finished this fraction of their share; 0: none
-	table   string
-	results []fleetResult
-	wall    time.Duration // from "go" to the last process's exit
+	cfg        fleetConfig
+	kill       float64 // kill proc 0 once the others finished this fraction of their share; 0: none
+	table      string
+	results    []fleetResult
+	wall       time.Duration // from "go" to the last process's exit
+	start      time.Time     // "go"
+	lastRecord time.Time     // the last outcome written
 
 	// From the event streams.
 	claims        map[string][]claimEvent
@@ -550,6 +663,9 @@ func (r *fleetRun) run(t testing.TB) {
 	for p := range r.cfg.Procs {
 		cfg := r.cfg
 		cfg.Proc, cfg.Victim = p, r.kill > 0 && p == 0
+		if p != 1 {
+			cfg.CPUProfile = ""
+		}
 		raw, _ := json.Marshal(cfg)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestFleetChild$", "-test.v=false")
 		cmd.Env = append(os.Environ(), fleetEnv+"="+string(raw))
@@ -594,9 +710,14 @@ func (r *fleetRun) run(t testing.TB) {
 				case "B":
 					r.victimOpen[f[0]] = unixNano(f[1])
 				case "N":
-					r.victimRenewed[f[0]] = unixNano(f[1])
+					if cfg.Victim { // the others renew the keys they took over
+						r.victimRenewed[f[0]] = unixNano(f[1])
+					}
 				case "R":
 					r.finals[f[0]] = append(r.finals[f[0]], fmt.Sprint("proc-", p))
+					if at := unixNano(f[2]); at.After(r.lastRecord) {
+						r.lastRecord = at
+					}
 					finished[p]++
 					if cfg.Victim {
 						delete(r.victimHeld, f[0])
@@ -662,6 +783,7 @@ func (r *fleetRun) run(t testing.TB) {
 	r.cpuBefore = readCPU()
 	mu.Lock()
 	start = time.Now()
+	r.start = start
 	mu.Unlock()
 	for _, c := range children {
 		io.WriteString(c.stdin, "go\n")
@@ -686,8 +808,8 @@ func unixNano(s string) time.Time {
 
 // tableStats are the server's counters of the records table.
 type tableStats struct {
-	SeqScan, IdxScan, Ins, Upd, HotUpd, Dead int64
-	Commits                                  int64 // of the whole database
+	SeqScan, SeqRead, IdxScan, Ins, Upd, HotUpd, Dead int64
+	Commits                                           int64 // of the whole database
 }
 
 func readTableStats(t testing.TB, table string) tableStats {
@@ -701,9 +823,9 @@ func readTableStats(t testing.TB, table string) tableStats {
 	defer c.Release()
 	c.Exec(ctx, "SELECT pg_stat_force_next_flush()")
 	c.Exec(ctx, "SELECT pg_stat_clear_snapshot()")
-	err = c.QueryRow(ctx, `SELECT coalesce(seq_scan, 0), coalesce(idx_scan, 0), n_tup_ins, n_tup_upd, n_tup_hot_upd, n_dead_tup,
+	err = c.QueryRow(ctx, `SELECT coalesce(seq_scan, 0), coalesce(seq_tup_read, 0), coalesce(idx_scan, 0), n_tup_ins, n_tup_upd, n_tup_hot_upd, n_dead_tup,
 		(SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())
-		FROM pg_stat_user_tables WHERE relid = $1::regclass`, table).Scan(&s.SeqScan, &s.IdxScan, &s.Ins, &s.Upd, &s.HotUpd, &s.Dead, &s.Commits)
+		FROM pg_stat_user_tables WHERE relid = $1::regclass`, table).Scan(&s.SeqScan, &s.SeqRead, &s.IdxScan, &s.Ins, &s.Upd, &s.HotUpd, &s.Dead, &s.Commits)
 	if err != nil {
 		t.Logf("table stats: %v", err)
 	}
@@ -841,7 +963,8 @@ func (r *fleetRun) check(t testing.TB, s *postgres.Store) {
 			// Finished by the victim, killed before it could say so:
 			// the records check above found its record.
 		case by == nil:
-			t.Errorf("%s: held by the victim, never claimed by another", key)
+			t.Errorf("%s: held by the victim since %v, never claimed by another; claims %v, finished by %v", key,
+				claimed.Format(time.StampMicro), r.claims[key], r.finals[key])
 		case by.at.Before(last.Add(r.cfg.TTL - 50*time.Millisecond)): // clocks: the server's and ours
 			t.Errorf("%s: taken over %v after the victim's last renewal, before its TTL %v", key, by.at.Sub(last), r.cfg.TTL)
 		case len(r.finals[key]) != 1:
@@ -859,16 +982,19 @@ func (r *fleetRun) check(t testing.TB, s *postgres.Store) {
 // report sums the children's results up, and prints them with logf.
 func (r *fleetRun) report(logf func(format string, args ...any)) map[string]float64 {
 	var (
-		stmts   = map[string]int{}
-		trips   int
-		work    int64
-		tr      checkpoint.TrackerStats
-		lat     = map[string][]int32{}
-		attempt int
-		retries int
-		rescued int
-		busy    time.Duration
-		span    time.Duration
+		stmts       = map[string]int{}
+		trips       int
+		work        int64
+		tr          checkpoint.TrackerStats
+		lat         = map[string][]int32{}
+		attempt     int
+		retries     int
+		rescued     int
+		busy        time.Duration
+		span        time.Duration
+		samples     int
+		starved     int
+		starvedHeld [8]int
 	)
 	for _, res := range r.results {
 		for k, n := range res.Stmts {
@@ -881,6 +1007,11 @@ func (r *fleetRun) report(logf func(format string, args ...any)) map[string]floa
 		rescued += res.Pool.Rescued
 		busy += res.Busy
 		span += res.Elapsed * time.Duration(r.cfg.Workers)
+		samples += res.Samples
+		starved += res.Starved
+		for i, n := range res.StarvedHeld {
+			starvedHeld[i] += n
+		}
 		for k, v := range res.Lat {
 			lat[k] = append(lat[k], v...)
 		}
@@ -913,9 +1044,17 @@ func (r *fleetRun) report(logf func(format string, args ...any)) map[string]floa
 		"wall-s":     r.wall.Seconds(),
 		"attempts":   float64(attempt),
 	}
-	logf("%d items, %d processes × %d workers, work %v (±20%%), TTL %v, store %s", r.cfg.Items, r.cfg.Procs, r.cfg.Workers, r.cfg.Work, r.cfg.TTL, r.cfg.Store)
+	logf("%d items, %d processes × %d workers, work %v (±20%%), TTL %v, store %s, group commit %v", r.cfg.Items, r.cfg.Procs, r.cfg.Workers, r.cfg.Work, r.cfg.TTL, r.cfg.Store, r.cfg.GroupCommit)
 	logf("wall %.2fs; ideal (items × work ÷ workers) %.2fs; ideal of the attempts made (%d, %d retried, %d hangs rescued) %.2fs",
 		r.wall.Seconds(), ideal.Seconds(), attempt, retries, rescued, adjusted.Seconds())
+	first, last := time.Duration(math.MaxInt64), time.Duration(0)
+	for _, res := range r.results {
+		first, last = min(first, res.Elapsed), max(last, res.Elapsed)
+	}
+	if !r.lastRecord.IsZero() {
+		m["last-record-s"] = r.lastRecord.Sub(r.start).Seconds()
+	}
+	logf("the last outcome written after %.2fs; the processes' runs took %.2fs to %.2fs", m["last-record-s"], first.Seconds(), last.Seconds())
 	logf("items/s %.0f; overhead over the attempts' ideal %.1f%%, over items × work ÷ workers %.1f%%", m["items/s"], m["overhead-%"], m["vs-ideal-%"])
 	logf("statements %d = %.3f per item; round trips %.3f per item", total, m["stmts/item"], m["trips/item"])
 	for _, k := range kinds {
@@ -930,19 +1069,31 @@ func (r *fleetRun) report(logf func(format string, args ...any)) map[string]floa
 		v := lat[k]
 		slices.Sort(v)
 		q := func(p float64) float64 { return float64(v[min(len(v)-1, int(p*float64(len(v))))]) / 1000 }
+		if k == "writes/batch" { // a count, not a latency
+			sum := 0.0
+			for _, x := range v {
+				sum += float64(x)
+			}
+			logf("  %-20s n=%7d  mean %.2f  p50 %.0f  p99 %.0f  max %.0f", k, len(v), sum/float64(len(v)), q(0.5)*1000, q(0.99)*1000, q(1)*1000)
+			m["writes/batch"] = sum / float64(len(v))
+			continue
+		}
 		logf("  latency %-12s n=%7d  p50 %7.2fms  p99 %7.2fms  max %8.2fms", k, len(v), q(0.5), q(0.99), q(1))
 		m[k+"-p50-ms"], m[k+"-p99-ms"] = q(0.5), q(0.99)
 	}
 	logf("tracker: claimed %d, done %d, failed %d, crashes found (takeovers of Running keys) %d, lost %d, elsewhere %d",
 		tr.Claimed, tr.Done, tr.Failed, tr.Crashes, tr.Lost, tr.Elsewhere)
 	d := func(f func(tableStats) int64) int64 { return f(r.serverAfter) - f(r.serverBefore) }
-	logf("server: commits %d (%.2f/item), rows inserted %d, updated %d (HOT %d), seq scans %d, index scans %d, dead rows %d",
+	logf("server: commits %d (%.2f/item), rows inserted %d, updated %d (HOT %d), seq scans %d (rows read %d), index scans %d, dead rows %d",
 		d(func(s tableStats) int64 { return s.Commits }), float64(d(func(s tableStats) int64 { return s.Commits }))/items,
 		d(func(s tableStats) int64 { return s.Ins }), d(func(s tableStats) int64 { return s.Upd }), d(func(s tableStats) int64 { return s.HotUpd }),
-		d(func(s tableStats) int64 { return s.SeqScan }), d(func(s tableStats) int64 { return s.IdxScan }), r.serverAfter.Dead)
+		d(func(s tableStats) int64 { return s.SeqScan }), d(func(s tableStats) int64 { return s.SeqRead }), d(func(s tableStats) int64 { return s.IdxScan }), r.serverAfter.Dead)
 	if span > 0 {
 		m["workers-busy-%"] = 100 * busy.Seconds() / span.Seconds()
 		logf("workers busy %.1f%% of their time (attempts and their Begin)", m["workers-busy-%"])
+	}
+	if samples > 0 {
+		logf("pool starved (a worker idle, no task queued) in %.1f%% of samples; then the tracker held (by eighths of Hold) %v", 100*float64(starved)/float64(samples), starvedHeld)
 	}
 	pgCPU := r.cpuAfter.Postgres - r.cpuBefore.Postgres
 	all := r.cpuAfter.Busy - r.cpuBefore.Busy
@@ -978,8 +1129,9 @@ func TestFleetInvariants(t *testing.T) {
 	t.Parallel()
 	r := newFleet(t, 600, 3, 4)
 	r.cfg.Work, r.cfg.TTL, r.kill = 5*time.Millisecond, time.Second, 0.3
+	r.cfg.VictimWork = 80 * time.Millisecond // killed mid-attempt, whenever it is killed
 	r.cfg.ErrRate, r.cfg.FailRate, r.cfg.HangRate = 0.05, 0.01, 0.002
-	r.cfg.AttemptTimeout, r.cfg.StuckAfter, r.cfg.Retry = 100*time.Millisecond, 150*time.Millisecond, 10*time.Millisecond
+	r.cfg.AttemptTimeout, r.cfg.StuckAfter, r.cfg.Retry = 200*time.Millisecond, 300*time.Millisecond, 10*time.Millisecond
 	r.cfg.PollInterval = 100 * time.Millisecond
 	s := open(t, postgres.Options{Schema: r.cfg.Schema})
 	r.run(t)
@@ -1000,7 +1152,7 @@ func BenchmarkFleet(b *testing.B) {
 	for b.Loop() {
 		r := newFleet(b, *fleetItems, *fleetProcs, *fleetWorkers)
 		r.cfg.Work, r.cfg.TTL, r.cfg.Seed, r.kill = *fleetWork, *fleetTTL, *fleetSeed, *fleetKill
-		r.cfg.Store, r.cfg.Conns = *fleetStore, *fleetConns
+		r.cfg.Store, r.cfg.Conns, r.cfg.CPUProfile, r.cfg.GroupCommit = *fleetStore, *fleetConns, *fleetProfile, *fleetGroup
 		s := open(b, postgres.Options{Schema: r.cfg.Schema})
 		r.run(b)
 		if r.cfg.Store == "postgres" {
