@@ -76,18 +76,6 @@ type TrackerOptions struct {
 	// remain, looks in the store for keys finished by other owners and for
 	// leases that ran out. Defaults to 1 second.
 	PollInterval time.Duration
-	// GroupCommit is how long the records of Retry, Done, Fail and Stop
-	// may wait to go to the store with others, on a store that is a
-	// [LeaseBatcher]: they go in one statement (and one transaction) with
-	// the next Running record of a Begin — which an attempt waits for, so
-	// it never waits — or after GroupCommit, whichever comes first. Each
-	// call still returns once its record is stored: as durable as without.
-	// It trades the latency of outcomes, which a pool reports without
-	// waiting for them (see package download's Tracked), for fewer
-	// statements: about one per attempt rather than two. Records that come
-	// while others are being written go together in the next batch even
-	// without it. Defaults to 0: no waiting.
-	GroupCommit time.Duration
 	// Logger receives crashes found, items given up, lost leases and store
 	// failures Feed rides out. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -102,7 +90,7 @@ func (o *TrackerOptions) fill() error {
 		v    int64
 	}{
 		{"LeaseTTL", int64(o.LeaseTTL)}, {"Hold", int64(o.Hold)}, {"MaxAttempts", int64(o.MaxAttempts)},
-		{"MaxCrashes", int64(o.MaxCrashes)}, {"PollInterval", int64(o.PollInterval)}, {"GroupCommit", int64(o.GroupCommit)},
+		{"MaxCrashes", int64(o.MaxCrashes)}, {"PollInterval", int64(o.PollInterval)},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("checkpoint: TrackerOptions.%s is negative (%d)", f.name, f.v)
@@ -251,7 +239,7 @@ func NewTracker(store Store, opts TrackerOptions) (*Tracker, error) {
 	t := &Tracker{store: store, leaser: l, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), held: map[string]*item{}}
 	t.batcher, _ = store.(LeaseBatcher)
 	t.surveyor, _ = store.(Surveyor)
-	t.commits.b, t.commits.linger = t.batcher, opts.GroupCommit
+	t.commits.b = t.batcher
 	t.bg, t.cancel = context.WithCancel(context.Background())
 	return t, nil
 }
@@ -469,8 +457,7 @@ func (t *Tracker) write(ctx context.Context, it *item, r Record, e end) error {
 	w := LeaseWrite{Lease: it.lease, Record: r, Release: e != 0}
 	var err error
 	if t.batcher != nil && !t.commits.off.Load() {
-		// A Running record is urgent: its attempt waits for it.
-		err = t.commits.write(ctx, w, r.State == Running)
+		err = t.commits.write(ctx, w)
 	} else {
 		err = direct(ctx, w)
 	}
@@ -624,34 +611,28 @@ func (t *Tracker) renewed(it *item, err error) {
 	}
 }
 
-// committer sends the tracker's writes to a LeaseBatcher in batches. An
-// urgent write — the Running record an attempt waits for — goes at once,
-// taking every write that waits along; so does every write when linger is
-// 0. Others wait up to linger for a ride. At most maxFlushers batches are
-// on their way at once; writes that come meanwhile wait for one of them to
-// end, and go together in the next. Writes of one key never meet in a
-// batch: each is made under its key's lock, and waits for its outcome.
+// committer sends the tracker's writes to a LeaseBatcher in batches: a
+// write goes at once if fewer than maxFlushers batches are on their way;
+// otherwise it waits for one of them to end, and goes with every write
+// that came meanwhile — batches grow with the load, and no write waits for
+// a ride. Writes of one key never meet in a batch: each is made under its
+// key's lock, and waits for its outcome.
 type committer struct {
-	b      LeaseBatcher
-	linger time.Duration
-	wg     sync.WaitGroup // the flushers
+	b  LeaseBatcher
+	wg sync.WaitGroup // the flushers
 	// off is set once the store refused a lease as foreign (a wrapper's):
 	// from then on every write goes through its lease's own methods.
 	off atomic.Bool
 
 	mu       sync.Mutex
 	queue    []*commit
-	urgent   int         // urgent writes in queue
-	due      bool        // the oldest write in queue has waited linger
-	flushing int         // flushers running
-	timer    *time.Timer // linger: makes the queue due
+	flushing int // flushers running
 }
 
 // commit is one write waiting in a committer.
 type commit struct {
-	w      LeaseWrite
-	urgent bool
-	done   chan error // its outcome
+	w    LeaseWrite
+	done chan error // its outcome
 }
 
 // maxFlushers is how many batches a committer has on their way at once.
@@ -671,17 +652,18 @@ func direct(ctx context.Context, w LeaseWrite) error {
 // write queues w, and returns its outcome once the batch it went with is
 // stored. If ctx ends while w waits, write takes it back and returns
 // ctx.Err(); once w is on its way, write waits for its outcome.
-func (c *committer) write(ctx context.Context, w LeaseWrite, urgent bool) error {
+func (c *committer) write(ctx context.Context, w LeaseWrite) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	cm := &commit{w: w, urgent: urgent, done: make(chan error, 1)}
+	cm := &commit{w: w, done: make(chan error, 1)}
 	c.mu.Lock()
 	c.queue = append(c.queue, cm)
-	if urgent {
-		c.urgent++
+	if c.flushing < maxFlushers {
+		c.flushing++
+		c.wg.Add(1)
+		go c.flush()
 	}
-	c.kickLocked()
 	c.mu.Unlock()
 	var err error
 	select {
@@ -690,9 +672,6 @@ func (c *committer) write(ctx context.Context, w LeaseWrite, urgent bool) error 
 		c.mu.Lock()
 		if i := slices.Index(c.queue, cm); i >= 0 {
 			c.queue = slices.Delete(c.queue, i, i+1)
-			if urgent {
-				c.urgent--
-			}
 			c.mu.Unlock()
 			return ctx.Err()
 		}
@@ -708,48 +687,19 @@ func (c *committer) write(ctx context.Context, w LeaseWrite, urgent bool) error 
 	return err
 }
 
-// kickLocked starts a flusher if the queue is to go now and one may
-// start — or else a running one takes the queue when its batch is stored —
-// or arms the linger timer.
-func (c *committer) kickLocked() {
-	switch {
-	case len(c.queue) == 0:
-	case c.urgent > 0 || c.linger == 0 || c.due:
-		if c.flushing < maxFlushers {
-			c.flushing++
-			c.wg.Add(1)
-			go c.flush()
-		}
-	case c.timer == nil:
-		c.timer = time.AfterFunc(c.linger, func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.timer, c.due = nil, true
-			c.kickLocked()
-		})
-	}
-}
-
-// flush writes batches while the queue is to go now.
+// flush sends the queue, a batch at a time, until it is empty.
 func (c *committer) flush() {
 	defer c.wg.Done()
 	c.mu.Lock()
-	for len(c.queue) > 0 && (c.urgent > 0 || c.linger == 0 || c.due) {
+	for len(c.queue) > 0 {
 		n := min(len(c.queue), maxBatch)
 		batch := slices.Clone(c.queue[:n])
 		c.queue = slices.Delete(c.queue, 0, n)
-		for _, cm := range batch {
-			if cm.urgent {
-				c.urgent--
-			}
-		}
-		c.due = false
 		c.mu.Unlock()
 		c.send(batch)
 		c.mu.Lock()
 	}
 	c.flushing--
-	c.kickLocked() // the writes left wait for linger
 	c.mu.Unlock()
 }
 

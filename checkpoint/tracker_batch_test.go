@@ -23,6 +23,7 @@ type counted struct {
 	renews  []int // leases in each RenewBatch
 	lefts   []int // keys in each Left
 	alls    int
+	gate    chan struct{} // if not nil, WriteBatch waits for it to close
 }
 
 func newCounted() *counted { return &counted{Memory: checkpoint.NewMemory()} }
@@ -37,7 +38,11 @@ func (c *counted) ClaimBatch(ctx context.Context, keys []string, owner string, n
 func (c *counted) WriteBatch(ctx context.Context, ws []checkpoint.LeaseWrite) ([]error, error) {
 	c.mu.Lock()
 	c.batches = append(c.batches, len(ws))
+	gate := c.gate
 	c.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	return c.Memory.WriteBatch(ctx, ws)
 }
 
@@ -71,28 +76,49 @@ func keysN(n int) []string {
 	return keys
 }
 
-// TestTrackerGroupCommit: the records of Done wait up to GroupCommit for a
-// ride, and go with the next Running record, which goes at once; every call
-// returns once its record is stored.
-func TestTrackerGroupCommit(t *testing.T) {
+// TestTrackerBatchesWrites: a write goes at once while fewer than two
+// batches are on their way; the writes that come while two are go together
+// in the next, and each call returns once its record is stored. A call
+// whose context ends while its write waits stores nothing.
+func TestTrackerBatchesWrites(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		store := newCounted()
 		defer store.Close()
-		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 8, GroupCommit: time.Second})
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 8})
 		keys := keysN(8)
 		f := startFeed(tr, keys)
 		for range keys {
 			f.claim(t)
 		}
-		t0 := time.Now()
-		for _, k := range keys[:3] {
-			if err := tr.Begin(ctx, k, 1, t0); err != nil { // urgent: one batch each
-				t.Fatal(err)
+		gate := func() chan struct{} {
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			store.gate = make(chan struct{})
+			return store.gate
+		}
+		wantBatches := func(want ...int) {
+			t.Helper()
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			if !slices.Equal(store.batches, want) {
+				t.Errorf("batches %v, want %v", store.batches, want)
 			}
 		}
+		t0 := time.Now()
 		var wg sync.WaitGroup
-		for _, k := range keys[:3] {
+		begin := func(k string) {
+			wg.Go(func() {
+				if err := tr.Begin(ctx, k, 1, t0); err != nil {
+					t.Error(err)
+				}
+			})
+			synctest.Wait() // on its way, in a batch of its own
+		}
+		g := gate()
+		begin(keys[0])
+		begin(keys[1])
+		for _, k := range keys[2:5] {
 			wg.Go(func() {
 				if err := tr.Done(ctx, k, 1, checkpoint.SavedFile{Path: "/out/" + k, SHA256: "00"}); err != nil {
 					t.Error(err)
@@ -102,51 +128,29 @@ func TestTrackerGroupCommit(t *testing.T) {
 				}
 			})
 		}
-		synctest.Wait() // the Dones wait for a ride
+		synctest.Wait() // the Dones wait
 		if st := tr.Stats(); st.Done != 0 {
-			t.Errorf("Done before GroupCommit or a Running record: %+v", st)
+			t.Errorf("Done before its batch was stored: %+v", st)
 		}
-		if err := tr.Begin(ctx, keys[3], 1, t0); err != nil { // takes them along
-			t.Fatal(err)
-		}
+		close(g)
 		wg.Wait()
-		if time.Since(t0) != 0 {
-			t.Errorf("the Dones waited %v: they should have gone with the Running record", time.Since(t0))
-		}
-		store.mu.Lock()
-		if want := []int{1, 1, 1, 4}; !slices.Equal(store.batches, want) {
-			t.Errorf("batches %v, want %v", store.batches, want)
-		}
-		store.mu.Unlock()
+		wantBatches(1, 1, 3)
 
-		// Without a Running record to ride with, they go after GroupCommit.
-		for _, k := range keys[4:6] {
-			wg.Go(func() {
-				if err := tr.Fail(ctx, k, 1, errors.New("HTTP 404")); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if d := time.Since(t0); d != time.Second {
-			t.Errorf("the Fails waited %v, want GroupCommit (1s)", d)
-		}
-
-		// A call whose context ends while it waits stores nothing.
+		g = gate()
+		begin(keys[5])
+		begin(keys[6])
 		c, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 		defer cancel()
-		if err := tr.Done(c, keys[6], 1, checkpoint.SavedFile{Path: "/out/x", SHA256: "00"}); !errors.Is(err, context.DeadlineExceeded) {
+		if err := tr.Done(c, keys[7], 1, checkpoint.SavedFile{Path: "/out/x", SHA256: "00"}); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Done whose context ended while it waited: %v", err)
 		}
-		time.Sleep(2 * time.Second)
-		if _, err := store.Get(ctx, keys[6]); !errors.Is(err, checkpoint.ErrNotFound) {
-			t.Errorf("%s after a Done that gave up: %v; want no record", keys[6], err)
+		close(g)
+		wg.Wait()
+		if _, err := store.Get(ctx, keys[7]); !errors.Is(err, checkpoint.ErrNotFound) {
+			t.Errorf("%s after a Done that gave up: %v; want no record", keys[7], err)
 		}
-		store.mu.Lock()
-		if want := []int{1, 1, 1, 4, 2}; !slices.Equal(store.batches, want) {
-			t.Errorf("batches %v, want %v", store.batches, want)
-		}
-		store.mu.Unlock()
+		wantBatches(1, 1, 3, 1, 1)
+		wantStats(t, tr, checkpoint.TrackerStats{Held: 5, Claimed: 8, Done: 3})
 		f.stop(t)
 	})
 }

@@ -24,7 +24,7 @@ import (
 // Outcomes are written as the pool reports them, many at once — not one
 // after another on the pool's one callback goroutine, which would let the
 // records of a busy pool fall behind its workers — so the tracker can send
-// them to the store together ([checkpoint.TrackerOptions].GroupCommit).
+// them to the store together (on a [checkpoint.LeaseBatcher]).
 //
 // The embedded pool is there for its Stats, SetWorkers and SetMaxWorkers;
 // use Tracked.Run, not the pool's.

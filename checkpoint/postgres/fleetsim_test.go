@@ -63,7 +63,6 @@ var (
 	fleetStore   = flag.String("fleet.store", "postgres", "BenchmarkFleet: postgres, or memory (each process a Memory store and a fixed share: no coordination, the control)")
 	fleetConns   = flag.Int("fleet.conns", 0, "BenchmarkFleet: connections per process (0: pgxpool's default)")
 	fleetSeed    = flag.Uint64("fleet.seed", 1, "BenchmarkFleet: seed of the pages' script")
-	fleetGroup   = flag.Duration("fleet.groupcommit", 0, "BenchmarkFleet: the trackers' GroupCommit")
 	fleetProfile = flag.String("fleet.cpuprofile", "", "BenchmarkFleet: write the CPU profile of process 1 to this file")
 )
 
@@ -90,7 +89,6 @@ type fleetConfig struct {
 	PollInterval    time.Duration
 	TrackerLogLevel slog.Level
 	CPUProfile      string // a file for this child's CPU profile
-	GroupCommit     time.Duration
 }
 
 func fleetKey(i int) string { return fmt.Sprintf("1FTFW1E5%09d", i) }
@@ -231,7 +229,7 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.TrackerLogLevel}))
 	tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{
-		Owner: owner, LeaseTTL: cfg.TTL, Hold: 2 * cfg.Workers, PollInterval: cfg.PollInterval, GroupCommit: cfg.GroupCommit,
+		Owner: owner, LeaseTTL: cfg.TTL, Hold: 2 * cfg.Workers, PollInterval: cfg.PollInterval,
 		Verify: func(checkpoint.Record) error { return nil }, Logger: logger,
 	})
 	if err != nil {
@@ -1044,7 +1042,7 @@ func (r *fleetRun) report(logf func(format string, args ...any)) map[string]floa
 		"wall-s":     r.wall.Seconds(),
 		"attempts":   float64(attempt),
 	}
-	logf("%d items, %d processes × %d workers, work %v (±20%%), TTL %v, store %s, group commit %v", r.cfg.Items, r.cfg.Procs, r.cfg.Workers, r.cfg.Work, r.cfg.TTL, r.cfg.Store, r.cfg.GroupCommit)
+	logf("%d items, %d processes × %d workers, work %v (±20%%), TTL %v, store %s", r.cfg.Items, r.cfg.Procs, r.cfg.Workers, r.cfg.Work, r.cfg.TTL, r.cfg.Store)
 	logf("wall %.2fs; ideal (items × work ÷ workers) %.2fs; ideal of the attempts made (%d, %d retried, %d hangs rescued) %.2fs",
 		r.wall.Seconds(), ideal.Seconds(), attempt, retries, rescued, adjusted.Seconds())
 	first, last := time.Duration(math.MaxInt64), time.Duration(0)
@@ -1152,7 +1150,7 @@ func BenchmarkFleet(b *testing.B) {
 	for b.Loop() {
 		r := newFleet(b, *fleetItems, *fleetProcs, *fleetWorkers)
 		r.cfg.Work, r.cfg.TTL, r.cfg.Seed, r.kill = *fleetWork, *fleetTTL, *fleetSeed, *fleetKill
-		r.cfg.Store, r.cfg.Conns, r.cfg.CPUProfile, r.cfg.GroupCommit = *fleetStore, *fleetConns, *fleetProfile, *fleetGroup
+		r.cfg.Store, r.cfg.Conns, r.cfg.CPUProfile = *fleetStore, *fleetConns, *fleetProfile
 		s := open(b, postgres.Options{Schema: r.cfg.Schema})
 		r.run(b)
 		if r.cfg.Store == "postgres" {
