@@ -269,7 +269,9 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 		OnAttempt: func(a pool.Attempt) {
 			busy.Add(int64(a.Duration))
 			if a.Final {
-				ends.Store(a.Key, time.Now())
+				// When it ended, not now: OnAttempt comes once the
+				// outcomes reported before it are written.
+				ends.Store(a.Key, a.Started.Add(a.Duration))
 			}
 			out.printf("A %s %d %d\n", a.Key, a.Started.UnixNano(), a.Started.Add(a.Duration).UnixNano())
 		},
