@@ -28,8 +28,9 @@ const surveyChunk = 10_000
 // other owners, or given up — and then returns nil. It holds at most Hold
 // keys at once, and claims more in batches: when a quarter of Hold or more
 // has ended (Done, Fail, Stop), or when it holds none — one claim for many
-// keys, not one per key. Set Hold to about twice the workers: then the
-// workers have keys to work on while Feed claims.
+// keys, not one per key. Set Hold to two to four times the workers — more
+// when the store is slow to answer — so that the workers have keys to work
+// on while Feed claims and their outcomes are written.
 //
 // At each claim it looks at the record the claim found:
 //

@@ -64,6 +64,7 @@ var (
 	fleetConns   = flag.Int("fleet.conns", 0, "BenchmarkFleet: connections per process (0: pgxpool's default)")
 	fleetSeed    = flag.Uint64("fleet.seed", 1, "BenchmarkFleet: seed of the pages' script")
 	fleetProfile = flag.String("fleet.cpuprofile", "", "BenchmarkFleet: write the CPU profile of process 1 to this file")
+	fleetHold    = flag.Int("fleet.hold", 0, "BenchmarkFleet: the trackers' Hold (0: twice the workers)")
 )
 
 const fleetEnv = "PAGEFLEET_FLEET_CHILD" // a child's fleetConfig, as JSON
@@ -89,6 +90,7 @@ type fleetConfig struct {
 	PollInterval    time.Duration
 	TrackerLogLevel slog.Level
 	CPUProfile      string // a file for this child's CPU profile
+	Hold            int    // the tracker's
 }
 
 func fleetKey(i int) string { return fmt.Sprintf("1FTFW1E5%09d", i) }
@@ -229,7 +231,7 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.TrackerLogLevel}))
 	tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{
-		Owner: owner, LeaseTTL: cfg.TTL, Hold: 2 * cfg.Workers, PollInterval: cfg.PollInterval,
+		Owner: owner, LeaseTTL: cfg.TTL, Hold: cfg.Hold, PollInterval: cfg.PollInterval,
 		Verify: func(checkpoint.Record) error { return nil }, Logger: logger,
 	})
 	if err != nil {
@@ -338,7 +340,7 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 			samples.Add(1)
 			if st.Queued == 0 && st.Running < cfg.Workers {
 				starved.Add(1)
-				h := tr.Stats().Held * 8 / (2 * cfg.Workers)
+				h := tr.Stats().Held * 8 / cfg.Hold
 				starvedHeld[min(7, h)].Add(1)
 			}
 		}
@@ -1044,7 +1046,7 @@ func (r *fleetRun) report(logf func(format string, args ...any)) map[string]floa
 		"wall-s":     r.wall.Seconds(),
 		"attempts":   float64(attempt),
 	}
-	logf("%d items, %d processes × %d workers, work %v (±20%%), TTL %v, store %s", r.cfg.Items, r.cfg.Procs, r.cfg.Workers, r.cfg.Work, r.cfg.TTL, r.cfg.Store)
+	logf("%d items, %d processes × %d workers, work %v (±20%%), TTL %v, store %s, hold %d", r.cfg.Items, r.cfg.Procs, r.cfg.Workers, r.cfg.Work, r.cfg.TTL, r.cfg.Store, r.cfg.Hold)
 	logf("wall %.2fs; ideal (items × work ÷ workers) %.2fs; ideal of the attempts made (%d, %d retried, %d hangs rescued) %.2fs",
 		r.wall.Seconds(), ideal.Seconds(), attempt, retries, rescued, adjusted.Seconds())
 	first, last := time.Duration(math.MaxInt64), time.Duration(0)
@@ -1109,7 +1111,7 @@ func newFleet(t testing.TB, items, procs, workers int) *fleetRun {
 	sch := strings.Trim(strings.Split(s.Table(), ".")[0], `"`)
 	cfg := fleetConfig{
 		DSN: dsn(t), Schema: sch, Store: "postgres", Items: items, Procs: procs, Workers: workers,
-		Work: 50 * time.Millisecond, TTL: 10 * time.Second, Seed: 1,
+		Work: 50 * time.Millisecond, TTL: 10 * time.Second, Seed: 1, Hold: 2 * workers,
 		ErrRate: 0.01, FailRate: 0.001, HangRate: 0.0001,
 		AttemptTimeout: 300 * time.Millisecond, StuckAfter: 500 * time.Millisecond, Retry: 100 * time.Millisecond,
 		TrackerLogLevel: slog.LevelError,
@@ -1153,6 +1155,9 @@ func BenchmarkFleet(b *testing.B) {
 		r := newFleet(b, *fleetItems, *fleetProcs, *fleetWorkers)
 		r.cfg.Work, r.cfg.TTL, r.cfg.Seed, r.kill = *fleetWork, *fleetTTL, *fleetSeed, *fleetKill
 		r.cfg.Store, r.cfg.Conns, r.cfg.CPUProfile = *fleetStore, *fleetConns, *fleetProfile
+		if *fleetHold > 0 {
+			r.cfg.Hold = *fleetHold
+		}
 		s := open(b, postgres.Options{Schema: r.cfg.Schema})
 		r.run(b)
 		if r.cfg.Store == "postgres" {
