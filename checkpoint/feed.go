@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -13,10 +14,23 @@ import (
 // of a long todo list each time would cost the store a scan of the list.
 const claimWindow = 1024
 
+// pruneAt is how many parked keys — passed over because other owners held
+// them — Feed lets gather, on a store that is a [Surveyor], before it asks
+// the store which of them are finished. Owners that share a store and
+// walk the same todo list pass over most of each other's keys.
+const pruneAt = 2 * claimWindow
+
+// surveyChunk is the most keys Feed asks a Surveyor about at once.
+const surveyChunk = 10_000
+
 // Feed claims the keys of todo, in order, and calls submit for each claim,
 // from Feed's goroutine, until every key is finished — by this tracker, by
 // other owners, or given up — and then returns nil. It holds at most Hold
-// keys at once, and claims more as held keys end (Done, Fail, Stop).
+// keys at once, and claims more in batches: when a quarter of Hold or more
+// has ended (Done, Fail, Stop), or when it holds none — one claim for many
+// keys, not one per key. Set Hold to two to four times the workers — more
+// when the store is slow to answer — so that the workers have keys to work
+// on while Feed claims and their outcomes are written.
 //
 // At each claim it looks at the record the claim found:
 //
@@ -34,11 +48,14 @@ const claimWindow = 1024
 // those it has not submitted, and returns the error: submit must not have
 // started the work then.
 //
-// When it can claim nothing while keys remain — the rest are held by
-// other owners — Feed waits for a held key to end or for PollInterval,
-// and then reads the store once (All) to drop the keys other owners
-// finished. A store failure Feed rides out, retrying every PollInterval,
-// for up to LeaseTTL; after that it returns the error.
+// The keys it passes over because other owners hold them it asks the store
+// about later, and drops those the others finished: when it can claim
+// nothing else — it then waits for a held key to end or for PollInterval
+// first — and, on a store that is a [Surveyor], whenever many have
+// gathered. A Surveyor answers for just those keys, in one round trip;
+// another store is read whole (All). A store failure Feed rides out,
+// retrying every PollInterval, for up to LeaseTTL; after that it returns
+// the error.
 //
 // When ctx ends Feed returns ctx.Err(); the keys it holds stay held until
 // their Done, Fail or Stop, or Close. A Feed may not overlap another on the
@@ -60,7 +77,8 @@ func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) er
 		t.feeding = false
 		t.mu.Unlock()
 	}()
-	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{}}
+	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{},
+		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt}
 	for i, k := range todo {
 		if _, dup := f.order[k]; dup {
 			return fmt.Errorf("checkpoint: Feed: key %.80q is given twice", k)
@@ -80,6 +98,8 @@ type feed struct {
 	parked map[string]struct{} // offered, not claimable: finished or held by other owners
 	mine   map[string]*item    // claimed here, until they end
 
+	batch   int       // claim when at least this many keys are free to hold
+	pruneAt int       // prune the parked keys when this many gathered
 	failing time.Time // when the store started failing, zero if it works
 }
 
@@ -99,6 +119,14 @@ func (f *feed) run(ctx context.Context) error {
 			return err
 		}
 		f.reap() // submit may have finished keys already
+		if f.t.surveyor != nil && len(f.parked) >= f.pruneAt {
+			if err := f.prune(ctx); err != nil {
+				return err
+			}
+			// The keys left are held by others: ask again once as many
+			// more have gathered.
+			f.pruneAt = max(pruneAt, 2*len(f.parked))
+		}
 		if len(f.queue) == 0 && len(f.parked) == 0 && len(f.mine) == 0 {
 			return nil
 		}
@@ -148,14 +176,16 @@ func (f *feed) requeue(keys []string) {
 	slices.SortFunc(f.queue, func(a, b string) int { return f.order[a] - f.order[b] })
 }
 
-// claim claims keys from the queue, a window at a time, until the tracker
-// holds Hold keys or the queue is empty, and takes each claim.
+// claim claims as many keys as the tracker may hold more, from the queue,
+// a window at a time, and takes each claim. It claims only when a batch's
+// worth of keys is free to hold, or none is held: one round trip for many
+// keys, and another only if the window had too few free ones.
 func (f *feed) claim(ctx context.Context) error {
-	for len(f.queue) > 0 {
-		need := f.t.free()
-		if need <= 0 {
-			return nil
-		}
+	need := f.t.free()
+	if need < f.batch && need < f.t.opts.Hold {
+		return nil
+	}
+	for len(f.queue) > 0 && need > 0 {
 		window := f.queue[:min(len(f.queue), claimWindow)]
 		ls, err := f.t.leaser.ClaimBatch(ctx, window, f.t.opts.Owner, need, f.t.opts.LeaseTTL)
 		if err != nil {
@@ -185,6 +215,9 @@ func (f *feed) claim(ctx context.Context) error {
 				return err
 			}
 		}
+		// Not need - len(ls): take gives some claims up at once (Failed
+		// elsewhere, attempts used up), and submit may end some.
+		need = f.t.free()
 	}
 	return nil
 }
@@ -313,28 +346,15 @@ func (t *Tracker) count(fn func(s *TrackerStats)) {
 	t.mu.Unlock()
 }
 
-// check reads the store once and drops the parked keys other owners
-// finished; the others go back in the queue, to be offered again (their
-// leases may have run out).
+// check drops the parked keys other owners finished; the others go back in
+// the queue, to be offered again (their leases may have run out).
 func (f *feed) check(ctx context.Context) error {
 	if len(f.parked) == 0 {
 		return nil
 	}
-	finished := 0
-	for r, err := range f.t.store.All(ctx) {
-		if err != nil {
-			return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: read the records: %w", err))
-		}
-		if _, ok := f.parked[r.Key]; !ok {
-			continue
-		}
-		if r.State == Done || r.State == Failed && !f.t.isFresh(r) {
-			delete(f.parked, r.Key)
-			finished++
-		}
+	if err := f.prune(ctx); err != nil || !f.failing.IsZero() {
+		return err
 	}
-	f.failing = time.Time{}
-	f.t.count(func(s *TrackerStats) { s.Elsewhere += finished })
 	again := make([]string, 0, len(f.parked))
 	for k := range f.parked {
 		again = append(again, k)
@@ -342,6 +362,52 @@ func (f *feed) check(ctx context.Context) error {
 	clear(f.parked)
 	f.requeue(again)
 	return nil
+}
+
+// prune asks the store about the parked keys — a Surveyor about just them,
+// another store by reading it whole — and drops those other owners
+// finished: Done, or Failed (unless Plan planned that record again).
+func (f *feed) prune(ctx context.Context) error {
+	finished := 0
+	defer func() { f.t.count(func(s *TrackerStats) { s.Elsewhere += finished }) }()
+	if f.t.surveyor == nil {
+		for r, err := range f.t.store.All(ctx) {
+			if err != nil {
+				return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: read the records: %w", err))
+			}
+			if _, ok := f.parked[r.Key]; ok && f.finished(r) {
+				delete(f.parked, r.Key)
+				finished++
+			}
+		}
+		f.failing = time.Time{}
+		return nil
+	}
+	keys := slices.Collect(maps.Keys(f.parked))
+	slices.SortFunc(keys, func(a, b string) int { return f.order[a] - f.order[b] })
+	for chunk := range slices.Chunk(keys, surveyChunk) {
+		left, err := f.t.surveyor.Left(ctx, chunk)
+		if err != nil {
+			return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: ask what is left: %w", err))
+		}
+		open := make(map[string]bool, len(left))
+		for _, r := range left {
+			open[r.Key] = !f.finished(r)
+		}
+		for _, k := range chunk {
+			if !open[k] {
+				delete(f.parked, k)
+				finished++
+			}
+		}
+	}
+	f.failing = time.Time{}
+	return nil
+}
+
+// finished reports whether r, a record Feed found, finishes its key here.
+func (f *feed) finished(r Record) bool {
+	return r.State == Done || r.State == Failed && !f.t.isFresh(r)
 }
 
 // isFresh reports whether r is a Failed record Plan planned again.

@@ -121,9 +121,10 @@ type File struct {
 }
 
 var (
-	_ Store   = (*File)(nil)
-	_ Batcher = (*File)(nil)
-	_ Leaser  = (*File)(nil)
+	_ Store        = (*File)(nil)
+	_ Batcher      = (*File)(nil)
+	_ LeaseBatcher = (*File)(nil)
+	_ Surveyor     = (*File)(nil)
 )
 
 // Open opens the journal at path, creating it if it does not exist, and
@@ -346,6 +347,17 @@ func (f *File) Claim(ctx context.Context, key, owner string, ttl time.Duration) 
 // ClaimBatch leases up to n of keys to owner for ttl. See [Leaser].
 func (f *File) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]Lease, error) {
 	return f.leases.claim(ctx, f, keys, owner, n, ttl, false)
+}
+
+// RenewBatch renews leases of f. See [LeaseBatcher].
+func (f *File) RenewBatch(ctx context.Context, ls []Lease, ttl time.Duration) ([]error, error) {
+	return f.leases.renewBatch(ctx, f, ls, ttl)
+}
+
+// WriteBatch writes through leases of f, with one append and one fsync.
+// See [LeaseBatcher].
+func (f *File) WriteBatch(ctx context.Context, ws []LeaseWrite) ([]error, error) {
+	return f.leases.writeBatch(ctx, f, ws)
 }
 
 func (f *File) now() time.Time {

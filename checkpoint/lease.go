@@ -22,6 +22,10 @@ var (
 	// or the lease was released or abandoned already. Nothing was stored.
 	// The message names the owner of the claim that took the key over.
 	ErrLeaseLost = errors.New("checkpoint: lease lost")
+	// ErrForeignLease is the error of a [LeaseBatcher] for a lease it did
+	// not hand out — one of another store, or one a wrapper of the store
+	// made. [Tracker] then writes through each lease's own methods.
+	ErrForeignLease = errors.New("checkpoint: a lease of another store")
 )
 
 // Leaser is implemented by stores that hand out work to several workers or
@@ -65,6 +69,47 @@ type Leaser interface {
 	// for a shared store: many concurrent callers offering the same keys
 	// get disjoint ones, without waiting for each other.
 	ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]Lease, error)
+}
+
+// LeaseBatcher is implemented by Leasers that renew and write many leases
+// together faster than one by one: in one statement and one transaction for
+// a shared store, with one fsync for [File]. [Tracker] renews its leases and
+// writes its records through it when the store has it. Check for it with a
+// type assertion.
+//
+// The leases must be the store's own, from its Claim or ClaimBatch; others
+// — another store's, or a wrapper's — get an error wrapping
+// [ErrForeignLease], and nothing is done with them.
+type LeaseBatcher interface {
+	Leaser
+	// RenewBatch extends each lease of ls to ttl from now, as Renew each
+	// would. It returns one error per lease, in the order of ls: nil, or
+	// one wrapping ErrLeaseLost for a lease that no longer holds its key.
+	// When the call fails as a whole — a canceled ctx, a closed store, a
+	// database error — it returns that error and no others, and renewed
+	// none.
+	RenewBatch(ctx context.Context, ls []Lease, ttl time.Duration) ([]error, error)
+	// WriteBatch stores the record of each write through its lease, as Put
+	// or Release each would (see [LeaseWrite]), in one transaction. It
+	// returns one error per write, in the order of ws: nil once the write
+	// is stored (durably, as Put's), or one wrapping ErrLeaseLost or
+	// ErrInvalid for a write it did not store — the others are stored
+	// still. Two writes of one key in a batch are ErrInvalid for the
+	// second. When the call fails as a whole it returns that error and no
+	// others, and stored nothing — or, for a failure during the commit,
+	// maybe all of it, as Put may.
+	WriteBatch(ctx context.Context, ws []LeaseWrite) ([]error, error)
+}
+
+// LeaseWrite is one write of [LeaseBatcher.WriteBatch].
+type LeaseWrite struct {
+	Lease Lease
+	// Record is what to store, as [Lease.Put] takes it: an empty Key or
+	// Owner is the lease's.
+	Record Record
+	// Release ends the lease, as [Lease.Release]; otherwise it holds on, as
+	// after [Lease.Put].
+	Release bool
 }
 
 // Lease is one claim of one key, from [Leaser]. Its methods are safe for
@@ -273,6 +318,92 @@ func (l *localLease) put(ctx context.Context, r Record, end bool) error {
 		l.ls.held[l.key] = hold{owner: l.owner, gen: l.gen, ended: true}
 	}
 	return nil
+}
+
+// renewBatch renews ls, leases of h. See [LeaseBatcher].
+func (ls *leases) renewBatch(ctx context.Context, h leaseHost, batch []Lease, ttl time.Duration) ([]error, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if ttl <= 0 {
+		return nil, fmt.Errorf("checkpoint: renew: ttl is %v, want it positive", ttl)
+	}
+	if _, _, err := h.lookup(""); errors.Is(err, ErrClosed) {
+		return nil, err
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	errs := make([]error, len(batch))
+	expires := h.now().Add(ttl)
+	for i, bl := range batch {
+		l, ok := bl.(*localLease)
+		switch {
+		case !ok || l.ls != ls:
+			errs[i] = foreign(bl)
+		default:
+			if errs[i] = l.holdsLocked(); errs[i] == nil {
+				l.expires = expires
+				ls.held[l.key] = hold{owner: l.owner, gen: l.gen, expires: expires}
+			}
+		}
+	}
+	return errs, nil
+}
+
+// writeBatch applies ws, writes of leases of h, with one PutBatch. See
+// [LeaseBatcher].
+func (ls *leases) writeBatch(ctx context.Context, h leaseHost, ws []LeaseWrite) ([]error, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if _, _, err := h.lookup(""); errors.Is(err, ErrClosed) {
+		return nil, err
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	errs := make([]error, len(ws))
+	var (
+		recs []Record
+		ends []*localLease
+		seen = make(map[string]bool, len(ws))
+	)
+	for i, w := range ws {
+		l, ok := w.Lease.(*localLease)
+		if !ok || l.ls != ls {
+			errs[i] = foreign(w.Lease)
+			continue
+		}
+		r, err := LeaseRecord(w.Record, l.key, l.owner)
+		if err == nil {
+			r, err = Normalize(r)
+		}
+		switch {
+		case err != nil:
+			errs[i] = err
+		case seen[l.key]:
+			errs[i] = fmt.Errorf("%w %.80q: written twice in one batch", ErrInvalid, l.key)
+		default:
+			if errs[i] = l.holdsLocked(); errs[i] == nil {
+				seen[l.key] = true
+				recs = append(recs, r)
+				if w.Release {
+					ends = append(ends, l)
+				}
+			}
+		}
+	}
+	if err := h.PutBatch(ctx, recs); err != nil {
+		return nil, err
+	}
+	for _, l := range ends {
+		ls.held[l.key] = hold{owner: l.owner, gen: l.gen, ended: true}
+	}
+	return errs, nil
+}
+
+// foreign is the error of a lease a store did not hand out.
+func foreign(l Lease) error {
+	return fmt.Errorf("%w: %T of %.80q", ErrForeignLease, l, l.Key())
 }
 
 func (l *localLease) Abandon(ctx context.Context) error {

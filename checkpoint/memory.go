@@ -23,9 +23,10 @@ type Memory struct {
 }
 
 var (
-	_ Store   = (*Memory)(nil)
-	_ Batcher = (*Memory)(nil)
-	_ Leaser  = (*Memory)(nil)
+	_ Store        = (*Memory)(nil)
+	_ Batcher      = (*Memory)(nil)
+	_ LeaseBatcher = (*Memory)(nil)
+	_ Surveyor     = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-memory store.
@@ -63,6 +64,16 @@ func (m *Memory) Claim(ctx context.Context, key, owner string, ttl time.Duration
 // ClaimBatch leases up to n of keys to owner for ttl. See [Leaser].
 func (m *Memory) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]Lease, error) {
 	return m.leases.claim(ctx, m, keys, owner, n, ttl, false)
+}
+
+// RenewBatch renews leases of m. See [LeaseBatcher].
+func (m *Memory) RenewBatch(ctx context.Context, ls []Lease, ttl time.Duration) ([]error, error) {
+	return m.leases.renewBatch(ctx, m, ls, ttl)
+}
+
+// WriteBatch writes through leases of m. See [LeaseBatcher].
+func (m *Memory) WriteBatch(ctx context.Context, ws []LeaseWrite) ([]error, error) {
+	return m.leases.writeBatch(ctx, m, ws)
 }
 
 func (m *Memory) now() time.Time {
@@ -122,6 +133,33 @@ func (t *table) Get(ctx context.Context, key string) (Record, error) {
 		return Record{}, fmt.Errorf("%w: %.80q", ErrNotFound, key)
 	}
 	return clone(r), nil
+}
+
+// Left returns the records of keys that are not Done. See [Surveyor].
+func (t *table) Left(ctx context.Context, keys []string) ([]Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	var out []Record
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		switch r, ok := t.recs[k]; {
+		case !ok:
+			out = append(out, Record{Key: k})
+		case r.State != Done:
+			out = append(out, clone(r))
+		}
+	}
+	return out, nil
 }
 
 // All yields every record in key order. See [Store].

@@ -110,6 +110,19 @@ type Batcher interface {
 	PutBatch(ctx context.Context, recs []Record) error
 }
 
+// Surveyor is implemented by stores that tell what is left of many keys
+// without reading every record: [Tracker.Feed] asks it about the keys that
+// other owners hold, rather than reading All. Check for it with a type
+// assertion.
+type Surveyor interface {
+	// Left returns the record of each of keys that is not Done, in the
+	// order of keys: a Running, Pending or Failed one, or a Record with only
+	// its Key for a key the store has no record of. A key given twice comes
+	// back once. It is one round trip for a shared store, and costs it an
+	// index lookup per key, not a scan.
+	Left(ctx context.Context, keys []string) ([]Record, error)
+}
+
 // Normalize checks r and returns it in the form stores keep, so every
 // implementation reads back the same value: times in UTC without a
 // monotonic reading, a zero Updated set to now, Meta copied (nil when

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,15 +138,19 @@ func (o *TrackerOptions) fill() error {
 // Writes of one key are serialized. Close it when done: it releases what it
 // still holds, and stops the goroutine that renews leases.
 type Tracker struct {
-	store  Store
-	leaser Leaser
-	opts   TrackerOptions
-	log    *slog.Logger
+	store    Store
+	leaser   Leaser
+	batcher  LeaseBatcher // nil if the store is none
+	surveyor Surveyor     // nil if the store is none
+	opts     TrackerOptions
+	log      *slog.Logger
 
 	bg     context.Context // renewals; canceled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the renewer
 	wake   chan struct{}  // a held key ended: Feed may claim more
+
+	commits committer // writes on their way to a LeaseBatcher
 
 	mu       sync.Mutex
 	held     map[string]*item
@@ -232,6 +237,9 @@ func NewTracker(store Store, opts TrackerOptions) (*Tracker, error) {
 		return nil, err
 	}
 	t := &Tracker{store: store, leaser: l, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), held: map[string]*item{}}
+	t.batcher, _ = store.(LeaseBatcher)
+	t.surveyor, _ = store.(Surveyor)
+	t.commits.b = t.batcher
 	t.bg, t.cancel = context.WithCancel(context.Background())
 	return t, nil
 }
@@ -426,6 +434,7 @@ func (t *Tracker) Close(ctx context.Context) error {
 		}
 		it.mu.Unlock()
 	}
+	t.commits.wg.Wait()
 	return errors.Join(errs...)
 }
 
@@ -445,11 +454,12 @@ func (t *Tracker) write(ctx context.Context, it *item, r Record, e end) error {
 	if it.ended.Load() != 0 {
 		return notHeld(it.key)
 	}
+	w := LeaseWrite{Lease: it.lease, Record: r, Release: e != 0}
 	var err error
-	if e == 0 {
-		err = it.lease.Put(ctx, r)
+	if t.batcher != nil && !t.commits.off.Load() {
+		err = t.commits.write(ctx, w)
 	} else {
-		err = it.lease.Release(ctx, r)
+		err = direct(ctx, w)
 	}
 	switch {
 	case errors.Is(err, ErrLeaseLost):
@@ -543,20 +553,170 @@ func (t *Tracker) renew() {
 			items = append(items, it)
 		}
 		t.mu.Unlock()
+		if t.batcher != nil && !t.commits.off.Load() {
+			t.renewBatch(items)
+			continue
+		}
 		for _, it := range items {
 			// Under the key's lock: a Renew racing a Release would find the
 			// lease released and look lost.
 			it.mu.Lock()
 			if it.ended.Load() == 0 {
-				err := it.lease.Renew(t.bg, t.opts.LeaseTTL)
-				switch {
-				case errors.Is(err, ErrLeaseLost):
-					t.lost(it, err)
-				case err != nil && t.bg.Err() == nil:
-					t.log.Warn("checkpoint: renewing a lease failed; trying again", "key", it.key, "err", err)
-				}
+				t.renewed(it, it.lease.Renew(t.bg, t.opts.LeaseTTL))
 			}
 			it.mu.Unlock()
+		}
+	}
+}
+
+// renewBatch renews the leases of items in one call of the LeaseBatcher.
+// It holds no key's lock meanwhile: a lease it finds ended is looked at
+// again under the key's lock, and lost only if its key is still held —
+// otherwise a Release got there first.
+func (t *Tracker) renewBatch(items []*item) {
+	ls := make([]Lease, len(items))
+	for i, it := range items {
+		ls[i] = it.lease
+	}
+	errs, err := t.batcher.RenewBatch(t.bg, ls, t.opts.LeaseTTL)
+	if err != nil {
+		if t.bg.Err() == nil {
+			t.log.Warn("checkpoint: renewing leases failed; trying again", "leases", len(ls), "err", err)
+		}
+		return
+	}
+	for i, it := range items {
+		if errs[i] == nil {
+			continue
+		}
+		it.mu.Lock()
+		if it.ended.Load() == 0 {
+			if errors.Is(errs[i], ErrForeignLease) {
+				t.commits.off.Store(true)
+				errs[i] = it.lease.Renew(t.bg, t.opts.LeaseTTL)
+			}
+			t.renewed(it, errs[i])
+		}
+		it.mu.Unlock()
+	}
+}
+
+// renewed takes the outcome of renewing it's lease, with it.mu held.
+func (t *Tracker) renewed(it *item, err error) {
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		t.lost(it, err)
+	case err != nil && t.bg.Err() == nil:
+		t.log.Warn("checkpoint: renewing a lease failed; trying again", "key", it.key, "err", err)
+	}
+}
+
+// committer sends the tracker's writes to a LeaseBatcher in batches: a
+// write goes at once if fewer than maxFlushers batches are on their way;
+// otherwise it waits for one of them to end, and goes with every write
+// that came meanwhile — batches grow with the load, and no write waits for
+// a ride. Writes of one key never meet in a batch: each is made under its
+// key's lock, and waits for its outcome.
+type committer struct {
+	b  LeaseBatcher
+	wg sync.WaitGroup // the flushers
+	// off is set once the store refused a lease as foreign (a wrapper's):
+	// from then on every write goes through its lease's own methods.
+	off atomic.Bool
+
+	mu       sync.Mutex
+	queue    []*commit
+	flushing int // flushers running
+}
+
+// commit is one write waiting in a committer.
+type commit struct {
+	w    LeaseWrite
+	done chan error // its outcome
+}
+
+// maxFlushers is how many batches a committer has on their way at once.
+const maxFlushers = 2
+
+// maxBatch is the most writes a committer sends in one call.
+const maxBatch = 1000
+
+// direct makes w through its lease's own methods.
+func direct(ctx context.Context, w LeaseWrite) error {
+	if w.Release {
+		return w.Lease.Release(ctx, w.Record)
+	}
+	return w.Lease.Put(ctx, w.Record)
+}
+
+// write queues w, and returns its outcome once the batch it went with is
+// stored. If ctx ends while w waits, write takes it back and returns
+// ctx.Err(); once w is on its way, write waits for its outcome.
+func (c *committer) write(ctx context.Context, w LeaseWrite) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cm := &commit{w: w, done: make(chan error, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, cm)
+	if c.flushing < maxFlushers {
+		c.flushing++
+		c.wg.Add(1)
+		go c.flush()
+	}
+	c.mu.Unlock()
+	var err error
+	select {
+	case err = <-cm.done:
+	case <-ctx.Done():
+		c.mu.Lock()
+		if i := slices.Index(c.queue, cm); i >= 0 {
+			c.queue = slices.Delete(c.queue, i, i+1)
+			c.mu.Unlock()
+			return ctx.Err()
+		}
+		c.mu.Unlock()
+		err = <-cm.done
+	}
+	if errors.Is(err, ErrForeignLease) {
+		// A wrapper's lease: from now on, and for this write, the lease's
+		// own methods, under the caller's context.
+		c.off.Store(true)
+		return direct(ctx, w)
+	}
+	return err
+}
+
+// flush sends the queue, a batch at a time, until it is empty.
+func (c *committer) flush() {
+	defer c.wg.Done()
+	c.mu.Lock()
+	for len(c.queue) > 0 {
+		n := min(len(c.queue), maxBatch)
+		batch := slices.Clone(c.queue[:n])
+		c.queue = slices.Delete(c.queue, 0, n)
+		c.mu.Unlock()
+		c.send(batch)
+		c.mu.Lock()
+	}
+	c.flushing--
+	c.mu.Unlock()
+}
+
+// send writes a batch and hands each write its outcome.
+func (c *committer) send(batch []*commit) {
+	ws := make([]LeaseWrite, len(batch))
+	for i, cm := range batch {
+		ws[i] = cm.w
+	}
+	// Not a caller's context: the batch is everyone's, and a write that is
+	// on its way finishes (see write).
+	errs, err := c.b.WriteBatch(context.Background(), ws)
+	for i, cm := range batch {
+		if err != nil {
+			cm.done <- err
+		} else {
+			cm.done <- errs[i] // ErrForeignLease: write makes it itself
 		}
 	}
 }

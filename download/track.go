@@ -21,21 +21,31 @@ import (
 // attempts are the task's Prior), and an item the process died on before
 // runs alone (pool.Task.Exclusive), so that a crash during it is its own.
 //
+// Outcomes are written as the pool reports them, many at once — not one
+// after another on the pool's one callback goroutine, which would let the
+// records of a busy pool fall behind its workers — so the tracker can send
+// them to the store together (on a [checkpoint.LeaseBatcher]).
+//
 // The embedded pool is there for its Stats, SetWorkers and SetMaxWorkers;
 // use Tracked.Run, not the pool's.
 type Tracked[P any] struct {
 	*pool.PagePool[P]
-	tr *checkpoint.Tracker
+	tr  *checkpoint.Tracker
+	rec recorder
 
-	mu   sync.Mutex
-	stop context.CancelCauseFunc // of the running Run
+	mu       sync.Mutex
+	stop     context.CancelCauseFunc // of the running Run
+	suspects map[string]bool         // keys submitted Exclusive
 }
 
 // NewTracked returns a pool made from cfg whose tasks tr feeds and
 // records. The functions cfg has (OnStart, OnAttempt, OnResult) are still
-// called, after the tracker's; cfg.MaxAttempts is set to the tracker's.
+// called after the tracker's: OnStart once the attempt's Running record is
+// written, OnAttempt and OnResult once the outcome is — in the order the
+// pool reported them, one call at a time, as the pool promises.
+// cfg.MaxAttempts is set to the tracker's.
 func NewTracked[P any](cfg pool.Config[P], tr *checkpoint.Tracker) (*Tracked[P], error) {
-	t := &Tracked[P]{tr: tr}
+	t := &Tracked[P]{tr: tr, suspects: map[string]bool{}}
 	t.hook(&cfg)
 	p, err := pool.New(cfg)
 	if err != nil {
@@ -61,11 +71,17 @@ func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx conte
 	go func() {
 		defer t.CloseQueue()
 		fed <- t.tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+			if c.Crashes > 0 {
+				t.mu.Lock()
+				t.suspects[c.Key] = true
+				t.mu.Unlock()
+			}
 			return t.Submit(pool.Task[P]{Key: c.Key, Prior: c.Attempts, Exclusive: c.Crashes > 0,
 				Run: func(ctx context.Context, page P) (any, error) { return task(ctx, page, c.Key) }})
 		})
 	}()
 	err := t.PagePool.Run(ctx)
+	t.rec.drain(context.Background()) // every outcome the pool reported is written
 	ferr := <-fed
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return fmt.Errorf("download: the checkpoint could not be written: %w", cause)
@@ -96,9 +112,24 @@ func (t *Tracked[P]) hook(cfg *pool.Config[P]) {
 	bg := context.Background() // outcomes are written even as the run stops: they are what a rerun needs
 	onStart, onAttempt, onResult := cfg.OnStart, cfg.OnAttempt, cfg.OnResult
 	cfg.OnStart = func(ctx context.Context, a pool.Attempt) error {
+		t.mu.Lock()
+		suspect := t.suspects[a.Key]
+		t.mu.Unlock()
+		if suspect {
+			// It runs alone, so that a crash during it is its own: the
+			// outcomes of the others must be on record before it starts.
+			if err := t.rec.drain(ctx); err != nil {
+				return err
+			}
+		}
 		if err := tr.Begin(ctx, a.Key, a.Number, a.Started); err != nil {
-			if errors.Is(err, checkpoint.ErrLeaseLost) {
+			switch {
+			case errors.Is(err, checkpoint.ErrLeaseLost):
 				return backoff.Permanent(err)
+			case ctx.Err() != nil:
+				// The attempt's own deadline, or the shutdown, came before
+				// its record was written: the attempt failed, not the store.
+				return err
 			}
 			t.failed(err)
 			return err
@@ -109,30 +140,112 @@ func (t *Tracked[P]) hook(cfg *pool.Config[P]) {
 		return nil
 	}
 	cfg.OnAttempt = func(a pool.Attempt) {
+		var write func() error
 		if a.Err != nil && !a.Final {
 			charged := a.Number
 			if a.Requeued {
 				charged--
 			}
-			t.failed(tr.Retry(bg, a.Key, a.Started, charged, a.Err))
+			write = func() error { return tr.Retry(bg, a.Key, a.Started, charged, a.Err) }
 		}
-		if onAttempt != nil {
-			onAttempt(a)
-		}
+		t.rec.add(write, func(err error) {
+			t.failed(err)
+			if onAttempt != nil {
+				onAttempt(a)
+			}
+		})
 	}
 	cfg.OnResult = func(r pool.Result) {
-		var err error
-		switch f, _ := r.Value.(File); {
-		case r.Err == nil:
-			err = tr.Done(bg, r.Key, r.Attempts, checkpoint.SavedFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
-		case errors.Is(r.Err, pool.ErrStopped):
-			err = tr.Stop(bg, r.Key, r.Attempts)
-		default:
-			err = tr.Fail(bg, r.Key, r.Attempts, r.Err)
+		t.mu.Lock()
+		delete(t.suspects, r.Key)
+		t.mu.Unlock()
+		t.rec.add(func() error {
+			switch f, _ := r.Value.(File); {
+			case r.Err == nil:
+				return tr.Done(bg, r.Key, r.Attempts, checkpoint.SavedFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
+			case errors.Is(r.Err, pool.ErrStopped):
+				return tr.Stop(bg, r.Key, r.Attempts)
+			default:
+				return tr.Fail(bg, r.Key, r.Attempts, r.Err)
+			}
+		}, func(err error) {
+			t.failed(err)
+			if onResult != nil {
+				onResult(r)
+			}
+		})
+	}
+}
+
+// recorder writes outcomes concurrently and delivers them — calls what
+// follows each write — in the order they were added, one at a time.
+type recorder struct {
+	mu    sync.Mutex
+	queue []*recorded   // added, not delivered yet, in order
+	idle  chan struct{} // closed once the queue is empty; nil while it is
+}
+
+type recorded struct {
+	err  error
+	done chan struct{} // closed once written
+	then func(error)
+}
+
+// add starts write (nil: nothing to write) and queues then, to be called
+// with write's error once it and every outcome added before it are done.
+func (r *recorder) add(write func() error, then func(error)) {
+	o := &recorded{done: make(chan struct{}), then: then}
+	if write == nil {
+		close(o.done)
+	} else {
+		go func() {
+			o.err = write()
+			close(o.done)
+		}()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queue = append(r.queue, o)
+	if r.idle == nil {
+		r.idle = make(chan struct{})
+		go r.deliver()
+	}
+}
+
+// deliver calls the outcomes' thens in order, until the queue is empty.
+func (r *recorder) deliver() {
+	for {
+		r.mu.Lock()
+		if len(r.queue) == 0 {
+			close(r.idle)
+			r.idle = nil
+			r.mu.Unlock()
+			return
 		}
-		t.failed(err)
-		if onResult != nil {
-			onResult(r)
-		}
+		o := r.queue[0]
+		r.mu.Unlock()
+		<-o.done
+		o.then(o.err)
+		r.mu.Lock()
+		r.queue[0] = nil
+		r.queue = r.queue[1:]
+		r.mu.Unlock()
+	}
+}
+
+// drain waits until every outcome added so far is written and delivered,
+// or ctx ends.
+func (r *recorder) drain(ctx context.Context) error {
+	r.mu.Lock()
+	idle := r.idle
+	r.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

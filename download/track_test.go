@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func TestTrack(t *testing.T) {
 		size, sum, err := checkpoint.HashFile(path)
 		return download.File{Path: path, Size: size, SHA256: sum}, err
 	}
+	var mu sync.Mutex // the workers run tasks at once
 	calls := map[string]int{}
 	ctx := t.Context()
 	_, err := trackedRun(t, ctx, store, opts, []string{"ok", "flaky", "bad", "gone"}, func(ctx context.Context, key string) (any, error) {
@@ -69,9 +71,12 @@ func TestTrack(t *testing.T) {
 		if r, err := store.Get(ctx, key); err != nil || r.State != checkpoint.Running || r.Attempts != a.Number {
 			t.Errorf("%s: record during attempt %d: %+v, %v; want Running", key, a.Number, r, err)
 		}
+		mu.Lock()
 		calls[key]++
+		call := calls[key]
+		mu.Unlock()
 		switch {
-		case key == "flaky" && calls[key] == 1:
+		case key == "flaky" && call == 1:
 			return nil, errors.New("HTTP 500")
 		case key == "bad":
 			return nil, errors.New("always broken")
@@ -122,6 +127,76 @@ func TestTrack(t *testing.T) {
 	if r, _ := store.Get(ctx, "slow"); r.State != checkpoint.Done || r.Attempts != 1 {
 		t.Errorf("slow after the rerun: %+v", r)
 	}
+}
+
+// TestTrackSlowRecord: an attempt whose Running record is not written
+// before the attempt's deadline fails like an attempt that timed out, and
+// is retried; the run goes on — a slow store is not a store that can't be
+// written.
+func TestTrackSlowRecord(t *testing.T) {
+	t.Parallel()
+	store := &slowStore{Memory: checkpoint.NewMemory(), slow: map[string]bool{"a": true}}
+	defer store.Close()
+	tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close(context.Background())
+	cfg := pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 2, AttemptTimeout: 50 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), NewBackOff: func() backoff.BackOff { return &backoff.ZeroBackOff{} }}
+	p, err := download.NewTracked(cfg, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	runs := map[string]int{}
+	err = p.Run(t.Context(), []string{"a", "b"}, func(ctx context.Context, _ *pooltest.Page, key string) (any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		runs[key]++
+		return download.File{Path: "/out/" + key, Size: 1, SHA256: "00"}, nil
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for key, want := range map[string]int{"a": 2, "b": 1} {
+		if r, err := store.Get(t.Context(), key); err != nil || r.State != checkpoint.Done || r.Attempts != want || runs[key] != 1 {
+			t.Errorf("%s: %+v, %v, run %d time(s); want Done after %d attempt(s), run once", key, r, err, runs[key], want)
+		}
+	}
+}
+
+// slowStore is a Memory whose leases' first Running record of each slow key
+// is never written: the Put waits for its context to end.
+type slowStore struct {
+	*checkpoint.Memory
+	mu   sync.Mutex
+	slow map[string]bool
+}
+
+func (s *slowStore) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]checkpoint.Lease, error) {
+	ls, err := s.Memory.ClaimBatch(ctx, keys, owner, n, ttl)
+	for i, l := range ls {
+		ls[i] = slowLease{l, s}
+	}
+	return ls, err
+}
+
+type slowLease struct {
+	checkpoint.Lease
+	s *slowStore
+}
+
+func (l slowLease) Put(ctx context.Context, r checkpoint.Record) error {
+	l.s.mu.Lock()
+	slow := l.s.slow[l.Key()] && r.State == checkpoint.Running
+	delete(l.s.slow, l.Key())
+	l.s.mu.Unlock()
+	if slow {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return l.Lease.Put(ctx, r)
 }
 
 // The poison pill, through a real pool: a task that kills the process in

@@ -168,7 +168,8 @@ type Config[P any] struct {
 	// OnStart is called on the worker's goroutine as each attempt starts,
 	// before Task.Run, with the attempt's context: to record the attempt
 	// durably before it can crash the process, say. An error fails the
-	// attempt (Run is not called), and it counts like an error of Run.
+	// attempt (Run is not called), and it counts like an error of Run; so
+	// does an OnStart that returns after the attempt's context ended.
 	// Defaults to nothing.
 	OnStart func(ctx context.Context, a Attempt) error
 

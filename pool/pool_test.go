@@ -899,6 +899,35 @@ func TestOnStartErrorFailsTheAttempt(t *testing.T) {
 	}
 }
 
+// TestLateOnStartFailsTheAttempt: an OnStart that returns after the
+// attempt's deadline (a slow store) fails the attempt without running its
+// task, whose page the watchdog may be closing.
+func TestLateOnStartFailsTheAttempt(t *testing.T) {
+	t.Parallel()
+	f := &pooltest.Factory{}
+	var late []bool // by attempt: did OnStart return after the deadline?
+	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 1, MaxAttempts: 3, AttemptTimeout: 100 * time.Millisecond,
+		OnStart: func(ctx context.Context, a pool.Attempt) error {
+			if len(late) == 0 {
+				<-ctx.Done()
+			}
+			late = append(late, ctx.Err() != nil)
+			return nil
+		}}, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, l := range late {
+		if !l {
+			ran++
+		}
+	}
+	if r := res["k"]; r.Attempts != len(late) || f.Calls("k") != ran || !late[0] {
+		t.Errorf("%+v after %d calls, OnStart late %v: want the tasks of late attempts not run", r, f.Calls("k"), late)
+	}
+}
+
 // TestStoppedAttemptIsNotCharged: an attempt a shutdown cuts short is the
 // shutdown's doing, not the task's: its Result keeps the attempts before.
 func TestStoppedAttemptIsNotCharged(t *testing.T) {

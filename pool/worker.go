@@ -194,6 +194,11 @@ func (p *PagePool[P]) call(ctx context.Context, t *task[P], page P) (v any, err 
 		if err := p.cfg.OnStart(ctx, a); err != nil {
 			return nil, err
 		}
+		// An OnStart that outlasted the attempt's deadline: the watchdog
+		// may close the page any moment now, so the task doesn't start.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	return t.Run(ctx, page)
 }

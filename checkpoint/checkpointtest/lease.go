@@ -45,7 +45,11 @@ func (c *Clock) Advance(d time.Duration) {
 // (ErrLeaseLost, and the other owner's record left as it is); ClaimBatch
 // order, limit and duplicates; invalid arguments, canceled contexts and a
 // closed store; and, with many goroutines claiming the same keys, that no
-// key is ever leased twice at once and each is finished exactly once.
+// key is ever leased twice at once and each is finished exactly once. A
+// store that is also a [checkpoint.LeaseBatcher] has RenewBatch and
+// WriteBatch checked the same way — held, lost, released, foreign and
+// invalid leases in one batch — and one that is a [checkpoint.Surveyor]
+// has Left checked against every state.
 type LeaseSuite struct {
 	// New returns a new, empty store that implements [checkpoint.Leaser],
 	// with leases that expire by clock, if it can. The suite closes it.
@@ -91,6 +95,11 @@ func (s LeaseSuite) Run(t *testing.T) {
 		{"LeaseCanceled", testLeaseCanceled},
 		{"LeaseClosed", testLeaseClosed},
 		{"LeaseConcurrent", testLeaseConcurrent},
+		{"RenewBatch", testRenewBatch},
+		{"WriteBatch", testWriteBatch},
+		{"WriteBatchInvalid", testWriteBatchInvalid},
+		{"BatchClosed", testBatchClosed},
+		{"Left", testLeft},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -625,4 +634,198 @@ func testLeaseConcurrent(t *testing.T, e leaseEnv) {
 	if got := len(all(t, e.st)); got != nkeys {
 		t.Errorf("All yielded %d records, want %d", got, nkeys)
 	}
+}
+
+// batcher returns the store as a LeaseBatcher, or skips the test.
+func (e leaseEnv) batcher(t *testing.T) checkpoint.LeaseBatcher {
+	t.Helper()
+	b, ok := e.st.(checkpoint.LeaseBatcher)
+	if !ok {
+		t.Skipf("%T is not a checkpoint.LeaseBatcher", e.st)
+	}
+	return b
+}
+
+// foreignLease is a lease no store handed out.
+type foreignLease struct{ checkpoint.Lease }
+
+func testRenewBatch(t *testing.T, e leaseEnv) {
+	b := e.batcher(t)
+	held := e.claim(t, "held", "owner-a", e.short())
+	lost := e.claim(t, "lost", "owner-a", e.short())
+	released := e.claim(t, "released", "owner-a", long)
+	if err := released.Release(ctx, done("", "")); err != nil {
+		t.Fatal(err)
+	}
+	e.expire()
+	e.claim(t, "lost", "owner-b", long)
+	exp := held.Expires()
+	ls := []checkpoint.Lease{held, lost, released, foreignLease{held}}
+	errs, err := b.RenewBatch(ctx, ls, long)
+	if err != nil || len(errs) != len(ls) {
+		t.Fatalf("RenewBatch: %v, %v; want one error per lease", errs, err)
+	}
+	if errs[0] != nil {
+		t.Errorf("RenewBatch of a held (expired, not taken) lease: %v", errs[0])
+	}
+	wantErr(t, "RenewBatch of a lease taken over", errs[1], checkpoint.ErrLeaseLost, "owner-b")
+	wantErr(t, "RenewBatch of a released lease", errs[2], checkpoint.ErrLeaseLost, "")
+	wantErr(t, "RenewBatch of a foreign lease", errs[3], checkpoint.ErrForeignLease, "")
+	if !held.Expires().After(exp) {
+		t.Errorf("Expires() after RenewBatch = %v, want after %v", held.Expires(), exp)
+	}
+	e.expire() // past the first TTL, not the renewed one
+	_, err = e.l.Claim(ctx, "held", "owner-b", long)
+	wantErr(t, "Claim of a key RenewBatch renewed", err, checkpoint.ErrLeased, "owner-a")
+	if errs, err := b.RenewBatch(ctx, nil, long); err != nil || len(errs) != 0 {
+		t.Errorf("RenewBatch(nil) = %v, %v", errs, err)
+	}
+	if _, err := b.RenewBatch(ctx, []checkpoint.Lease{held}, 0); err == nil {
+		t.Errorf("RenewBatch with ttl 0: nil error")
+	}
+}
+
+func testWriteBatch(t *testing.T, e leaseEnv) {
+	b := e.batcher(t)
+	keep := e.claim(t, "keep", "owner-a", long)
+	finish := e.claim(t, "finish", "owner-a", long)
+	retry := e.claim(t, "retry", "owner-a", long)
+	lost := e.claim(t, "lost", "owner-a", e.short())
+	e.expire()
+	e.claim(t, "lost", "owner-b", long)
+	running := checkpoint.Record{State: checkpoint.Running, Attempts: 1, Started: base, Updated: base}
+	pending := checkpoint.Record{State: checkpoint.Pending, Attempts: 1, Err: "timeout", Started: base, Updated: base}
+	ws := []checkpoint.LeaseWrite{
+		{Lease: keep, Record: running},
+		{Lease: finish, Record: done("", ""), Release: true},
+		{Lease: retry, Record: pending, Release: true},
+		{Lease: lost, Record: done("", ""), Release: true},
+		{Lease: foreignLease{keep}, Record: running},
+	}
+	errs, err := b.WriteBatch(ctx, ws)
+	if err != nil || len(errs) != len(ws) {
+		t.Fatalf("WriteBatch: %v, %v; want one error per write", errs, err)
+	}
+	for i, name := range []string{"Put", "Release Done", "Release Pending"} {
+		if errs[i] != nil {
+			t.Errorf("WriteBatch: %s: %v", name, errs[i])
+		}
+	}
+	wantErr(t, "WriteBatch through a lease taken over", errs[3], checkpoint.ErrLeaseLost, "owner-b")
+	wantErr(t, "WriteBatch through a foreign lease", errs[4], checkpoint.ErrForeignLease, "")
+	running.Key, running.Owner = "keep", "owner-a"
+	wantSame(t, "Get after a batch Put", get(t, e.st, "keep"), running)
+	fin := done("", "")
+	fin.Key, fin.Owner = "finish", "owner-a"
+	wantSame(t, "Get after a batch Release", get(t, e.st, "finish"), fin)
+	wantNotFound(t, e.st, "lost", "after a batch write through a lost lease")
+	// The Put kept its lease; the Releases ended theirs.
+	_, err = e.l.Claim(ctx, "keep", "owner-b", long)
+	wantErr(t, "Claim after a batch Put", err, checkpoint.ErrLeased, "owner-a")
+	_, err = e.l.Claim(ctx, "finish", "owner-b", long)
+	wantErr(t, "Claim after a batch Release Done", err, checkpoint.ErrDone, "")
+	again := e.claim(t, "retry", "owner-b", long) // at once
+	if r, _ := again.Record(); r.State != checkpoint.Pending || r.Owner != "owner-a" {
+		t.Errorf("Record() after a batch Release Pending: %s", show(r))
+	}
+	errs, err = b.WriteBatch(ctx, []checkpoint.LeaseWrite{{Lease: finish, Record: done("", "again"), Release: true}})
+	if err != nil || len(errs) != 1 {
+		t.Fatalf("WriteBatch: %v, %v", errs, err)
+	}
+	wantErr(t, "WriteBatch through a released lease", errs[0], checkpoint.ErrLeaseLost, "")
+	if err := keep.Release(ctx, done("", "")); err != nil {
+		t.Errorf("Release of a lease a batch Put kept: %v", err)
+	}
+	if errs, err := b.WriteBatch(ctx, nil); err != nil || len(errs) != 0 {
+		t.Errorf("WriteBatch(nil) = %v, %v", errs, err)
+	}
+}
+
+func testWriteBatchInvalid(t *testing.T, e leaseEnv) {
+	b := e.batcher(t)
+	a := e.claim(t, "a", "owner-a", long)
+	c := e.claim(t, "c", "owner-a", long)
+	bad := done("", "")
+	bad.State = "bogus"
+	other := done("other", "")
+	running := checkpoint.Record{State: checkpoint.Running, Attempts: 1, Updated: base}
+	ws := []checkpoint.LeaseWrite{
+		{Lease: a, Record: bad, Release: true},
+		{Lease: a, Record: other},
+		{Lease: c, Record: running},
+		{Lease: c, Record: done("", ""), Release: true}, // c twice
+	}
+	errs, err := b.WriteBatch(ctx, ws)
+	if err != nil || len(errs) != len(ws) {
+		t.Fatalf("WriteBatch: %v, %v; want one error per write", errs, err)
+	}
+	wantErr(t, "WriteBatch of an invalid record", errs[0], checkpoint.ErrInvalid, "")
+	wantErr(t, "WriteBatch of another key's record", errs[1], checkpoint.ErrInvalid, "")
+	if errs[2] != nil {
+		t.Errorf("WriteBatch: the first write of c: %v", errs[2])
+	}
+	wantErr(t, "WriteBatch: the second write of c", errs[3], checkpoint.ErrInvalid, "")
+	wantNotFound(t, e.st, "a", "after invalid batch writes")
+	wantNotFound(t, e.st, "other", "after a batch write of another key")
+	_, err = e.l.Claim(ctx, "c", "owner-b", long)
+	wantErr(t, "Claim of c: its Release was refused", err, checkpoint.ErrLeased, "owner-a")
+	if err := a.Release(ctx, done("", "")); err != nil {
+		t.Errorf("Release after refused batch writes: %v", err)
+	}
+}
+
+func testBatchClosed(t *testing.T, e leaseEnv) {
+	b := e.batcher(t)
+	a := e.claim(t, "k", "owner-a", long)
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := b.RenewBatch(c, []checkpoint.Lease{a}, long); !errors.Is(err, context.Canceled) {
+		t.Errorf("RenewBatch with a canceled context: %v", err)
+	}
+	if _, err := b.WriteBatch(c, []checkpoint.LeaseWrite{{Lease: a, Record: done("", ""), Release: true}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("WriteBatch with a canceled context: %v", err)
+	}
+	wantNotFound(t, e.st, "k", "after a canceled WriteBatch")
+	if err := e.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.RenewBatch(ctx, []checkpoint.Lease{a}, long)
+	wantErr(t, "RenewBatch after Close", err, checkpoint.ErrClosed, "")
+	_, err = b.WriteBatch(ctx, []checkpoint.LeaseWrite{{Lease: a, Record: done("", ""), Release: true}})
+	wantErr(t, "WriteBatch after Close", err, checkpoint.ErrClosed, "")
+}
+
+func testLeft(t *testing.T, e leaseEnv) {
+	sv, ok := e.st.(checkpoint.Surveyor)
+	if !ok {
+		t.Skipf("%T is not a checkpoint.Surveyor", e.st)
+	}
+	failed := checkpoint.Record{Key: "failed", State: checkpoint.Failed, Attempts: 2, Err: "x", Owner: "o", Updated: base}
+	pending := checkpoint.Record{Key: "pending", State: checkpoint.Pending, Attempts: 1, Owner: "o", Updated: base}
+	running := checkpoint.Record{Key: "running", State: checkpoint.Running, Attempts: 1, Owner: "o", Updated: base}
+	put(t, e.st, done("done", "o"), failed, pending, running)
+	e.claim(t, "leased", "owner-a", long) // a lease, no record
+	keys := []string{"running", "done", "none", "failed", "leased", "pending", "none", "done"}
+	left, err := sv.Left(ctx, keys)
+	if err != nil {
+		t.Fatalf("Left: %v", err)
+	}
+	want := []checkpoint.Record{running, {Key: "none"}, failed, {Key: "leased"}, pending}
+	if len(left) != len(want) {
+		t.Fatalf("Left(%q) = %d records %v, want %d", keys, len(left), left, len(want))
+	}
+	for i := range want {
+		wantSame(t, fmt.Sprintf("Left: record %d", i), left[i], want[i])
+	}
+	if left, err := sv.Left(ctx, nil); err != nil || len(left) != 0 {
+		t.Errorf("Left(nil) = %v, %v", left, err)
+	}
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := sv.Left(c, keys); !errors.Is(err, context.Canceled) {
+		t.Errorf("Left with a canceled context: %v", err)
+	}
+	e.st.Close()
+	_, err = sv.Left(ctx, keys)
+	wantErr(t, "Left after Close", err, checkpoint.ErrClosed, "")
 }

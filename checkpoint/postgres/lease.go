@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,10 +86,13 @@ func (s *Store) ClaimBatch(ctx context.Context, keys []string, owner string, n i
 	b.Queue(s.sql.claimBatch, keys, n, owner, micros(ttl))
 	res := s.pool.SendBatch(ctx, &b)
 	defer res.Close()
+	var added int64
 	if len(fresh) > 0 {
-		if _, err := res.Exec(); err != nil {
+		tag, err := res.Exec()
+		if err != nil {
 			return nil, s.errorf(err, "claim %d key(s)", len(keys))
 		}
+		added = tag.RowsAffected()
 	}
 	rows, err := res.Query()
 	if err != nil {
@@ -108,9 +112,44 @@ func (s *Store) ClaimBatch(ctx context.Context, keys []string, owner string, n i
 	if err := res.Close(); err != nil { // commits
 		return nil, s.errorf(err, "claim %d key(s)", len(keys))
 	}
-	s.learn(fresh, keys, len(ls) < n)
+	s.learn(fresh, keys, len(ls) == 0)
+	if s.grew(added) {
+		s.analyze(ctx)
+	}
 	slices.SortFunc(ls, func(a, b checkpoint.Lease) int { return order[a.Key()] - order[b.Key()] })
 	return ls, nil
+}
+
+// analyzeAt is how many rows a store adds before it has the table
+// analyzed, and then twice as many, and so on.
+const analyzeAt = 1000
+
+// grew counts rows ClaimBatch added, and reports whether the table is to
+// be analyzed now.
+func (s *Store) grew(added int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inserted += added
+	if s.inserted >= max(analyzeAt, 2*s.analyzed) {
+		s.analyzed = s.inserted
+		return true
+	}
+	return false
+}
+
+// analyze has PostgreSQL gather the table's statistics, for a table that
+// ClaimBatch filled. The plans of the store's statements depend on them: a
+// plan made while the table was nearly empty reads it whole — the right
+// plan then — and PostgreSQL keeps the plans of prepared statements until
+// the table's statistics change, which autovacuum may leave for a minute or
+// more. The statistics of a table of a thousand rows or more make every
+// statement look its keys up by the primary key, whatever the table grows
+// to. It runs only if no other ANALYZE does; a role that does not own the
+// table gets a warning, not an error, and autovacuum does it in time.
+func (s *Store) analyze(ctx context.Context) {
+	if _, err := s.pool.Exec(ctx, "ANALYZE (SKIP_LOCKED) "+s.table); err != nil {
+		s.log.Warn("checkpoint/postgres: analyzing the table failed; autovacuum will", "table", s.table, "err", err)
+	}
 }
 
 // unknown returns the keys this store has not seen rows of: ClaimBatch adds
@@ -128,9 +167,11 @@ func (s *Store) unknown(keys []string) []string {
 }
 
 // learn notes that the keys in fresh have rows now. When a batch came back
-// short, it forgets keys: if someone deleted rows, the next batch puts them
-// back instead of missing those keys for good.
-func (s *Store) learn(fresh, keys []string, short bool) {
+// empty, it forgets keys: if someone deleted rows, the next batch puts them
+// back instead of missing those keys for good. (Forgetting them after every
+// short batch — which concurrent claims make common — would add them again
+// at nearly every claim.)
+func (s *Store) learn(fresh, keys []string, empty bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.known == nil {
@@ -139,7 +180,7 @@ func (s *Store) learn(fresh, keys []string, short bool) {
 	for _, k := range fresh {
 		s.known[k] = struct{}{}
 	}
-	if short {
+	if empty {
 		for _, k := range keys {
 			delete(s.known, k)
 		}
@@ -285,4 +326,204 @@ func (l *lease) Abandon(ctx context.Context) error {
 		return l.lost(ctx)
 	}
 	return nil
+}
+
+// own returns l as a lease of this store, or an error wrapping
+// ErrForeignLease.
+func (s *Store) own(l checkpoint.Lease) (*lease, error) {
+	if ml, ok := l.(*lease); ok && ml.s == s {
+		return ml, nil
+	}
+	return nil, fmt.Errorf("%w: %T of %.80q", checkpoint.ErrForeignLease, l, l.Key())
+}
+
+// RenewBatch renews leases of this store in one statement. See
+// [checkpoint.LeaseBatcher].
+func (s *Store) RenewBatch(ctx context.Context, ls []checkpoint.Lease, ttl time.Duration) ([]error, error) {
+	if err := s.start(ctx); err != nil {
+		return nil, err
+	}
+	if ttl <= 0 {
+		return nil, fmt.Errorf("checkpoint/postgres: renew: ttl is %v, want it positive", ttl)
+	}
+	errs := make([]error, len(ls))
+	var mine []*lease
+	for i, l := range ls {
+		ml, err := s.own(l)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		mine = append(mine, ml)
+	}
+	slices.SortFunc(mine, func(a, b *lease) int { return strings.Compare(a.key, b.key) })
+	keys, gens := make([]string, len(mine)), make([]int64, len(mine))
+	for i, l := range mine {
+		keys[i], gens[i] = l.key, l.gen
+	}
+	if len(mine) == 0 {
+		return errs, nil
+	}
+	rows, err := s.pool.Query(ctx, s.sql.renewBatch, keys, gens, micros(ttl))
+	if err != nil {
+		return nil, s.errorf(err, "renew %d lease(s)", len(mine))
+	}
+	renewed := make(map[string]time.Time, len(mine))
+	for rows.Next() {
+		var (
+			key     string
+			expires time.Time
+		)
+		if err := rows.Scan(&key, &expires); err != nil {
+			rows.Close()
+			return nil, s.errorf(err, "renew %d lease(s)", len(mine))
+		}
+		renewed[key] = expires.UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.errorf(err, "renew %d lease(s)", len(mine))
+	}
+	var lost []*lease
+	for _, l := range mine {
+		if exp, ok := renewed[l.key]; ok {
+			l.mu.Lock()
+			l.expires = exp
+			l.mu.Unlock()
+		} else {
+			lost = append(lost, l)
+		}
+	}
+	s.explain(ctx, ls, errs, lost)
+	return errs, nil
+}
+
+// WriteBatch stores the writes' records through leases of this store, in
+// one statement. See [checkpoint.LeaseBatcher].
+func (s *Store) WriteBatch(ctx context.Context, ws []checkpoint.LeaseWrite) ([]error, error) {
+	if err := s.start(ctx); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(ws))
+	type write struct {
+		l       *lease
+		w       row
+		release bool
+	}
+	var (
+		batch []write
+		seen  = make(map[string]bool, len(ws))
+	)
+	for i, w := range ws {
+		l, err := s.own(w.Lease)
+		var r checkpoint.Record
+		if err == nil {
+			r, err = checkpoint.LeaseRecord(w.Record, l.key, l.owner)
+		}
+		if err == nil {
+			r, err = prepare(r)
+		}
+		var wr row
+		if err == nil {
+			wr, err = toRow(r)
+		}
+		if err == nil && seen[l.key] {
+			err = fmt.Errorf("%w %.80q: written twice in one batch", checkpoint.ErrInvalid, l.key)
+		}
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		seen[l.key] = true
+		batch = append(batch, write{l, wr, w.Release})
+	}
+	if len(batch) == 0 {
+		return errs, nil
+	}
+	slices.SortFunc(batch, func(a, b write) int { return strings.Compare(a.l.key, b.l.key) })
+	n := len(batch)
+	var (
+		keys, states, paths, sums, texts, owners = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		gens, attempts, sizes, crashes           = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		metas                                    = make([]pgtype.Text, n)
+		starts, updates                          = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+		releases                                 = make([]bool, n)
+	)
+	for i, b := range batch {
+		keys[i], gens[i], releases[i] = b.l.key, b.l.gen, b.release
+		states[i], paths[i], sums[i], texts[i], owners[i] = b.w.state, b.w.path, b.w.sha256, b.w.errText, b.w.owner
+		attempts[i], sizes[i], crashes[i], metas[i], starts[i], updates[i] = b.w.attempts, b.w.size, b.w.crashes, b.w.meta, b.w.started, b.w.updated
+	}
+	rows, err := s.pool.Query(ctx, s.sql.writeBatch, keys, gens, states, attempts, paths, sizes, sums, texts, owners, metas, starts, updates, crashes, releases)
+	if err != nil {
+		return nil, s.errorf(err, "write %d record(s) through their leases", n)
+	}
+	stored := make(map[string]bool, n)
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			rows.Close()
+			return nil, s.errorf(err, "write %d record(s) through their leases", n)
+		}
+		stored[key] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.errorf(err, "write %d record(s) through their leases", n)
+	}
+	var lost []*lease
+	for _, b := range batch {
+		if !stored[b.l.key] {
+			lost = append(lost, b.l)
+		}
+	}
+	leases := make([]checkpoint.Lease, len(ws))
+	for i, w := range ws {
+		leases[i] = w.Lease
+	}
+	s.explain(ctx, leases, errs, lost)
+	return errs, nil
+}
+
+// explain sets the error of each lease of ls that is in lost — leases
+// whose statement changed no row — to ErrLeaseLost, naming the owner that
+// claimed its key since, if one did: one query for all of them.
+func (s *Store) explain(ctx context.Context, ls []checkpoint.Lease, errs []error, lost []*lease) {
+	if len(lost) == 0 {
+		return
+	}
+	keys := make([]string, len(lost))
+	for i, l := range lost {
+		keys[i] = l.key
+	}
+	type holder struct {
+		owner pgtype.Text
+		gen   int64
+	}
+	now := map[string]holder{}
+	if rows, err := s.pool.Query(ctx, s.sql.holders, keys); err == nil {
+		for rows.Next() {
+			var (
+				key string
+				h   holder
+			)
+			if rows.Scan(&key, &h.owner, &h.gen) == nil {
+				now[key] = h
+			}
+		}
+		rows.Close()
+	}
+	why := make(map[*lease]error, len(lost))
+	for _, l := range lost {
+		if h, ok := now[l.key]; ok && h.gen != l.gen {
+			why[l] = fmt.Errorf("%w: %.80q was claimed by %.80q since", checkpoint.ErrLeaseLost, l.key, h.owner.String)
+		} else {
+			why[l] = fmt.Errorf("%w: the lease of %.80q was released or abandoned", checkpoint.ErrLeaseLost, l.key)
+		}
+	}
+	for i, l := range ls {
+		if ml, ok := l.(*lease); ok && errs[i] == nil {
+			if err, ok := why[ml]; ok {
+				errs[i] = err
+			}
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -61,14 +62,17 @@ type Store struct {
 	closed  atomic.Bool
 	sql     statements
 
-	mu    sync.Mutex
-	known map[string]struct{} // keys ClaimBatch has made sure have a row
+	mu       sync.Mutex
+	known    map[string]struct{} // keys ClaimBatch has made sure have a row
+	inserted int64               // rows ClaimBatch added
+	analyzed int64               // inserted at the last ANALYZE
 }
 
 var (
-	_ checkpoint.Store   = (*Store)(nil)
-	_ checkpoint.Batcher = (*Store)(nil)
-	_ checkpoint.Leaser  = (*Store)(nil)
+	_ checkpoint.Store        = (*Store)(nil)
+	_ checkpoint.Batcher      = (*Store)(nil)
+	_ checkpoint.LeaseBatcher = (*Store)(nil)
+	_ checkpoint.Surveyor     = (*Store)(nil)
 )
 
 // Open connects to the database at dsn — a URL such as
@@ -150,6 +154,7 @@ type statements struct {
 	get, page, put, leasePut, leaseRelease    string
 	claim, claimState, insertKeys, claimBatch string
 	renew, abandon, holder                    string
+	renewBatch, writeBatch, holders, left     string
 }
 
 // columns are a record's, in the order scan reads them.
@@ -201,7 +206,6 @@ func newStatements(t string) statements {
 		// so a key that claim took is skipped too.
 		insertKeys: "INSERT INTO " + t + ` (key)
 			SELECT k FROM unnest($1::text[]) AS u(k)
-			WHERE NOT EXISTS (SELECT FROM ` + t + ` r WHERE r.key = u.k)
 			ORDER BY k
 			ON CONFLICT (key) DO NOTHING`,
 		claimBatch: `WITH c AS (
@@ -219,6 +223,36 @@ func newStatements(t string) statements {
 		renew:   "UPDATE " + t + " SET lease_expires = now() + $3::bigint * interval '1 microsecond' WHERE " + held + " RETURNING lease_expires",
 		abandon: "UPDATE " + t + " SET lease_expires = NULL WHERE " + held,
 		holder:  "SELECT lease_owner, lease_gen FROM " + t + " WHERE key = $1",
+		// The batch statements of leases join the table to arrays of keys
+		// and generations, in key order (so that concurrent batches lock
+		// rows in one order), and update the rows whose lease still holds
+		// them: an index lookup per key. The rows they return are the
+		// leases that held; the others were lost.
+		renewBatch: "UPDATE " + t + ` r SET lease_expires = now() + $3::bigint * interval '1 microsecond'
+			FROM unnest($1::text[], $2::bigint[]) AS u(key, gen)
+			WHERE r.key = u.key AND r.lease_gen = u.gen AND r.lease_expires IS NOT NULL
+			RETURNING r.key, r.lease_expires`,
+		writeBatch: "UPDATE " + t + ` r SET state = u.state, attempts = u.attempts, path = u.path, size = u.size,
+				sha256 = u.sha256, err = u.err, owner = u.owner, meta = u.meta::jsonb, started = u.started,
+				updated = u.updated, crashes = u.crashes,
+				lease_expires = CASE WHEN u.release THEN NULL ELSE r.lease_expires END
+			FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[],
+				$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::bigint[], $14::bool[])
+				AS u(key, gen, state, attempts, path, size, sha256, err, owner, meta, started, updated, crashes, release)
+			WHERE r.key = u.key AND r.lease_gen = u.gen AND r.lease_expires IS NOT NULL
+			RETURNING r.key`,
+		holders: "SELECT key, lease_owner, lease_gen FROM " + t + " WHERE key = ANY($1::text[])",
+		// What is left of many keys: each looked up by the primary key (the
+		// LATERAL subquery with OFFSET 0 can't be flattened into a join,
+		// which keeps that plan: a merge join would walk the index from its
+		// start); a key without a row comes back with NULLs.
+		left: `SELECT u.k, r.state, coalesce(r.attempts, 0), coalesce(r.path, ''), coalesce(r.size, 0),
+				coalesce(r.sha256, ''), coalesce(r.err, ''), coalesce(r.owner, ''), r.meta, r.started, r.updated,
+				coalesce(r.crashes, 0)
+			FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i)
+			LEFT JOIN LATERAL (SELECT * FROM ` + t + ` WHERE key = u.k OFFSET 0) r ON true
+			WHERE r.state IS DISTINCT FROM 'done'
+			ORDER BY u.i`,
 	}
 }
 
@@ -387,6 +421,59 @@ func (s *Store) Get(ctx context.Context, key string) (checkpoint.Record, error) 
 		return checkpoint.Record{}, s.errorf(err, "get %.80q", key)
 	}
 	return r, nil
+}
+
+// Left returns the records of keys that are not Done, in one statement.
+// See [checkpoint.Surveyor].
+func (s *Store) Left(ctx context.Context, keys []string) ([]checkpoint.Record, error) {
+	if err := s.start(ctx); err != nil {
+		return nil, err
+	}
+	var (
+		ask  = make([]string, 0, len(keys))
+		seen = make(map[string]bool, len(keys))
+		none = map[string]bool{} // keys no row can have
+	)
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if checkKey(k) != nil || !utf8.ValidString(k) {
+			none[k] = true
+		} else {
+			ask = append(ask, k)
+		}
+	}
+	found := make(map[string]checkpoint.Record, len(ask))
+	if len(ask) > 0 {
+		rows, err := s.pool.Query(ctx, s.sql.left, ask)
+		if err != nil {
+			return nil, s.errorf(err, "what is left of %d key(s)", len(ask))
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, _, err := scan(rows)
+			if err != nil {
+				return nil, s.errorf(err, "what is left of %d key(s)", len(ask))
+			}
+			found[r.Key] = r
+		}
+		if err := rows.Err(); err != nil {
+			return nil, s.errorf(err, "what is left of %d key(s)", len(ask))
+		}
+	}
+	var out []checkpoint.Record
+	for _, k := range keys {
+		if r, ok := found[k]; ok {
+			out = append(out, r)
+			delete(found, k)
+		} else if none[k] {
+			out = append(out, checkpoint.Record{Key: k})
+			delete(none, k)
+		}
+	}
+	return out, nil
 }
 
 // pageSize is how many records All reads per query.

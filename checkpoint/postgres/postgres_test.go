@@ -192,3 +192,43 @@ func TestLeaseRowsHidden(t *testing.T) {
 		t.Errorf("All yielded %+v, %v; want nothing", r, err)
 	}
 }
+
+// TestClaimAnalyzes: a store that fills a new table through ClaimBatch has
+// it analyzed as it grows: the plans of its statements depend on the
+// statistics.
+func TestClaimAnalyzes(t *testing.T) {
+	t.Parallel()
+	s := open(t, postgres.Options{})
+	reltuples := func() float64 {
+		var n float64
+		if err := adminPool(t).QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", s.Table()).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := reltuples(); n > 0 {
+		t.Fatalf("a new table has statistics: reltuples %v", n)
+	}
+	keys := make([]string, 1500)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("VIN%05d", i)
+	}
+	for i := 0; i < len(keys); i += 500 {
+		if _, err := s.ClaimBatch(ctx, keys[i:i+500], "a", 1, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reltuples(); n < 1000 {
+		t.Errorf("reltuples %v after ClaimBatch added 1500 rows: the table was not analyzed", n)
+	}
+	// Offered again, by other owners too, the keys keep one row each.
+	for range 3 {
+		if _, err := s.ClaimBatch(ctx, keys, "b", 1, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := adminPool(t).QueryRow(ctx, "SELECT count(*) FROM "+s.Table()).Scan(&n); err != nil || n != len(keys) {
+		t.Errorf("%d rows (%v), want %d", n, err, len(keys))
+	}
+}

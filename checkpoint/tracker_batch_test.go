@@ -1,0 +1,343 @@
+package checkpoint_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pagefleet/pagefleet/checkpoint"
+)
+
+// counted is a Memory that counts the calls a tracker makes of it.
+type counted struct {
+	*checkpoint.Memory
+	mu      sync.Mutex
+	claims  []int // n of each ClaimBatch
+	batches []int // writes in each WriteBatch
+	renews  []int // leases in each RenewBatch
+	lefts   []int // keys in each Left
+	alls    int
+	gate    chan struct{} // if not nil, WriteBatch waits for it to close
+}
+
+func newCounted() *counted { return &counted{Memory: checkpoint.NewMemory()} }
+
+func (c *counted) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]checkpoint.Lease, error) {
+	c.mu.Lock()
+	c.claims = append(c.claims, n)
+	c.mu.Unlock()
+	return c.Memory.ClaimBatch(ctx, keys, owner, n, ttl)
+}
+
+func (c *counted) WriteBatch(ctx context.Context, ws []checkpoint.LeaseWrite) ([]error, error) {
+	c.mu.Lock()
+	c.batches = append(c.batches, len(ws))
+	gate := c.gate
+	c.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return c.Memory.WriteBatch(ctx, ws)
+}
+
+func (c *counted) RenewBatch(ctx context.Context, ls []checkpoint.Lease, ttl time.Duration) ([]error, error) {
+	c.mu.Lock()
+	c.renews = append(c.renews, len(ls))
+	c.mu.Unlock()
+	return c.Memory.RenewBatch(ctx, ls, ttl)
+}
+
+func (c *counted) Left(ctx context.Context, keys []string) ([]checkpoint.Record, error) {
+	c.mu.Lock()
+	c.lefts = append(c.lefts, len(keys))
+	c.mu.Unlock()
+	return c.Memory.Left(ctx, keys)
+}
+
+func (c *counted) All(ctx context.Context) iter.Seq2[checkpoint.Record, error] {
+	c.mu.Lock()
+	c.alls++
+	c.mu.Unlock()
+	return c.Memory.All(ctx)
+}
+
+// keysN returns n keys.
+func keysN(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("VIN%05d", i)
+	}
+	return keys
+}
+
+// TestTrackerBatchesWrites: a write goes at once while fewer than two
+// batches are on their way; the writes that come while two are go together
+// in the next, and each call returns once its record is stored. A call
+// whose context ends while its write waits stores nothing.
+func TestTrackerBatchesWrites(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := newCounted()
+		defer store.Close()
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 8})
+		keys := keysN(8)
+		f := startFeed(tr, keys)
+		for range keys {
+			f.claim(t)
+		}
+		gate := func() chan struct{} {
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			store.gate = make(chan struct{})
+			return store.gate
+		}
+		wantBatches := func(want ...int) {
+			t.Helper()
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			if !slices.Equal(store.batches, want) {
+				t.Errorf("batches %v, want %v", store.batches, want)
+			}
+		}
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		begin := func(k string) {
+			wg.Go(func() {
+				if err := tr.Begin(ctx, k, 1, t0); err != nil {
+					t.Error(err)
+				}
+			})
+			synctest.Wait() // on its way, in a batch of its own
+		}
+		g := gate()
+		begin(keys[0])
+		begin(keys[1])
+		for _, k := range keys[2:5] {
+			wg.Go(func() {
+				if err := tr.Done(ctx, k, 1, checkpoint.SavedFile{Path: "/out/" + k, SHA256: "00"}); err != nil {
+					t.Error(err)
+				}
+				if r := getRecord(t, store, k); r.State != checkpoint.Done {
+					t.Errorf("%s after Done returned: %s", k, r.State)
+				}
+			})
+		}
+		synctest.Wait() // the Dones wait
+		if st := tr.Stats(); st.Done != 0 {
+			t.Errorf("Done before its batch was stored: %+v", st)
+		}
+		close(g)
+		wg.Wait()
+		wantBatches(1, 1, 3)
+
+		g = gate()
+		begin(keys[5])
+		begin(keys[6])
+		c, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+		defer cancel()
+		if err := tr.Done(c, keys[7], 1, checkpoint.SavedFile{Path: "/out/x", SHA256: "00"}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Done whose context ended while it waited: %v", err)
+		}
+		close(g)
+		wg.Wait()
+		if _, err := store.Get(ctx, keys[7]); !errors.Is(err, checkpoint.ErrNotFound) {
+			t.Errorf("%s after a Done that gave up: %v; want no record", keys[7], err)
+		}
+		wantBatches(1, 1, 3, 1, 1)
+		wantStats(t, tr, checkpoint.TrackerStats{Held: 5, Claimed: 8, Done: 3})
+		f.stop(t)
+	})
+}
+
+// TestTrackerRenewsInOneCall: the leases the tracker holds are renewed in
+// one call of a LeaseBatcher, not one each.
+func TestTrackerRenewsInOneCall(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := newCounted()
+		defer store.Close()
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 8, LeaseTTL: 30 * time.Second})
+		keys := keysN(8)
+		f := startFeed(tr, keys)
+		for range keys {
+			f.claim(t)
+		}
+		time.Sleep(31 * time.Second) // three renewals
+		store.mu.Lock()
+		if want := []int{8, 8, 8}; !slices.Equal(store.renews, want) {
+			t.Errorf("RenewBatch calls of %v leases, want %v", store.renews, want)
+		}
+		store.mu.Unlock()
+		if _, err := store.Claim(ctx, keys[0], "b", time.Minute); !errors.Is(err, checkpoint.ErrLeased) {
+			t.Errorf("Claim of a renewed key: %v", err)
+		}
+		f.stop(t)
+		tr.Close(ctx)
+	})
+}
+
+// wrapped is a Memory behind a wrapper of its leases, as a user might
+// write one: its leases are foreign to the Memory's LeaseBatcher methods,
+// which the wrapper promotes. The tracker must notice, and use the leases'
+// own methods.
+type wrapped struct{ *checkpoint.Memory }
+
+type wrappedLease struct{ checkpoint.Lease }
+
+func (w wrapped) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]checkpoint.Lease, error) {
+	ls, err := w.Memory.ClaimBatch(ctx, keys, owner, n, ttl)
+	for i, l := range ls {
+		ls[i] = wrappedLease{l}
+	}
+	return ls, err
+}
+
+func TestTrackerForeignLeases(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := wrapped{checkpoint.NewMemory()}
+		defer store.Close()
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", LeaseTTL: 30 * time.Second})
+		f := startFeed(tr, []string{"k", "slow"})
+		f.claim(t)
+		f.claim(t)
+		if err := tr.Begin(ctx, "slow", 1, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Done(ctx, "k", 1, checkpoint.SavedFile{Path: "/out/k", SHA256: "00"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Minute)
+		if _, err := store.Claim(ctx, "slow", "b", time.Minute); !errors.Is(err, checkpoint.ErrLeased) {
+			t.Errorf("Claim of a key held for twenty TTLs: %v, want ErrLeased", err)
+		}
+		if err := tr.Done(ctx, "slow", 1, checkpoint.SavedFile{Path: "/out/slow", SHA256: "00"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"k", "slow"} {
+			if r := getRecord(t, store, k); r.State != checkpoint.Done {
+				t.Errorf("%s: %s", k, r.State)
+			}
+		}
+		if err := <-f.done; err != nil {
+			t.Errorf("Feed: %v", err)
+		}
+	})
+}
+
+// TestFeedClaimsInBatches: Feed claims when a quarter of Hold is free, not
+// for every key that ends.
+func TestFeedClaimsInBatches(t *testing.T) {
+	t.Parallel()
+	store := newCounted()
+	defer store.Close()
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 16})
+	keys := keysN(200)
+	var wg sync.WaitGroup
+	err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+		wg.Go(func() {
+			if err := tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"}); err != nil {
+				t.Error(err)
+			}
+		})
+		return nil
+	})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	for _, n := range store.claims {
+		if n < 4 {
+			t.Errorf("a claim of %d keys: want at least Hold/4 (4) at a time; claims %v", n, store.claims)
+			break
+		}
+	}
+	if len(store.claims) > 200/4+1 {
+		t.Errorf("%d claims for 200 keys: %v", len(store.claims), store.claims)
+	}
+}
+
+// TestFeedSurveys: on a Surveyor, Feed asks about the keys other owners
+// hold — never reading the whole store — as they gather and when it waits.
+func TestFeedSurveys(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := newCounted()
+		defer store.Close()
+		keys := keysN(6000)
+		// Another owner holds every other key of the first 5000.
+		other := newTracker(t, store, checkpoint.TrackerOptions{Owner: "other", Hold: 2500})
+		var theirs []string
+		for i := 0; i < 5000; i += 2 {
+			theirs = append(theirs, keys[i])
+		}
+		fo := startFeed(other, theirs)
+		for range theirs {
+			fo.claim(t)
+		}
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 64})
+		done := make(chan error)
+		go func() {
+			done <- tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+				return tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
+			})
+		}()
+		synctest.Wait() // a has done all it can: 3500 keys; 2500 are the other's
+		store.mu.Lock()
+		lefts := slices.Clone(store.lefts)
+		store.mu.Unlock()
+		if len(lefts) == 0 || lefts[0] < 2048 {
+			t.Errorf("Left calls of %v keys: want one as the parked keys gathered", lefts)
+		}
+		for _, k := range theirs {
+			if err := other.Done(ctx, k, 1, checkpoint.SavedFile{Path: "/out/" + k, SHA256: "00"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(2 * time.Second) // a poll
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-fo.done; err != nil {
+			t.Fatal(err)
+		}
+		store.mu.Lock()
+		if store.alls != 0 {
+			t.Errorf("Feed read the whole store %d times", store.alls)
+		}
+		store.mu.Unlock()
+		wantStats(t, tr, checkpoint.TrackerStats{Claimed: 3500, Done: 3500, Elsewhere: 2500})
+	})
+}
+
+// TestFeedPastFailedKeys: claims that Feed gives up at once — keys another
+// owner gave up meanwhile — leave room to claim others in the same pass.
+func TestFeedPastFailedKeys(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := newCounted()
+		defer store.Close()
+		keys := keysN(12)
+		for _, k := range keys[:8] {
+			if err := store.Put(ctx, checkpoint.Record{Key: k, State: checkpoint.Failed, Owner: "other"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 4})
+		err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+			return tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStats(t, tr, checkpoint.TrackerStats{Claimed: 4, Done: 4, Elsewhere: 8})
+	})
+}
