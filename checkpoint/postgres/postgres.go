@@ -223,23 +223,31 @@ func newStatements(t string) statements {
 		renew:   "UPDATE " + t + " SET lease_expires = now() + $3::bigint * interval '1 microsecond' WHERE " + held + " RETURNING lease_expires",
 		abandon: "UPDATE " + t + " SET lease_expires = NULL WHERE " + held,
 		holder:  "SELECT lease_owner, lease_gen FROM " + t + " WHERE key = $1",
-		// The batch statements of leases join the table to arrays of keys
-		// and generations, in key order (so that concurrent batches lock
-		// rows in one order), and update the rows whose lease still holds
-		// them: an index lookup per key. The rows they return are the
-		// leases that held; the others were lost.
+		// The batch statements of leases lock the rows whose lease still
+		// holds them, one index lookup per key in the arrays' order (key
+		// order: a LATERAL subquery with FOR UPDATE keeps that plan, so
+		// concurrent batches — a process's renewals and its records — lock
+		// rows in one order and can't deadlock; a join was free to scan the
+		// table instead, and did, on a small one), then update them. The
+		// rows they return are the leases that held; the others were lost.
 		renewBatch: "UPDATE " + t + ` r SET lease_expires = now() + $3::bigint * interval '1 microsecond'
-			FROM unnest($1::text[], $2::bigint[]) AS u(key, gen)
-			WHERE r.key = u.key AND r.lease_gen = u.gen AND r.lease_expires IS NOT NULL
+			FROM (SELECT u.key FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(key, gen, i),
+					LATERAL (SELECT key FROM ` + t + ` WHERE key = u.key AND lease_gen = u.gen
+						AND lease_expires IS NOT NULL FOR UPDATE) l
+				ORDER BY u.i) u
+			WHERE r.key = u.key
 			RETURNING r.key, r.lease_expires`,
 		writeBatch: "UPDATE " + t + ` r SET state = u.state, attempts = u.attempts, path = u.path, size = u.size,
 				sha256 = u.sha256, err = u.err, owner = u.owner, meta = u.meta::jsonb, started = u.started,
 				updated = u.updated, crashes = u.crashes,
 				lease_expires = CASE WHEN u.release THEN NULL ELSE r.lease_expires END
-			FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[],
-				$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::bigint[], $14::bool[])
-				AS u(key, gen, state, attempts, path, size, sha256, err, owner, meta, started, updated, crashes, release)
-			WHERE r.key = u.key AND r.lease_gen = u.gen AND r.lease_expires IS NOT NULL
+			FROM (SELECT u.* FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[],
+					$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::bigint[], $14::bool[])
+					WITH ORDINALITY AS u(key, gen, state, attempts, path, size, sha256, err, owner, meta, started, updated, crashes, release, i),
+					LATERAL (SELECT key FROM ` + t + ` WHERE key = u.key AND lease_gen = u.gen
+						AND lease_expires IS NOT NULL FOR UPDATE) l
+				ORDER BY u.i) u
+			WHERE r.key = u.key
 			RETURNING r.key`,
 		holders: "SELECT key, lease_owner, lease_gen FROM " + t + " WHERE key = ANY($1::text[])",
 		// What is left of many keys: each looked up by the primary key (the
