@@ -123,10 +123,14 @@ func (f Form) login(ctx context.Context, page playwright.Page) error {
 // redact replaces secret in err's message; errors.Is and errors.As still
 // see the original chain.
 func redact(err error, secret string) error {
-	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+	if err == nil || secret == "" {
 		return err
 	}
-	return &redacted{strings.ReplaceAll(err.Error(), secret, "***"), err}
+	msg := err.Error() // a message is redacted here, never classified
+	if !strings.Contains(msg, secret) {
+		return err
+	}
+	return &redacted{strings.ReplaceAll(msg, secret, "***"), err}
 }
 
 type redacted struct {

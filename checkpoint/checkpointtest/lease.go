@@ -186,7 +186,7 @@ func wantErr(t *testing.T, what string, err, want error, mention string) {
 	t.Helper()
 	if !errors.Is(err, want) {
 		t.Errorf("%s: err = %v, want %v", what, err, want)
-	} else if !strings.Contains(err.Error(), mention) {
+	} else if msg := err.Error(); !strings.Contains(msg, mention) { // the wording is checked after the class
 		t.Errorf("%s: err = %q, want it to mention %q", what, err, mention)
 	}
 }
