@@ -225,6 +225,13 @@ func TestHostileCtrlCWithAHungRequest(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
 			t.Errorf("exit %v, want %d\n%s", err, exitInterrupted, out.String())
 		}
+		// Wait returns once every holder of the output pipe closed it,
+		// the driver and chromium too: what they print is in out.
+		for _, noise := range []string{"Unhandled", "EPIPE", "node:internal", "    at "} {
+			if strings.Contains(out.String(), noise) {
+				t.Errorf("the terminal got the driver's %q after a Ctrl-C:\n%s", noise, out.String())
+			}
+		}
 	case <-time.After(5 * time.Minute): // the hung requests would take 10
 		cmd.Process.Kill()
 		t.Fatalf("Ctrl-C did not end the run: the hung requests were not cancelled\n%s", out.String())
