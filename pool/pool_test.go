@@ -395,8 +395,14 @@ func TestFactoryFailures(t *testing.T) {
 	})
 }
 
+// On a fake clock: with real time, a loaded machine made an ordinary 1 ms
+// attempt look stuck after 60 ms.
 func TestWatchdogRescuesHungAttempt(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testWatchdogRescuesHungAttempt)
+}
+
+func testWatchdogRescuesHungAttempt(t *testing.T) {
 	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
 		if key == "hang" && call == 1 {
 			return pooltest.Step{Hang: true} // ignores its context until the page is closed
