@@ -73,6 +73,10 @@ func keys(n int) []string {
 
 func TestRunsEveryTaskOnReusedPages(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testRunsEveryTaskOnReusedPages)
+}
+
+func testRunsEveryTaskOnReusedPages(t *testing.T) {
 	f := &pooltest.Factory{Script: func(string, int) pooltest.Step {
 		return pooltest.Step{Latency: time.Millisecond}
 	}}
@@ -184,6 +188,10 @@ func TestSubmitWhileRunning(t *testing.T) {
 
 func TestAttemptTimeout(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testAttemptTimeout)
+}
+
+func testAttemptTimeout(t *testing.T) {
 	f := &pooltest.Factory{Script: func(string, int) pooltest.Step { return pooltest.Step{Latency: time.Hour} }}
 	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{
 		Workers: 1, AttemptTimeout: 20 * time.Millisecond, MaxAttempts: 2,
@@ -267,6 +275,10 @@ func (g *gate) task(key string, fn func() error) pool.Task[*pooltest.Page] {
 
 func TestWaitingRetryDoesNotHoldWorker(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testWaitingRetryDoesNotHoldWorker)
+}
+
+func testWaitingRetryDoesNotHoldWorker(t *testing.T) {
 	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
 		if key == "flaky" {
 			return pooltest.Step{Err: errFlaky}
@@ -455,6 +467,10 @@ func testWatchdogRescuesHungAttempt(t *testing.T) {
 
 func TestLateReturnOfRescuedAttemptIsIgnored(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testLateReturnOfRescuedAttemptIsIgnored)
+}
+
+func testLateReturnOfRescuedAttemptIsIgnored(t *testing.T) {
 	f := &pooltest.Factory{}
 	var calls atomic.Int32
 	task := pool.Task[*pooltest.Page]{Key: "late", Run: func(ctx context.Context, pg *pooltest.Page) (any, error) {
@@ -607,6 +623,10 @@ func TestExactlyOnceUnderLoad(t *testing.T) {
 
 func TestShutdownMidRun(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testShutdownMidRun)
+}
+
+func testShutdownMidRun(t *testing.T) {
 	f := &pooltest.Factory{Script: func(string, int) pooltest.Step { return pooltest.Step{Latency: 2 * time.Millisecond} }}
 	ctx, cancel := context.WithCancel(t.Context())
 	var n int
@@ -639,6 +659,10 @@ func TestShutdownMidRun(t *testing.T) {
 
 func TestShutdownClosesPagesOfAttemptsIgnoringContext(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testShutdownClosesPagesOfAttemptsIgnoringContext)
+}
+
+func testShutdownClosesPagesOfAttemptsIgnoringContext(t *testing.T) {
 	f := &pooltest.Factory{Script: func(string, int) pooltest.Step { return pooltest.Step{Hang: true} }}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -910,6 +934,10 @@ func TestOnStartErrorFailsTheAttempt(t *testing.T) {
 // task, whose page the watchdog may be closing.
 func TestLateOnStartFailsTheAttempt(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testLateOnStartFailsTheAttempt)
+}
+
+func testLateOnStartFailsTheAttempt(t *testing.T) {
 	f := &pooltest.Factory{}
 	var late []bool // by attempt: did OnStart return after the deadline?
 	res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 1, MaxAttempts: 3, AttemptTimeout: 100 * time.Millisecond,
@@ -938,6 +966,10 @@ func TestLateOnStartFailsTheAttempt(t *testing.T) {
 // shutdown's doing, not the task's: its Result keeps the attempts before.
 func TestStoppedAttemptIsNotCharged(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testStoppedAttemptIsNotCharged)
+}
+
+func testStoppedAttemptIsNotCharged(t *testing.T) {
 	g := newGate()
 	results := map[string]pool.Result{}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -1008,6 +1040,10 @@ func TestRunDoesNotWaitForeverForAnAbandonedLoop(t *testing.T) {
 // other runs, and nothing starts beside it.
 func TestExclusiveRunsAlone(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testExclusiveRunsAlone)
+}
+
+func testExclusiveRunsAlone(t *testing.T) {
 	var mu sync.Mutex
 	running, exclusive := 0, false
 	var bad []string
