@@ -376,7 +376,7 @@ func (s *Session) verify(ctx context.Context, b *browser) (loggedOut bool, err e
 	if s.cfg.HomeURL == "" {
 		return false, nil
 	}
-	page, err := await(ctx, &s.wg, b.ctx.NewPage, s.closePage)
+	page, err := await(ctx, &s.wg, b.ctx.NewPage, func(p playwright.Page) { s.closePage(p) })
 	if err != nil {
 		return false, fmt.Errorf("session: verify storage state: %w", err)
 	}
@@ -766,7 +766,7 @@ func (s *Session) loginOnce(ctx context.Context, b *browser) (err error) {
 	// LoginFunc misbehave, it ends.
 	ctx, cancel := context.WithTimeout(ctx, 2*s.cfg.Timeout)
 	defer cancel()
-	page, err := await(ctx, &s.wg, b.ctx.NewPage, s.closePage)
+	page, err := await(ctx, &s.wg, b.ctx.NewPage, func(p playwright.Page) { s.closePage(p) })
 	if err != nil {
 		return err
 	}
@@ -791,13 +791,14 @@ func (s *Session) loginOnce(ctx context.Context, b *browser) (err error) {
 	return err
 }
 
-// closePage closes a page of the session's own, waiting for that at most
-// Config.Timeout: a page the driver never reports closed (seen under heavy
-// load) must not hold up a login that every worker waits for.
-func (s *Session) closePage(page playwright.Page) {
+// closePage closes page, waiting for that at most Config.Timeout: a page
+// the driver never reports closed (seen under heavy load) must not hold up
+// its caller — a login that every worker waits for, say.
+func (s *Session) closePage(page playwright.Page) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	_, _ = await(ctx, &s.wg, func() (struct{}, error) { return struct{}{}, page.Close() }, nil)
+	_, err := await(ctx, &s.wg, func() (struct{}, error) { return struct{}{}, page.Close() }, nil)
+	return err
 }
 
 // saveState writes the context's storage state, if configured, atomically
@@ -883,9 +884,7 @@ func (s *Session) reset(ctx context.Context, page playwright.Page) error {
 // even if the driver hangs, and treats a page of a dead browser as closed.
 func (s *Session) ClosePage(page playwright.Page) error {
 	st := s.untrack(page)
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-	defer cancel()
-	_, err := await(ctx, &s.wg, func() (struct{}, error) { return struct{}{}, page.Close() }, nil)
+	err := s.closePage(page)
 	if err == nil || errors.Is(err, playwright.ErrTargetClosed) || (st != nil && st.b.dead()) {
 		return nil
 	}
