@@ -133,19 +133,29 @@ func TestTrace(t *testing.T) {
 	if err != nil || len(cookies) == 0 {
 		t.Fatalf("the session's cookies: %v, %v", cookies, err)
 	}
+	files := noCookieValues(t, &z.Reader, cookies)
+	if !bytes.Contains(files["trace.network"], []byte(session.Redacted)) {
+		t.Errorf("trace.network shows no %s cookie: were the requests' headers recorded?", session.Redacted)
+	}
+}
+
+// noCookieValues checks that no file of a trace holds a cookie's value,
+// and returns the files' contents by name.
+func noCookieValues(t *testing.T, z *zip.Reader, cookies []playwright.Cookie) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
 	for _, f := range z.File {
 		r, _ := f.Open()
 		b, _ := io.ReadAll(r)
 		r.Close()
+		files[f.Name] = b
 		for _, c := range cookies {
 			if bytes.Contains(b, []byte(c.Value)) {
 				t.Errorf("the trace's %s holds the value of cookie %s", f.Name, c.Name)
 			}
 		}
-		if f.Name == "trace.network" && !bytes.Contains(b, []byte(session.Redacted)) {
-			t.Errorf("trace.network shows no %s cookie: were the requests' headers recorded?", session.Redacted)
-		}
 	}
+	return files
 }
 
 // TestTraceAfterALogout: a replay whose cookies expired is logged in
@@ -171,16 +181,7 @@ func TestTraceAfterALogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer z.Close()
-	for _, f := range z.File {
-		r, _ := f.Open()
-		b, _ := io.ReadAll(r)
-		r.Close()
-		for _, c := range cookies {
-			if bytes.Contains(b, []byte(c.Value)) {
-				t.Errorf("the trace's %s holds the value of the new cookie %s", f.Name, c.Name)
-			}
-		}
-	}
+	noCookieValues(t, &z.Reader, cookies) // the new cookie's too
 }
 
 // TestLearnedTimeouts: after a few quick answers, a request that hangs —
