@@ -36,6 +36,13 @@ type Install struct {
 // puts the real browser binary; /usr/bin/chromium is a shell wrapper.
 const DefaultChromium = "/usr/lib/chromium/chromium"
 
+// DefaultHeadlessShell is where Debian's chromium-headless-shell package
+// (and scripts/setup) puts chromium's headless-only build: the same engine
+// without the browser's UI layers: opening pages and clicking costs about
+// 40 % less CPU and 150 MB less memory with it (jdrun bench). [Locate]
+// prefers it; a headed session uses [DefaultChromium] instead.
+const DefaultHeadlessShell = "/usr/lib/chromium/chromium-headless-shell"
+
 // DriverVersion returns the Playwright driver version the Go binding
 // expects (and refuses to run without).
 func DriverVersion() string { return driverVersionOnce() }
@@ -80,7 +87,8 @@ func playwrightGoDir() (string, error) {
 // playwright-go's standard install. An explicit directory (config or env)
 // must hold the driver; the two default places are tried in turn. Node.js
 // is $PLAYWRIGHT_NODEJS_PATH, the driver's own, or node on PATH. The browser
-// is want.Browser, $PAGEFLEET_CHROMIUM, or else [DefaultChromium] — except
+// is want.Browser, $PAGEFLEET_CHROMIUM, or else [DefaultHeadlessShell] if
+// it is installed and [DefaultChromium] if not — except
 // with playwright-go's standard install, whose bundled chromium matches
 // its driver.
 //
@@ -144,6 +152,9 @@ func Locate(want Install) (Install, error) {
 	}
 	if in.Browser == "" && in.From != "playwright-go" { // the standard install has its own chromium, of the right version
 		in.Browser = DefaultChromium
+		if isFile(DefaultHeadlessShell) {
+			in.Browser = DefaultHeadlessShell
+		}
 	}
 	if in.Browser != "" && !isFile(in.Browser) {
 		return want, fmt.Errorf("%w: chromium not found at %s; %s", ErrNotInstalled, in.Browser, setupHint())

@@ -408,6 +408,9 @@ func (s *Session) launch(ctx context.Context, useState bool) (*browser, error) {
 		if s.install.Browser != "" {
 			opts.ExecutablePath = playwright.String(s.install.Browser)
 		}
+		if s.cfg.Headed && s.install.Browser == DefaultHeadlessShell { // it has no window to show
+			opts.ExecutablePath = playwright.String(DefaultChromium)
+		}
 		opts.Env = map[string]string{}
 		for _, kv := range os.Environ() {
 			k, v, _ := strings.Cut(kv, "=")
