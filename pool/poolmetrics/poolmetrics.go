@@ -37,6 +37,12 @@
 //
 // All methods are safe for concurrent use, and do nothing on a nil
 // *Metrics, so a program can keep one that is off.
+//
+// # Examples
+//
+// go doc prints no examples; Example in example_test.go runs a pool on
+// fake pages ([github.com/pagefleet/pagefleet/pool/pooltest]) and scrapes
+// its metrics. examples/jdrun's live.go is the wiring of a browser program.
 package poolmetrics
 
 import (
@@ -118,7 +124,8 @@ type Counter struct {
 	Help string
 	// Title labels it on the page ("re-logins"). Defaults to Name.
 	Title string
-	// Value returns the count so far. Required.
+	// Value returns the count so far. It may be called from several
+	// goroutines at once. Required.
 	Value func() int64
 }
 
@@ -228,6 +235,7 @@ func (c *Config) validate() error {
 }
 
 // New returns Metrics for one run, registered in a registry of their own.
+// It starts nothing: only Metrics that Listen or Follow need Close.
 func New(cfg Config) (*Metrics, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {

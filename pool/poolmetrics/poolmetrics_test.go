@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -53,7 +54,7 @@ func reason(err error) string {
 // clock: four done (one after a retry, one after a requeue), one gone, one
 // failing both its attempts, one still running when the run is stopped.
 // It returns when the pool has stopped.
-func scriptedRun(t *testing.T, m *poolmetrics.Metrics, relogins *int64) {
+func scriptedRun(t *testing.T, m *poolmetrics.Metrics, relogins *atomic.Int64) {
 	t.Helper()
 	f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
 		switch key {
@@ -63,7 +64,7 @@ func scriptedRun(t *testing.T, m *poolmetrics.Metrics, relogins *int64) {
 			}
 		case "relog":
 			if call == 1 {
-				*relogins++
+				relogins.Add(1)
 				return pooltest.Step{Err: pool.Requeue(errLogout)}
 			}
 		case "gone":
@@ -187,11 +188,11 @@ func TestScriptedRun(t *testing.T) {
 }
 
 func testScriptedRun(t *testing.T) {
-	var relogins int64
+	var relogins atomic.Int64
 	textFile := filepath.Join(t.TempDir(), "metrics.prom")
 	m := newShopMetrics(t, poolmetrics.Config{
 		TextFile: textFile,
-		Counters: []poolmetrics.Counter{{Name: "relogins_total", Title: "re-logins", Value: func() int64 { return relogins }}},
+		Counters: []poolmetrics.Counter{{Name: "relogins_total", Title: "re-logins", Value: relogins.Load}},
 	})
 	scriptedRun(t, m, &relogins)
 
@@ -290,11 +291,11 @@ func checkAgree(t *testing.T, what string, metrics map[string]float64, s poolmet
 func TestStatusPage(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		var relogins int64
+		var relogins atomic.Int64
 		m := newShopMetrics(t, poolmetrics.Config{
 			Target: "https://shop.example/", Version: "v1.2.3",
 			Memory:   func() (int64, error) { return 300 << 20, nil },
-			Counters: []poolmetrics.Counter{{Name: "relogins_total", Title: "re-logins", Value: func() int64 { return relogins }}},
+			Counters: []poolmetrics.Counter{{Name: "relogins_total", Title: "re-logins", Value: relogins.Load}},
 		})
 		m.SetPhase("shopping")
 		scriptedRun(t, m, &relogins)
