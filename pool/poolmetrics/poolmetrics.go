@@ -301,20 +301,17 @@ func (m *Metrics) Follow(p Progress) {
 	if p.Stats == nil && p.Meter != nil {
 		p.Stats = p.Meter.Stats
 	}
-	var own *pool.Meter
-	if p.Meter == nil && p.Stats != nil {
-		own = &pool.Meter{Stats: p.Stats}
-		own.Start()
-		p.Meter = own
-	}
 	m.mu.Lock()
-	m.progress, m.followed = p, true
-	old := m.ownMet
-	m.ownMet = own
-	m.mu.Unlock()
-	if old != nil {
-		old.Stop()
+	defer m.mu.Unlock()
+	if p.Meter == nil && p.Stats != nil && !m.closed { // after Close, no one would stop it
+		p.Meter = &pool.Meter{Stats: p.Stats}
+		p.Meter.Start()
+		if m.ownMet != nil {
+			m.ownMet.Stop()
+		}
+		m.ownMet = p.Meter
 	}
+	m.progress, m.followed = p, true
 }
 
 // OnAttempt counts a finished attempt; [Hook] calls it. The outcome of a
