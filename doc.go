@@ -7,7 +7,9 @@
 //
 //   - [github.com/pagefleet/pagefleet/pool]: a generic pool of long-lived
 //     pages with a task queue, per-attempt timeouts, retries, a watchdog,
-//     and an optional adaptive concurrency controller.
+//     and an optional adaptive concurrency controller;
+//     [github.com/pagefleet/pagefleet/pool/poolmetrics] serves its Prometheus
+//     metrics and a live status page.
 //   - [github.com/pagefleet/pagefleet/session]: one browser, one context, one
 //     login; pages opened with a verdict (HTTP status, error page, logout);
 //     requests without a page; listings; re-login and crash recovery.

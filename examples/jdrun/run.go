@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/pagefleet/pagefleet/checkpoint"
 	"github.com/pagefleet/pagefleet/download"
 	"github.com/pagefleet/pagefleet/examples/portal/dealer"
 	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/pool/poolmetrics"
 	"github.com/pagefleet/pagefleet/session"
 )
 
@@ -51,11 +53,12 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 			"url", srv.URL(), "vehicles", cfg.DemoVehicles, "latency", cfg.DemoLatency, "faults", cfg.DemoFaults)
 		sum.Portal, sum.Demo = srv.URL(), true
 	}
-	lv, err := startLive(cfg, log) // -listen: live metrics and status page (live.go)
+	var sess atomic.Pointer[session.Session]
+	lv, err := startLive(cfg, log, sess.Load) // -listen: live metrics and status page (live.go)
 	if err != nil {
 		return err
 	}
-	defer lv.close()
+	defer closeLive(lv, log)
 
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -87,7 +90,9 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 		return err
 	}
 	defer r.close()
-	lv.attach(r)
+	r.live = lv
+	sess.Store(r.sess)
+	lv.SetPhase("listing the inventory")
 
 	vehicles, err := r.list(ctx)
 	if err != nil {
@@ -116,7 +121,8 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 
 	rep := &reporter{r: r}
 	mon := startMonitor(cfg, stderr, logOut, log, sum.Skipped, len(todo), r.stats)
-	lv.follow(mon.meter, sum.Skipped, len(todo))
+	lv.SetPhase("downloading")
+	lv.Follow(poolmetrics.Progress{Meter: mon.meter, Before: sum.Skipped, Total: len(todo)}) // the meter has r.stats
 	finished := make(chan struct{})
 	defer close(finished)
 	go acknowledge(ctx, r, finished)

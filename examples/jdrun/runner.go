@@ -20,6 +20,7 @@ import (
 	"github.com/pagefleet/pagefleet/checkpoint/postgres"
 	"github.com/pagefleet/pagefleet/download"
 	"github.com/pagefleet/pagefleet/pool"
+	"github.com/pagefleet/pagefleet/pool/poolmetrics"
 	"github.com/pagefleet/pagefleet/session"
 )
 
@@ -49,7 +50,7 @@ type runner struct {
 	viewing  map[string]int      // VINs whose page a worker has open now
 	react    reactions
 	pool     *download.Tracked[*session.Tab]
-	live     *live // -listen's numbers (live.go); nil: not served
+	live     *poolmetrics.Metrics // -listen's numbers (live.go); nil: not served
 }
 
 // newRunner returns a runner over store, with no session yet.
@@ -327,7 +328,7 @@ func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(po
 	if cfg.Adaptive {
 		pc.Adaptive = &pool.Adaptive{Min: 1, Max: cfg.Workers, Start: min(cfg.Workers, 4), Overload: session.Overload}
 	}
-	r.live.hook(&pc)
+	poolmetrics.Hook(r.live, &pc)
 	p, err := download.NewTracked(pc, r.tr)
 	if err != nil || len(todo) == 0 {
 		return err
