@@ -58,6 +58,15 @@
 // runs, a rerun resumes, and an item that crashes the process is given up
 // after two runs without taking innocent items with it.
 //
+// # Site quirks
+//
+// Two adapters change how a job works only on evidence, so that one odd
+// item changes nothing for the others. [Fallback] fetches file URLs
+// directly until several items in a row needed their page opened first
+// ([NeedsPage] says which failures mean that). [Interference] puts the page
+// path on one worker (pool.PagePool.SetMaxWorkers) while the portal serves
+// the file of the item another page views, and lifts that when it stops.
+//
 // # Names
 //
 // [SafeName] turns item data into a file name that cannot escape the

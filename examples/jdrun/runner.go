@@ -45,10 +45,14 @@ type runner struct {
 	shared  bool              // other processes use the store too
 	bundles *download.Bundles // evidence of failures; nil: none kept
 
+	// Site quirks, each adapted to only on evidence: a sticker URL that
+	// works only after the page was opened, and a portal that serves the
+	// sticker of the vehicle another worker views.
+	fallback download.Fallback
+	guard    *download.Interference // with pool
+
 	mu       sync.Mutex
 	vehicles map[string]*vehicle // by VIN
-	viewing  map[string]int      // VINs whose page a worker has open now
-	react    reactions
 	pool     *download.Tracked[*session.Tab]
 	live     *poolmetrics.Metrics // -listen's numbers (live.go); nil: not served
 }
@@ -56,7 +60,7 @@ type runner struct {
 // newRunner returns a runner over store, with no session yet.
 func newRunner(cfg *config, st site, log *slog.Logger, store checkpoint.Store) (*runner, error) {
 	r := &runner{cfg: cfg, site: st, log: log, store: store, ids: download.NewIDs(), shared: isPostgres(cfg.Store),
-		vehicles: map[string]*vehicle{}, viewing: map[string]int{}, react: newReactions()}
+		vehicles: map[string]*vehicle{}, fallback: download.Fallback{Logger: log}}
 	if cfg.Bundles > 0 {
 		r.bundles = &download.Bundles{Dir: filepath.Join(cfg.StateDir, "bundles"), Max: cfg.Bundles}
 	}
@@ -334,7 +338,7 @@ func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(po
 		return err
 	}
 	r.mu.Lock()
-	r.pool = p
+	r.pool, r.guard = p, &download.Interference{SetMaxWorkers: p.SetMaxWorkers, Logger: r.log}
 	r.mu.Unlock()
 	r.log.Info("downloading", "vehicles", len(todo), "workers", cfg.Workers, "adaptive", cfg.Adaptive)
 	err = p.Run(ctx, vins(todo), func(ctx context.Context, tab *session.Tab, vin string) (any, error) {
@@ -357,8 +361,8 @@ func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any
 	if direct {
 		r.counted(func() { v.downloads++ })
 		f, err := download.Fetch(ctx, r.sess, r.stickerURL(v), dst)
-		if r.cfg.Download == "direct" || !needsPage(err) {
-			r.directDone(err)
+		if r.cfg.Download == "direct" || !download.NeedsPage(err) {
+			r.fallback.Fetched(err)
 			r.keep(ctx, v, nil, err)
 			return f, r.wrongPDF(v, err)
 		}
@@ -376,8 +380,10 @@ func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any
 // onPage gets v's sticker from its page: it fetches the sticker link
 // (fetchLink), or clicks the button.
 func (r *runner) onPage(ctx context.Context, page playwright.Page, v *vehicle, dst download.Target, afterDirect, fetchLink bool) (download.File, error) {
-	r.view(v, 1)
-	defer r.view(v, -1)
+	r.mu.Lock()
+	guard := r.guard
+	r.mu.Unlock()
+	defer guard.View(v.VIN)()
 	// Deferred scripts (a button's handler) have run at DOMContentLoaded;
 	// waiting for "load" would only wait for what the click doesn't need.
 	exp := session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.StickerButton, Timeout: r.cfg.ReqTimeout,
@@ -405,7 +411,9 @@ func (r *runner) onPage(ctx context.Context, page playwright.Page, v *vehicle, d
 	} else {
 		f, err = download.Click(ctx, r.sess, page, download.Selector(r.site.StickerButton), dst)
 	}
-	r.pageDownloaded(v, err, afterDirect)
+	if guard.Downloaded(err); afterDirect {
+		r.fallback.Paged(v.VIN, err)
+	}
 	return f, r.wrongPDF(v, err)
 }
 
@@ -427,21 +435,6 @@ func (r *runner) keep(ctx context.Context, v *vehicle, page playwright.Page, err
 		cancel()
 	}
 	r.bundles.Attempt(v.VIN, err, ev)
-}
-
-// needsPage reports whether a direct fetch failed in a way that says the
-// site wants its page opened first: a 4xx other than 429 (a 404 too: its
-// page will tell whether the vehicle is gone), or HTML that is not the
-// login page, or no PDF at all.
-func needsPage(err error) bool {
-	var st *session.StatusError
-	switch {
-	case errors.As(err, &st):
-		return st.Code >= 400 && st.Code < 500 && st.Code != 429
-	case errors.Is(err, download.ErrLoginPage):
-		return false
-	}
-	return errors.Is(err, download.ErrHTMLPage) || errors.Is(err, download.ErrNotPDF)
 }
 
 func (r *runner) stickerURL(v *vehicle) string {
@@ -471,4 +464,26 @@ func (r *runner) counted(f func()) {
 	r.mu.Lock()
 	f()
 	r.mu.Unlock()
+}
+
+// directFor reports whether the attempt of ctx fetches the sticker URL
+// without opening the vehicle's page. In auto mode a vehicle's last
+// attempt opens its page: another way in, and a page to show if it fails.
+func (r *runner) directFor(ctx context.Context) bool {
+	a, _ := pool.AttemptFrom(ctx)
+	switch {
+	case r.site.stickerURL == nil:
+		return false
+	case r.cfg.Download == "direct":
+		return true
+	}
+	return r.cfg.Download == "auto" && r.fallback.Direct() && a.Number <= r.cfg.Retries
+}
+
+// wrongPDF counts v's wrong PDFs and returns err.
+func (r *runner) wrongPDF(v *vehicle, err error) error {
+	if errors.Is(err, download.ErrContentMismatch) {
+		r.counted(func() { v.wrongPDF++ })
+	}
+	return err
 }
