@@ -41,7 +41,8 @@
 // judges it like Goto. [List] reads a paginated listing (an inventory)
 // with read-ahead and retries, and stops at a page that adds nothing, a
 // link back, or MaxPages — a "next" link that never ends can't keep it
-// reading. [Session.Tabs] is a pool factory of pages opened only when a
+// reading; [ListReader] reads its pages with Get, or in browser tabs when
+// their rows are drawn by scripts. [Session.Tabs] is a pool factory of pages opened only when a
 // task asks for one.
 //
 // # Logouts

@@ -149,34 +149,12 @@ func (r *runner) openSession(ctx context.Context) (*session.Session, error) {
 func (r *runner) abs(p string) string { return r.cfg.URL + p }
 
 // list reads the inventory without rendering as long as that finds rows,
-// else in a browser page.
+// else in browser tabs.
 func (r *runner) list(ctx context.Context) ([]*vehicle, error) {
 	first := r.abs(r.site.InventoryPath)
-	exp := session.Expect{ErrorPage: r.site.ErrorPage, Timeout: r.cfg.ReqTimeout}
-	read := func(ctx context.Context, u string) (session.ListPage[*vehicle], error) {
-		doc, err := r.sess.Get(ctx, u, exp)
-		if err != nil {
-			return session.ListPage[*vehicle]{}, err
-		}
-		return r.parseInventory(doc), nil
-	}
-	if p, err := read(ctx, first); err == nil && len(p.Items) == 0 {
-		r.log.Info("the inventory page has no rows without rendering; listing it in the browser", "url", first)
-		tab, _ := r.sess.Tabs().New(ctx)
-		defer r.sess.Tabs().Close(tab)
-		exp.Ready = r.site.Row
-		read = func(ctx context.Context, u string) (session.ListPage[*vehicle], error) {
-			page, err := tab.Page(ctx)
-			if err != nil {
-				return session.ListPage[*vehicle]{}, err
-			}
-			doc, err := r.sess.Render(ctx, page, u, exp)
-			if err != nil {
-				return session.ListPage[*vehicle]{}, err
-			}
-			return r.parseInventory(doc), nil
-		}
-	}
+	read, closeTabs := session.ListReader(r.sess, session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.Row, Timeout: r.cfg.ReqTimeout},
+		r.parseInventory)
+	defer closeTabs()
 	listed := 0
 	vs, err := session.List(ctx, session.Listing[*vehicle]{
 		First: first, Read: read, Key: func(v *vehicle) string { return v.VIN },

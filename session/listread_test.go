@@ -1,0 +1,121 @@
+package session_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/pagefleet/pagefleet/session"
+	"github.com/pagefleet/pagefleet/session/sessiontest"
+)
+
+// listingSite serves a 6-page listing whose pages link to every other page
+// (so List reads several at once). With scripted, a page's rows are drawn
+// by /rows.js; else they are in its HTML.
+func listingSite(t *testing.T, scripted bool) (url string, scriptHits *atomic.Int32) {
+	hits := new(atomic.Int32)
+	const pages = 6
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /list", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("p"))
+		var b strings.Builder
+		b.WriteString("<!doctype html><title>list</title><body><div id=rows>")
+		if scripted {
+			fmt.Fprintf(&b, `</div><script src="/rows.js?p=%d"></script>`, n)
+		} else {
+			for i := range 5 {
+				fmt.Fprintf(&b, "<p class=row>item-%d-%d</p>", n, i)
+			}
+			b.WriteString("</div>")
+		}
+		for m := 1; m <= pages; m++ {
+			fmt.Fprintf(&b, `<a class=page href="/list?p=%d">%d</a>`, m, m)
+		}
+		if n < pages {
+			fmt.Fprintf(&b, `<a id=next href="/list?p=%d">next</a>`, n+1)
+		}
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, b.String())
+	})
+	mux.HandleFunc("GET /rows.js", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		n := r.URL.Query().Get("p")
+		w.Header().Set("Content-Type", "text/javascript")
+		fmt.Fprintf(w, `for (let i = 0; i < 5; i++) { const p = document.createElement("p"); p.className = "row";
+			p.textContent = "item-%s-" + i; document.getElementById("rows").appendChild(p); }`, n)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/list?p=1", hits
+}
+
+func parseListing(doc *session.Document) (p session.ListPage[string]) {
+	doc.Find("p.row").Each(func(_ int, s *goquery.Selection) { p.Items = append(p.Items, s.Text()) })
+	abs := func(href string) string {
+		u, _ := doc.Url.Parse(href)
+		return u.String()
+	}
+	if href, ok := doc.Find("#next").Attr("href"); ok {
+		p.Next = abs(href)
+	}
+	doc.Find("a.page").Each(func(_ int, s *goquery.Selection) {
+		href, _ := s.Attr("href")
+		p.Links = append(p.Links, abs(href))
+	})
+	return p
+}
+
+// TestListReader: a listing whose rows are in the HTML is read without a
+// browser; one whose rows are drawn by scripts is read in tabs, several
+// pages at once, one tab each — every item, in order, either way.
+func TestListReader(t *testing.T) {
+	s := sessiontest.Open(t, session.Config{})
+	var want []string
+	for n := 1; n <= 6; n++ {
+		for i := range 5 {
+			want = append(want, fmt.Sprintf("item-%d-%d", n, i))
+		}
+	}
+	for _, scripted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("scripted=%v", scripted), func(t *testing.T) {
+			first, hits := listingSite(t, scripted)
+			read, closeTabs := session.ListReader(s, session.Expect{Ready: "p.row"}, parseListing)
+			defer closeTabs()
+			var failed atomic.Int32 // the site never fails: a failed read is the reader's doing (reads in one tab abort each other)
+			got, err := session.List(context.Background(), session.Listing[string]{
+				First: first, Key: func(s string) string { return s }, Readers: 4,
+				Read: func(ctx context.Context, url string) (session.ListPage[string], error) {
+					p, err := read(ctx, url)
+					if err != nil && ctx.Err() == nil { // not a read ahead past the end, cut short as the listing ended
+						failed.Add(1)
+						t.Logf("read %s: %v", url, err)
+					}
+					return p, err
+				},
+			})
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if n := failed.Load(); n > 0 {
+				t.Errorf("%d page reads failed", n)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("listed %v\nwant %v", got, want)
+			}
+			switch n := hits.Load(); {
+			case !scripted && n != 0:
+				t.Errorf("a listing in plain HTML ran its pages' scripts %d times: it was rendered", n)
+			case scripted && n < 6:
+				t.Errorf("the scripts ran %d times for 6 pages", n)
+			}
+		})
+	}
+}
