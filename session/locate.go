@@ -43,6 +43,9 @@ const DefaultChromium = "/usr/lib/chromium/chromium"
 // prefers it; a headed session uses [DefaultChromium] instead.
 const DefaultHeadlessShell = "/usr/lib/chromium/chromium-headless-shell"
 
+// defaultBrowsers are the browsers Locate looks for, best first.
+var defaultBrowsers = []string{DefaultHeadlessShell, DefaultChromium}
+
 // DriverVersion returns the Playwright driver version the Go binding
 // expects (and refuses to run without).
 func DriverVersion() string { return driverVersionOnce() }
@@ -151,9 +154,12 @@ func Locate(want Install) (Install, error) {
 		in.Browser = os.Getenv("PAGEFLEET_CHROMIUM")
 	}
 	if in.Browser == "" && in.From != "playwright-go" { // the standard install has its own chromium, of the right version
-		in.Browser = DefaultChromium
-		if isFile(DefaultHeadlessShell) {
-			in.Browser = DefaultHeadlessShell
+		in.Browser = defaultBrowsers[len(defaultBrowsers)-1] // named by the error if none is there
+		for _, b := range defaultBrowsers {
+			if isFile(b) {
+				in.Browser = b
+				break
+			}
 		}
 	}
 	if in.Browser != "" && !isFile(in.Browser) {

@@ -40,6 +40,8 @@ func TestLocate(t *testing.T) { // not parallel: it sets environment variables
 	ver := session.DriverVersion()
 	tmp := t.TempDir()
 	chromium := touch(t, filepath.Join(tmp, "bin", "chromium"), "")
+	shell := filepath.Join(tmp, "bin", "chromium-headless-shell") // made by a case below
+	defer session.SetDefaultBrowsers(shell, chromium)()
 	node := touch(t, filepath.Join(tmp, "bin", "node"), "")
 	good := fakeDriver(t, filepath.Join(tmp, "good"), ver)
 	old := fakeDriver(t, filepath.Join(tmp, "old"), "1.0.0")
@@ -48,12 +50,13 @@ func TestLocate(t *testing.T) { // not parallel: it sets environment variables
 	fakeDriver(t, filepath.Join(home, ".cache", "ms-playwright-go", ver), ver)
 
 	tests := []struct {
-		name    string
-		want    session.Install
-		env     map[string]string
-		from    string // "" means an error is expected
-		errHas  []string
-		browser string
+		name      string
+		want      session.Install
+		env       map[string]string
+		from      string // "" means an error is expected
+		errHas    []string
+		browser   string
+		makeShell bool
 	}{
 		{name: "config", want: session.Install{DriverDir: good, Browser: chromium}, from: "config", browser: chromium},
 		{name: "config beats env", want: session.Install{DriverDir: good}, env: map[string]string{"PAGEFLEET_DRIVER_DIR": old, "PAGEFLEET_CHROMIUM": chromium}, from: "config", browser: chromium},
@@ -63,6 +66,8 @@ func TestLocate(t *testing.T) { // not parallel: it sets environment variables
 		{name: "explicit dir of the wrong version", want: session.Install{DriverDir: old}, errHas: []string{"version 1.0.0, want " + ver, "scripts/setup"}},
 		{name: "cache dir", env: map[string]string{"XDG_CACHE_HOME": fakeCache(t, cache, ver), "PAGEFLEET_CHROMIUM": chromium}, from: "cache", browser: chromium},
 		{name: "playwright-go install, bundled browser", env: map[string]string{"XDG_CACHE_HOME": filepath.Join(tmp, "empty")}, from: "playwright-go", browser: ""},
+		{name: "default: the full browser without the headless shell", want: session.Install{DriverDir: good}, from: "config", browser: chromium},
+		{name: "default: the headless shell where it is installed", want: session.Install{DriverDir: good}, from: "config", browser: shell, makeShell: true},
 		{name: "chromium missing", want: session.Install{DriverDir: good}, env: map[string]string{"PAGEFLEET_CHROMIUM": filepath.Join(tmp, "no-chromium")}, errHas: []string{"no-chromium", "scripts/setup"}},
 		{name: "node on PATH", want: session.Install{DriverDir: good, Browser: chromium}, env: map[string]string{"PLAYWRIGHT_NODEJS_PATH": "", "PATH": filepath.Dir(node)}, from: "config", browser: chromium},
 		{name: "node missing", want: session.Install{DriverDir: good, Browser: chromium}, env: map[string]string{"PLAYWRIGHT_NODEJS_PATH": "", "PATH": tmp}, errHas: []string{"Node.js", "scripts/setup"}},
@@ -77,6 +82,9 @@ func TestLocate(t *testing.T) { // not parallel: it sets environment variables
 			t.Setenv("PLAYWRIGHT_NODEJS_PATH", node)
 			for k, v := range tt.env {
 				t.Setenv(k, v)
+			}
+			if tt.makeShell {
+				touch(t, shell, "")
 			}
 			got, err := session.Locate(tt.want)
 			if tt.from == "" {
