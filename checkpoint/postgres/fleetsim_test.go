@@ -209,7 +209,7 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 	if cfg.Store == "memory" {
 		store = &timedStore{Store: checkpoint.NewMemory(), lat: lat}
 	} else {
-		pcfg, err := pgxpool.ParseConfig(cfg.DSN)
+		pcfg, err := postgres.ParseConfig(cfg.DSN) // as Open's: jdrun's
 		if err != nil {
 			return fail(err)
 		}

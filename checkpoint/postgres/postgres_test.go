@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pagefleet/pagefleet/checkpoint"
 	"github.com/pagefleet/pagefleet/checkpoint/postgres"
@@ -230,5 +231,32 @@ func TestClaimAnalyzes(t *testing.T) {
 	var n int
 	if err := adminPool(t).QueryRow(ctx, "SELECT count(*) FROM "+s.Table()).Scan(&n); err != nil || n != len(keys) {
 		t.Errorf("%d rows (%v), want %d", n, err, len(keys))
+	}
+}
+
+// TestGenericPlans: the pool Open makes, and one made from ParseConfig, plan
+// the store's statements once (generic plans): PostgreSQL otherwise plans a
+// statement with short arrays — a small batch of records — afresh at every
+// execution, which cost more CPU than executing it.
+func TestGenericPlans(t *testing.T) {
+	t.Parallel()
+	s := open(t, postgres.Options{})
+	cfg, err := postgres.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	for name, p := range map[string]*pgxpool.Pool{"Open": postgres.Pool(s), "ParseConfig": own} {
+		var mode string
+		if err := p.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "force_generic_plan" {
+			t.Errorf("%s: plan_cache_mode %s, want force_generic_plan", name, mode)
+		}
 	}
 }
