@@ -66,7 +66,7 @@ type Store struct {
 	mu       sync.Mutex
 	known    map[string]struct{} // keys ClaimBatch has made sure have a row
 	inserted int64               // rows ClaimBatch added
-	analyzed int64               // inserted at the last ANALYZE
+	analyzed bool                // had the table analyzed
 }
 
 var (
