@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"time"
@@ -13,6 +14,13 @@ import (
 // claimWindow is how many keys Feed offers a claim at most: offering all
 // of a long todo list each time would cost the store a scan of the list.
 const claimWindow = 1024
+
+// minWindow is how many keys Feed offers a claim at least. Between the two
+// the window follows what claims pass over: it doubles after a claim that
+// came back short, and halves after one that used less than a quarter of
+// it. Every key offered costs both sides: the client checks and encodes
+// it, the server decodes it and, for one it has no row of, adds the row.
+const minWindow = 64
 
 // pruneAt is how many parked keys — passed over because other owners held
 // them — Feed lets gather, on a store that is a [Surveyor], before it asks
@@ -23,9 +31,10 @@ const pruneAt = 2 * claimWindow
 // surveyChunk is the most keys Feed asks a Surveyor about at once.
 const surveyChunk = 10_000
 
-// Feed claims the keys of todo, in order, and calls submit for each claim,
-// from Feed's goroutine, until every key is finished — by this tracker, by
-// other owners, or given up — and then returns nil. It holds at most Hold
+// Feed claims the keys of todo, in order (from a place of its own with
+// [TrackerOptions].Spread), and calls submit for each claim, from Feed's
+// goroutine, until every key is finished — by this tracker, by other
+// owners, or given up — and then returns nil. It holds at most Hold
 // keys at once, and claims more in batches: when a quarter of Hold or more
 // has ended (Done, Fail, Stop), or when it holds none — one claim for many
 // keys, not one per key. Set Hold to two to four times the workers — more
@@ -78,27 +87,39 @@ func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) er
 		t.mu.Unlock()
 	}()
 	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{},
-		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt}
-	for i, k := range todo {
+		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow}
+	f.queue = slices.Clone(todo)
+	if t.opts.Spread && len(todo) > 0 {
+		f.queue = spread(todo, t.opts.Owner)
+	}
+	for i, k := range f.queue {
 		if _, dup := f.order[k]; dup {
 			return fmt.Errorf("checkpoint: Feed: key %.80q is given twice", k)
 		}
 		f.order[k] = i
 	}
-	f.queue = slices.Clone(todo)
 	return f.run(ctx)
+}
+
+// spread returns keys rotated to start at a place of owner's: a hash of it.
+func spread(keys []string, owner string) []string {
+	h := fnv.New64a()
+	h.Write([]byte(owner))
+	i := int(h.Sum64() % uint64(len(keys)))
+	return slices.Concat(keys[i:], keys[:i])
 }
 
 // feed is the state of one Feed call.
 type feed struct {
 	t      *Tracker
 	submit func(Claim) error
-	order  map[string]int      // key → its place in todo
-	queue  []string            // keys to offer, in todo's order
+	order  map[string]int      // key → its place in Feed's order: todo's, rotated if Spread
+	queue  []string            // keys to offer, in Feed's order
 	parked map[string]struct{} // offered, not claimable: finished or held by other owners
 	mine   map[string]*item    // claimed here, until they end
 
 	batch   int       // claim when at least this many keys are free to hold
+	window  int       // keys to offer a claim: minWindow to claimWindow
 	pruneAt int       // prune the parked keys when this many gathered
 	failing time.Time // when the store started failing, zero if it works
 }
@@ -167,7 +188,7 @@ func (f *feed) reap() {
 	f.requeue(again)
 }
 
-// requeue puts keys back in the queue, in todo's order.
+// requeue puts keys back in the queue, in Feed's order.
 func (f *feed) requeue(keys []string) {
 	if len(keys) == 0 {
 		return
@@ -186,7 +207,7 @@ func (f *feed) claim(ctx context.Context) error {
 		return nil
 	}
 	for len(f.queue) > 0 && need > 0 {
-		window := f.queue[:min(len(f.queue), claimWindow)]
+		window := f.queue[:min(len(f.queue), max(f.window, need))]
 		ls, err := f.t.leaser.ClaimBatch(ctx, window, f.t.opts.Owner, need, f.t.opts.LeaseTTL)
 		if err != nil {
 			return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: claim: %w", err))
@@ -198,6 +219,12 @@ func (f *feed) claim(ctx context.Context) error {
 		seen := len(window)
 		if len(ls) == need {
 			seen = slices.Index(window, ls[len(ls)-1].Key()) + 1
+		}
+		switch {
+		case len(ls) < need:
+			f.window = min(claimWindow, 2*f.window)
+		case 4*seen < len(window):
+			f.window = max(minWindow, f.window/2)
 		}
 		got := make(map[string]bool, len(ls))
 		for _, l := range ls {
