@@ -19,7 +19,10 @@ const claimWindow = 1024
 // the window follows what claims pass over: it doubles after a claim that
 // came back short, and halves after one that used less than a quarter of
 // it. Every key offered costs both sides: the client checks and encodes
-// it, the server decodes it and, for one it has no row of, adds the row.
+// it, the server decodes it. But a window that reaches keys never offered
+// before reaches claimWindow keys ahead: a store prepares the keys it is
+// offered (PostgreSQL adds their rows), and does that better for many at a
+// time than for a few at every claim.
 const minWindow = 64
 
 // pruneAt is how many parked keys — passed over because other owners held
@@ -87,7 +90,7 @@ func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) er
 		t.mu.Unlock()
 	}()
 	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{},
-		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow}
+		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1}
 	f.queue = slices.Clone(todo)
 	if t.opts.Spread && len(todo) > 0 {
 		f.queue = spread(todo, t.opts.Owner)
@@ -120,6 +123,7 @@ type feed struct {
 
 	batch   int       // claim when at least this many keys are free to hold
 	window  int       // keys to offer a claim: minWindow to claimWindow
+	reach   int       // the furthest place in order offered so far
 	pruneAt int       // prune the parked keys when this many gathered
 	failing time.Time // when the store started failing, zero if it works
 }
@@ -207,7 +211,13 @@ func (f *feed) claim(ctx context.Context) error {
 		return nil
 	}
 	for len(f.queue) > 0 && need > 0 {
-		window := f.queue[:min(len(f.queue), max(f.window, need))]
+		n := min(len(f.queue), max(f.window, need))
+		long := f.order[f.queue[n-1]] > f.reach
+		if long {
+			n = min(len(f.queue), claimWindow)
+			f.reach = f.order[f.queue[n-1]]
+		}
+		window := f.queue[:n]
 		ls, err := f.t.leaser.ClaimBatch(ctx, window, f.t.opts.Owner, need, f.t.opts.LeaseTTL)
 		if err != nil {
 			return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: claim: %w", err))
@@ -223,7 +233,7 @@ func (f *feed) claim(ctx context.Context) error {
 		switch {
 		case len(ls) < need:
 			f.window = min(claimWindow, 2*f.window)
-		case 4*seen < len(window):
+		case 4*seen < len(window) && !long:
 			f.window = max(minWindow, f.window/2)
 		}
 		got := make(map[string]bool, len(ls))
@@ -243,8 +253,14 @@ func (f *feed) claim(ctx context.Context) error {
 			}
 		}
 		// Not need - len(ls): take gives some claims up at once (Failed
-		// elsewhere, attempts used up), and submit may end some.
+		// elsewhere, attempts used up), and submit may end some. After a
+		// full claim, though, a few keys ended meanwhile are no reason to
+		// claim them alone.
+		short := len(ls) < need
 		need = f.t.free()
+		if !short && need < f.batch && need < f.t.opts.Hold {
+			return nil
+		}
 	}
 	return nil
 }

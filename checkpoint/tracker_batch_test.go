@@ -346,8 +346,10 @@ func TestFeedPastFailedKeys(t *testing.T) {
 
 // TestFeedWindow: Feed offers a claim a few times the keys it needs, not a
 // long stretch of its list: every key offered costs the client and the
-// server. (A claim that comes back short gets a longer window next:
-// TestFeedSurveys passes over thousands of keys others hold.)
+// server. Only a window that reaches keys never offered reaches 1,024 keys
+// ahead, so that a store adds their rows at once. (A claim that comes back
+// short gets a longer window next: TestFeedSurveys passes over thousands of
+// keys others hold.)
 func TestFeedWindow(t *testing.T) {
 	t.Parallel()
 	store := newCounted()
@@ -368,11 +370,17 @@ func TestFeedWindow(t *testing.T) {
 	}
 	store.mu.Lock()
 	defer store.mu.Unlock()
+	long := 0
 	for _, o := range store.offered {
 		if len(o) > 64 {
-			t.Errorf("a claim offered %d keys for at most 16: want at most 64", len(o))
-			break
+			long++
 		}
+	}
+	if want := 3000/(1024-64) + 1; long > want {
+		t.Errorf("%d of %d claims offered more than 64 keys for at most 16: want at most one in 960 keys (%d)", long, len(store.offered), want)
+	}
+	if len(store.offered) == 0 || len(store.offered[0]) != 1024 {
+		t.Errorf("the first claim offered %d keys: want 1,024, the keys ahead", len(store.offered[0]))
 	}
 	wantStats(t, tr, checkpoint.TrackerStats{Claimed: 3000, Done: 3000})
 }
