@@ -62,9 +62,8 @@ const surveyChunk = 10_000
 //
 // The keys it passes over because other owners hold them it asks the store
 // about later, and drops those the others finished: when it can claim
-// nothing else — it then waits for a held key to end or for a poll (see
-// [TrackerOptions].PollInterval) first — and, on a store that is a
-// [Surveyor], whenever many have
+// nothing else — it then waits for a held key to end or for PollInterval
+// first — and, on a store that is a [Surveyor], whenever many have
 // gathered. A Surveyor answers for just those keys, in one round trip;
 // another store is read whole (All). A store failure Feed rides out,
 // retrying every PollInterval, for up to LeaseTTL; after that it returns
@@ -92,7 +91,6 @@ func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) er
 	}()
 	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{},
 		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1}
-	f.wait = f.firstWait()
 	f.queue = slices.Clone(todo)
 	if t.opts.Spread && len(todo) > 0 {
 		f.queue = spread(todo, t.opts.Owner)
@@ -123,17 +121,12 @@ type feed struct {
 	parked map[string]struct{} // offered, not claimable: finished or held by other owners
 	mine   map[string]*item    // claimed here, until they end
 
-	batch   int           // claim when at least this many keys are free to hold
-	window  int           // keys to offer a claim: minWindow to claimWindow
-	reach   int           // the furthest place in order offered so far
-	pruneAt int           // prune the parked keys when this many gathered
-	failing time.Time     // when the store started failing, zero if it works
-	wait    time.Duration // until the next poll for others' keys
+	batch   int       // claim when at least this many keys are free to hold
+	window  int       // keys to offer a claim: minWindow to claimWindow
+	reach   int       // the furthest place in order offered so far
+	pruneAt int       // prune the parked keys when this many gathered
+	failing time.Time // when the store started failing, zero if it works
 }
-
-// firstWait is how long Feed waits before it first looks for the keys of
-// others again, and after a look that found some finished.
-func (f *feed) firstWait() time.Duration { return max(1, f.t.opts.PollInterval/8) }
 
 func (f *feed) run(ctx context.Context) error {
 	var poll *time.Timer
@@ -167,11 +160,7 @@ func (f *feed) run(ctx context.Context) error {
 		var pollC <-chan time.Time
 		if !f.failing.IsZero() || len(f.queue) == 0 && len(f.parked) > 0 && f.t.free() > 0 {
 			if poll == nil {
-				wait := f.wait
-				if !f.failing.IsZero() {
-					wait = f.t.opts.PollInterval
-				}
-				poll = time.NewTimer(wait)
+				poll = time.NewTimer(f.t.opts.PollInterval)
 			}
 			pollC = poll.C
 		}
@@ -406,16 +395,8 @@ func (f *feed) check(ctx context.Context) error {
 	if len(f.parked) == 0 {
 		return nil
 	}
-	parked := len(f.parked)
 	if err := f.prune(ctx); err != nil || !f.failing.IsZero() {
 		return err
-	}
-	// Others are finishing the keys: look again soon. Otherwise wait
-	// twice as long, up to PollInterval.
-	if len(f.parked) < parked {
-		f.wait = f.firstWait()
-	} else {
-		f.wait = min(f.t.opts.PollInterval, 2*f.wait)
 	}
 	again := make([]string, 0, len(f.parked))
 	for k := range f.parked {

@@ -80,13 +80,9 @@ type TrackerOptions struct {
 	// rows: set it when processes share a store. Defaults to false: Feed
 	// goes through todo in its order.
 	Spread bool
-	// PollInterval is how often, at most, Feed looks in the store for keys
-	// finished by other owners and for leases that ran out, when it can
-	// claim nothing while keys remain. It looks first after an eighth of
-	// it, and again after twice as long each time, up to PollInterval —
-	// after an eighth again once a look found keys finished: at the end of
-	// a job the others finish their last keys one after another. A failing
-	// store is tried every PollInterval. Defaults to 1 second.
+	// PollInterval is how often Feed, when it can claim nothing while keys
+	// remain, looks in the store for keys finished by other owners and for
+	// leases that ran out. Defaults to 1 second.
 	PollInterval time.Duration
 	// Logger receives crashes found, items given up, lost leases and store
 	// failures Feed rides out. Defaults to slog.Default().

@@ -771,57 +771,6 @@ func TestTrackerPolls(t *testing.T) {
 	})
 }
 
-// TestTrackerPollsSoonAtTheEnd: once a poll found keys of others finished,
-// the next comes after an eighth of PollInterval: at the end of a job the
-// others finish their last keys one after another, and a Feed that waited a
-// whole PollInterval for each would hold the job up.
-func TestTrackerPollsSoonAtTheEnd(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		store := checkpoint.NewMemory()
-		defer store.Close()
-		a := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a"})
-		fa := startFeed(a, []string{"k1", "k3"})
-		fa.claim(t)
-		fa.claim(t)
-		b := newTracker(t, store, checkpoint.TrackerOptions{Owner: "b", PollInterval: time.Second})
-		done := make(chan error, 1)
-		go func() {
-			done <- b.Feed(ctx, []string{"k1", "k2", "k3"}, func(c checkpoint.Claim) error {
-				return b.Done(ctx, c.Key, c.Attempts+1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
-			})
-		}()
-		time.Sleep(10 * time.Second) // b polls every second by now
-		synctest.Wait()
-		if err := a.Done(ctx, "k1", 1, checkpoint.SavedFile{Path: "/out/k1", SHA256: "00"}); err != nil {
-			t.Fatal(err)
-		}
-		for b.Stats().Elsewhere == 0 { // until a poll finds k1 finished
-			time.Sleep(time.Millisecond)
-			synctest.Wait()
-		}
-		if err := a.Done(ctx, "k3", 1, checkpoint.SavedFile{Path: "/out/k3", SHA256: "00"}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Second / 8)
-		synctest.Wait()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Feed: %v", err)
-			}
-		default:
-			t.Fatal("Feed still waits: want a poll an eighth of PollInterval after one that found keys finished")
-		}
-		wantStats(t, b, checkpoint.TrackerStats{Claimed: 1, Done: 1, Elsewhere: 2})
-		if err := <-fa.done; err != nil {
-			t.Errorf("Feed: %v", err)
-		}
-		a.Close(ctx)
-		b.Close(ctx)
-	})
-}
-
 // TestTrackerSubmitError: a submit that fails ends its claim and Feed,
 // and the claims Feed had not submitted yet.
 func TestTrackerSubmitError(t *testing.T) {
