@@ -246,6 +246,15 @@ func (f *feed) claim(ctx context.Context) error {
 			}
 		}
 		f.queue = f.queue[seen:]
+		if len(ls) == 0 && f.t.surveyor != nil {
+			// Nothing free in the window: this is likely a stretch others
+			// worked through (with Spread, at the end of a job, most of
+			// the list). Ask about the keys ahead in one round trip,
+			// rather than claim through them a window at a time.
+			if err := f.skip(ctx); err != nil {
+				return err
+			}
+		}
 		for i, l := range ls {
 			if err := f.take(ctx, l); err != nil {
 				f.abandon(ctx, ls[i+1:])
@@ -387,6 +396,33 @@ func (t *Tracker) count(fn func(s *TrackerStats)) {
 	t.mu.Lock()
 	fn(&t.stats)
 	t.mu.Unlock()
+}
+
+// skip drops the keys at the head of the queue that other owners finished,
+// asking a Surveyor about up to surveyChunk of them.
+func (f *feed) skip(ctx context.Context) error {
+	ahead := f.queue[:min(len(f.queue), surveyChunk)]
+	if len(ahead) == 0 {
+		return nil
+	}
+	left, err := f.t.surveyor.Left(ctx, ahead)
+	if err != nil {
+		return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: ask what is left: %w", err))
+	}
+	open := make(map[string]bool, len(left))
+	for _, r := range left {
+		open[r.Key] = !f.finished(r)
+	}
+	keep := make([]string, 0, len(f.queue))
+	for _, k := range ahead {
+		if open[k] {
+			keep = append(keep, k)
+		}
+	}
+	finished := len(ahead) - len(keep)
+	f.queue = append(keep, f.queue[len(ahead):]...)
+	f.t.count(func(s *TrackerStats) { s.Elsewhere += finished })
+	return nil
 }
 
 // check drops the parked keys other owners finished; the others go back in

@@ -417,3 +417,42 @@ func TestFeedSpread(t *testing.T) {
 		t.Errorf("proc-0 starts at %s, proc-1 at %s: want different places", starts["proc-0"], starts["proc-1"])
 	}
 }
+
+// TestFeedSkipsFinishedStretches: a claim that finds nothing free makes
+// Feed ask a Surveyor about the keys ahead at once, and drop those others
+// finished, rather than claim through them a window at a time: with Spread,
+// at the end of a job, most of a process's list is others' finished work.
+func TestFeedSkipsFinishedStretches(t *testing.T) {
+	t.Parallel()
+	store := newCounted()
+	defer store.Close()
+	keys := keysN(6000)
+	var done []checkpoint.Record
+	for _, k := range keys[100:5100] {
+		done = append(done, checkpoint.Record{Key: k, State: checkpoint.Done, Owner: "other", Path: "/out/" + k, SHA256: "00"})
+	}
+	if err := store.PutBatch(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 16})
+	err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+		return tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStats(t, tr, checkpoint.TrackerStats{Claimed: 1000, Done: 1000, Elsewhere: 5000})
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	offered := 0
+	for _, o := range store.offered {
+		for _, k := range o {
+			if slices.Contains(keys[100:5100], k) {
+				offered++
+			}
+		}
+	}
+	if offered > 2048 {
+		t.Errorf("claims offered keys others finished %d times: want Feed to ask about the 5,000 of them at once", offered)
+	}
+}
