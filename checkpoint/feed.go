@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"time"
@@ -13,6 +14,16 @@ import (
 // claimWindow is how many keys Feed offers a claim at most: offering all
 // of a long todo list each time would cost the store a scan of the list.
 const claimWindow = 1024
+
+// minWindow is how many keys Feed offers a claim at least. Between the two
+// the window follows what claims pass over: it doubles after a claim that
+// came back short, and halves after one that used less than a quarter of
+// it. Every key offered costs both sides: the client checks and encodes
+// it, the server decodes it. But a window that reaches keys never offered
+// before reaches claimWindow keys ahead: a store prepares the keys it is
+// offered (PostgreSQL adds their rows), and does that better for many at a
+// time than for a few at every claim.
+const minWindow = 64
 
 // pruneAt is how many parked keys — passed over because other owners held
 // them — Feed lets gather, on a store that is a [Surveyor], before it asks
@@ -23,9 +34,10 @@ const pruneAt = 2 * claimWindow
 // surveyChunk is the most keys Feed asks a Surveyor about at once.
 const surveyChunk = 10_000
 
-// Feed claims the keys of todo, in order, and calls submit for each claim,
-// from Feed's goroutine, until every key is finished — by this tracker, by
-// other owners, or given up — and then returns nil. It holds at most Hold
+// Feed claims the keys of todo, in order (from a place of its own with
+// [TrackerOptions].Spread), and calls submit for each claim, from Feed's
+// goroutine, until every key is finished — by this tracker, by other
+// owners, or given up — and then returns nil. It holds at most Hold
 // keys at once, and claims more in batches: when a quarter of Hold or more
 // has ended (Done, Fail, Stop), or when it holds none — one claim for many
 // keys, not one per key. Set Hold to two to four times the workers — more
@@ -78,27 +90,40 @@ func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) er
 		t.mu.Unlock()
 	}()
 	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{},
-		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt}
-	for i, k := range todo {
+		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1}
+	f.queue = slices.Clone(todo)
+	if t.opts.Spread && len(todo) > 0 {
+		f.queue = spread(todo, t.opts.Owner)
+	}
+	for i, k := range f.queue {
 		if _, dup := f.order[k]; dup {
 			return fmt.Errorf("checkpoint: Feed: key %.80q is given twice", k)
 		}
 		f.order[k] = i
 	}
-	f.queue = slices.Clone(todo)
 	return f.run(ctx)
+}
+
+// spread returns keys rotated to start at a place of owner's: a hash of it.
+func spread(keys []string, owner string) []string {
+	h := fnv.New64a()
+	h.Write([]byte(owner))
+	i := int(h.Sum64() % uint64(len(keys)))
+	return slices.Concat(keys[i:], keys[:i])
 }
 
 // feed is the state of one Feed call.
 type feed struct {
 	t      *Tracker
 	submit func(Claim) error
-	order  map[string]int      // key → its place in todo
-	queue  []string            // keys to offer, in todo's order
+	order  map[string]int      // key → its place in Feed's order: todo's, rotated if Spread
+	queue  []string            // keys to offer, in Feed's order
 	parked map[string]struct{} // offered, not claimable: finished or held by other owners
 	mine   map[string]*item    // claimed here, until they end
 
 	batch   int       // claim when at least this many keys are free to hold
+	window  int       // keys to offer a claim: minWindow to claimWindow
+	reach   int       // the furthest place in order offered so far
 	pruneAt int       // prune the parked keys when this many gathered
 	failing time.Time // when the store started failing, zero if it works
 }
@@ -167,7 +192,7 @@ func (f *feed) reap() {
 	f.requeue(again)
 }
 
-// requeue puts keys back in the queue, in todo's order.
+// requeue puts keys back in the queue, in Feed's order.
 func (f *feed) requeue(keys []string) {
 	if len(keys) == 0 {
 		return
@@ -186,7 +211,13 @@ func (f *feed) claim(ctx context.Context) error {
 		return nil
 	}
 	for len(f.queue) > 0 && need > 0 {
-		window := f.queue[:min(len(f.queue), claimWindow)]
+		n := min(len(f.queue), max(f.window, need))
+		long := f.order[f.queue[n-1]] > f.reach
+		if long {
+			n = min(len(f.queue), claimWindow)
+			f.reach = f.order[f.queue[n-1]]
+		}
+		window := f.queue[:n]
 		ls, err := f.t.leaser.ClaimBatch(ctx, window, f.t.opts.Owner, need, f.t.opts.LeaseTTL)
 		if err != nil {
 			return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: claim: %w", err))
@@ -199,6 +230,12 @@ func (f *feed) claim(ctx context.Context) error {
 		if len(ls) == need {
 			seen = slices.Index(window, ls[len(ls)-1].Key()) + 1
 		}
+		switch {
+		case len(ls) < need:
+			f.window = min(claimWindow, 2*f.window)
+		case 4*seen < len(window) && !long:
+			f.window = max(minWindow, f.window/2)
+		}
 		got := make(map[string]bool, len(ls))
 		for _, l := range ls {
 			got[l.Key()] = true
@@ -209,6 +246,15 @@ func (f *feed) claim(ctx context.Context) error {
 			}
 		}
 		f.queue = f.queue[seen:]
+		if len(ls) == 0 && f.t.surveyor != nil {
+			// Nothing free in the window: this is likely a stretch others
+			// worked through (with Spread, at the end of a job, most of
+			// the list). Ask about the keys ahead in one round trip,
+			// rather than claim through them a window at a time.
+			if err := f.skip(ctx); err != nil {
+				return err
+			}
+		}
 		for i, l := range ls {
 			if err := f.take(ctx, l); err != nil {
 				f.abandon(ctx, ls[i+1:])
@@ -216,8 +262,14 @@ func (f *feed) claim(ctx context.Context) error {
 			}
 		}
 		// Not need - len(ls): take gives some claims up at once (Failed
-		// elsewhere, attempts used up), and submit may end some.
+		// elsewhere, attempts used up), and submit may end some. After a
+		// full claim, though, a few keys ended meanwhile are no reason to
+		// claim them alone.
+		short := len(ls) < need
 		need = f.t.free()
+		if !short && need < f.batch && need < f.t.opts.Hold {
+			return nil
+		}
 	}
 	return nil
 }
@@ -344,6 +396,33 @@ func (t *Tracker) count(fn func(s *TrackerStats)) {
 	t.mu.Lock()
 	fn(&t.stats)
 	t.mu.Unlock()
+}
+
+// skip drops the keys at the head of the queue that other owners finished,
+// asking a Surveyor about up to surveyChunk of them.
+func (f *feed) skip(ctx context.Context) error {
+	ahead := f.queue[:min(len(f.queue), surveyChunk)]
+	if len(ahead) == 0 {
+		return nil
+	}
+	left, err := f.t.surveyor.Left(ctx, ahead)
+	if err != nil {
+		return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: ask what is left: %w", err))
+	}
+	open := make(map[string]bool, len(left))
+	for _, r := range left {
+		open[r.Key] = !f.finished(r)
+	}
+	keep := make([]string, 0, len(f.queue))
+	for _, k := range ahead {
+		if open[k] {
+			keep = append(keep, k)
+		}
+	}
+	finished := len(ahead) - len(keep)
+	f.queue = append(keep, f.queue[len(ahead):]...)
+	f.t.count(func(s *TrackerStats) { s.Elsewhere += finished })
+	return nil
 }
 
 // check drops the parked keys other owners finished; the others go back in

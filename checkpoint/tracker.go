@@ -72,6 +72,14 @@ type TrackerOptions struct {
 	// rather than by text. Package download's ClassName is one. Defaults
 	// to nil: no class.
 	Class func(err error) string
+	// Spread makes Feed start at a place of its own in its todo list,
+	// chosen by a hash of Owner, and go round from there to the place
+	// before it. Processes that share a store and are given the same list
+	// then each start on keys no other is claiming, rather than all on
+	// the same ones, passing over each other's claims and adding the same
+	// rows: set it when processes share a store. Defaults to false: Feed
+	// goes through todo in its order.
+	Spread bool
 	// PollInterval is how often Feed, when it can claim nothing while keys
 	// remain, looks in the store for keys finished by other owners and for
 	// leases that ran out. Defaults to 1 second.

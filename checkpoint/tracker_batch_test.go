@@ -18,10 +18,11 @@ import (
 type counted struct {
 	*checkpoint.Memory
 	mu      sync.Mutex
-	claims  []int // n of each ClaimBatch
-	batches []int // writes in each WriteBatch
-	renews  []int // leases in each RenewBatch
-	lefts   []int // keys in each Left
+	claims  []int      // n of each ClaimBatch
+	offered [][]string // keys of each ClaimBatch
+	batches []int      // writes in each WriteBatch
+	renews  []int      // leases in each RenewBatch
+	lefts   []int      // keys in each Left
 	alls    int
 	gate    chan struct{} // if not nil, WriteBatch waits for it to close
 }
@@ -31,6 +32,7 @@ func newCounted() *counted { return &counted{Memory: checkpoint.NewMemory()} }
 func (c *counted) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]checkpoint.Lease, error) {
 	c.mu.Lock()
 	c.claims = append(c.claims, n)
+	c.offered = append(c.offered, slices.Clone(keys))
 	c.mu.Unlock()
 	return c.Memory.ClaimBatch(ctx, keys, owner, n, ttl)
 }
@@ -340,4 +342,117 @@ func TestFeedPastFailedKeys(t *testing.T) {
 		}
 		wantStats(t, tr, checkpoint.TrackerStats{Claimed: 4, Done: 4, Elsewhere: 8})
 	})
+}
+
+// TestFeedWindow: Feed offers a claim a few times the keys it needs, not a
+// long stretch of its list: every key offered costs the client and the
+// server. Only a window that reaches keys never offered reaches 1,024 keys
+// ahead, so that a store adds their rows at once. (A claim that comes back
+// short gets a longer window next: TestFeedSurveys passes over thousands of
+// keys others hold.)
+func TestFeedWindow(t *testing.T) {
+	t.Parallel()
+	store := newCounted()
+	defer store.Close()
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 16})
+	var wg sync.WaitGroup
+	err := tr.Feed(ctx, keysN(3000), func(c checkpoint.Claim) error {
+		wg.Go(func() {
+			if err := tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"}); err != nil {
+				t.Error(err)
+			}
+		})
+		return nil
+	})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	long := 0
+	for _, o := range store.offered {
+		if len(o) > 64 {
+			long++
+		}
+	}
+	if want := 3000/(1024-64) + 1; long > want {
+		t.Errorf("%d of %d claims offered more than 64 keys for at most 16: want at most one in 960 keys (%d)", long, len(store.offered), want)
+	}
+	if len(store.offered) == 0 || len(store.offered[0]) != 1024 {
+		t.Errorf("the first claim offered %d keys: want 1,024, the keys ahead", len(store.offered[0]))
+	}
+	wantStats(t, tr, checkpoint.TrackerStats{Claimed: 3000, Done: 3000})
+}
+
+// TestFeedSpread: with Spread, Feed goes through its list from a place of
+// its owner's, round to the place before it, each key once; owners start
+// at different places.
+func TestFeedSpread(t *testing.T) {
+	t.Parallel()
+	keys := keysN(1000)
+	starts := map[string]string{}
+	for _, owner := range []string{"proc-0", "proc-1"} {
+		store := newCounted()
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: owner, Hold: 8, Spread: true})
+		var claimed []string
+		err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+			claimed = append(claimed, c.Key)
+			return tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
+		})
+		store.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(claimed) != len(keys) {
+			t.Fatalf("%s: claimed %d keys, want %d", owner, len(claimed), len(keys))
+		}
+		i := slices.Index(keys, claimed[0])
+		if want := slices.Concat(keys[i:], keys[:i]); !slices.Equal(claimed, want) {
+			t.Errorf("%s: claimed %v…, want todo from %s round to the key before it", owner, claimed[:10], claimed[0])
+		}
+		starts[owner] = claimed[0]
+	}
+	if starts["proc-0"] == starts["proc-1"] || starts["proc-0"] == keys[0] && starts["proc-1"] == keys[0] {
+		t.Errorf("proc-0 starts at %s, proc-1 at %s: want different places", starts["proc-0"], starts["proc-1"])
+	}
+}
+
+// TestFeedSkipsFinishedStretches: a claim that finds nothing free makes
+// Feed ask a Surveyor about the keys ahead at once, and drop those others
+// finished, rather than claim through them a window at a time: with Spread,
+// at the end of a job, most of a process's list is others' finished work.
+func TestFeedSkipsFinishedStretches(t *testing.T) {
+	t.Parallel()
+	store := newCounted()
+	defer store.Close()
+	keys := keysN(6000)
+	var done []checkpoint.Record
+	for _, k := range keys[100:5100] {
+		done = append(done, checkpoint.Record{Key: k, State: checkpoint.Done, Owner: "other", Path: "/out/" + k, SHA256: "00"})
+	}
+	if err := store.PutBatch(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 16})
+	err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+		return tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStats(t, tr, checkpoint.TrackerStats{Claimed: 1000, Done: 1000, Elsewhere: 5000})
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	offered := 0
+	for _, o := range store.offered {
+		for _, k := range o {
+			if slices.Contains(keys[100:5100], k) {
+				offered++
+			}
+		}
+	}
+	if offered > 2048 {
+		t.Errorf("claims offered keys others finished %d times: want Feed to ask about the 5,000 of them at once", offered)
+	}
 }

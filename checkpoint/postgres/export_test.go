@@ -1,5 +1,10 @@
 package postgres
 
+import "github.com/jackc/pgx/v5/pgxpool"
+
+// Pool returns the store's pool, for tests of its sessions.
+func Pool(s *Store) *pgxpool.Pool { return s.pool }
+
 // Migrations are the shipped migrations, for tests that build a table as
 // an older build left it.
 var Migrations = migrations

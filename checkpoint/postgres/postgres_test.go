@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pagefleet/pagefleet/checkpoint"
 	"github.com/pagefleet/pagefleet/checkpoint/postgres"
@@ -194,8 +195,9 @@ func TestLeaseRowsHidden(t *testing.T) {
 }
 
 // TestClaimAnalyzes: a store that fills a new table through ClaimBatch has
-// it analyzed as it grows: the plans of its statements depend on the
-// statistics.
+// it analyzed once it has added a thousand rows: the plans of its statements
+// depend on the statistics. Only once: each ANALYZE of a large table costs
+// the server a sample of 30,000 rows.
 func TestClaimAnalyzes(t *testing.T) {
 	t.Parallel()
 	s := open(t, postgres.Options{})
@@ -209,6 +211,10 @@ func TestClaimAnalyzes(t *testing.T) {
 	if n := reltuples(); n > 0 {
 		t.Fatalf("a new table has statistics: reltuples %v", n)
 	}
+	// Only the store's own ANALYZE: none by autovacuum meanwhile.
+	if _, err := adminPool(t).Exec(ctx, "ALTER TABLE "+s.Table()+" SET (autovacuum_enabled = false)"); err != nil {
+		t.Fatal(err)
+	}
 	keys := make([]string, 1500)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("VIN%05d", i)
@@ -221,6 +227,19 @@ func TestClaimAnalyzes(t *testing.T) {
 	if n := reltuples(); n < 1000 {
 		t.Errorf("reltuples %v after ClaimBatch added 1500 rows: the table was not analyzed", n)
 	}
+	// Once: the plans of a thousand rows are those of any more.
+	more := make([]string, 4000)
+	for i := range more {
+		more[i] = fmt.Sprintf("VIN%05d", len(keys)+i)
+	}
+	for i := 0; i < len(more); i += 500 {
+		if _, err := s.ClaimBatch(ctx, more[i:i+500], "a", 1, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reltuples(); n >= 2000 {
+		t.Errorf("reltuples %v: the table was analyzed again as it grew to 5500 rows", n)
+	}
 	// Offered again, by other owners too, the keys keep one row each.
 	for range 3 {
 		if _, err := s.ClaimBatch(ctx, keys, "b", 1, time.Hour); err != nil {
@@ -228,7 +247,34 @@ func TestClaimAnalyzes(t *testing.T) {
 		}
 	}
 	var n int
-	if err := adminPool(t).QueryRow(ctx, "SELECT count(*) FROM "+s.Table()).Scan(&n); err != nil || n != len(keys) {
-		t.Errorf("%d rows (%v), want %d", n, err, len(keys))
+	if err := adminPool(t).QueryRow(ctx, "SELECT count(*) FROM "+s.Table()).Scan(&n); err != nil || n != len(keys)+len(more) {
+		t.Errorf("%d rows (%v), want %d", n, err, len(keys)+len(more))
+	}
+}
+
+// TestGenericPlans: the pool Open makes, and one made from ParseConfig, plan
+// the store's statements once (generic plans): PostgreSQL otherwise plans a
+// statement with short arrays — a small batch of records — afresh at every
+// execution, which cost more CPU than executing it.
+func TestGenericPlans(t *testing.T) {
+	t.Parallel()
+	s := open(t, postgres.Options{})
+	cfg, err := postgres.ParseConfig(dsn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	for name, p := range map[string]*pgxpool.Pool{"Open": postgres.Pool(s), "ParseConfig": own} {
+		var mode string
+		if err := p.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "force_generic_plan" {
+			t.Errorf("%s: plan_cache_mode %s, want force_generic_plan", name, mode)
+		}
 	}
 }
