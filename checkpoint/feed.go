@@ -405,13 +405,9 @@ func (f *feed) skip(ctx context.Context) error {
 	if len(ahead) == 0 {
 		return nil
 	}
-	left, err := f.t.surveyor.Left(ctx, ahead)
+	open, err := f.open(ctx, ahead)
 	if err != nil {
-		return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: ask what is left: %w", err))
-	}
-	open := make(map[string]bool, len(left))
-	for _, r := range left {
-		open[r.Key] = !f.finished(r)
+		return f.storeFailed(ctx, err)
 	}
 	keep := make([]string, 0, len(f.queue))
 	for _, k := range ahead {
@@ -465,13 +461,9 @@ func (f *feed) prune(ctx context.Context) error {
 	keys := slices.Collect(maps.Keys(f.parked))
 	slices.SortFunc(keys, func(a, b string) int { return f.order[a] - f.order[b] })
 	for chunk := range slices.Chunk(keys, surveyChunk) {
-		left, err := f.t.surveyor.Left(ctx, chunk)
+		open, err := f.open(ctx, chunk)
 		if err != nil {
-			return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: ask what is left: %w", err))
-		}
-		open := make(map[string]bool, len(left))
-		for _, r := range left {
-			open[r.Key] = !f.finished(r)
+			return f.storeFailed(ctx, err)
 		}
 		for _, k := range chunk {
 			if !open[k] {
@@ -482,6 +474,19 @@ func (f *feed) prune(ctx context.Context) error {
 	}
 	f.failing = time.Time{}
 	return nil
+}
+
+// open asks the Surveyor which of keys are not finished (see finished).
+func (f *feed) open(ctx context.Context, keys []string) (map[string]bool, error) {
+	left, err := f.t.surveyor.Left(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: Feed: ask what is left: %w", err)
+	}
+	open := make(map[string]bool, len(left))
+	for _, r := range left {
+		open[r.Key] = !f.finished(r)
+	}
+	return open, nil
 }
 
 // finished reports whether r, a record Feed found, finishes its key here.
