@@ -120,6 +120,10 @@ type Config struct {
 
 	// Block turns on resource blocking: every page of the context aborts
 	// requests of BlockTypes and to URLs matching BlockURLs. Defaults to false.
+	// A launched browser blocking images does not even request them
+	// (--blink-settings=imagesEnabled=false): each aborted request is a
+	// round trip through the driver and this process, and images are most
+	// of a page's requests.
 	Block bool
 	// BlockTypes are Playwright resource types to abort. Defaults to
 	// DefaultBlockTypes (nil); an empty non-nil slice blocks no type.
@@ -308,7 +312,7 @@ type pageState struct {
 type Stats struct {
 	Logins     int64  // successful logins, the first one included
 	Relaunches int64  // browser relaunches after a crash or disconnect
-	Blocked    int64  // requests aborted by resource blocking
+	Blocked    int64  // requests aborted by resource blocking (images a launched browser does not request are not counted)
 	Pages      int    // open pages made by NewPage
 	Generation uint64 // current login generation
 }
@@ -402,7 +406,7 @@ func (s *Session) launch(ctx context.Context, useState bool) (*browser, error) {
 	} else {
 		opts := playwright.BrowserTypeLaunchOptions{
 			Headless: playwright.Bool(!s.cfg.Headed),
-			Args:     slices.Concat(DefaultArgs, s.cfg.Args),
+			Args:     slices.Concat(DefaultArgs, s.blockArgs(), s.cfg.Args),
 			Timeout:  Timeout(ctx, s.cfg.Timeout),
 		}
 		if s.install.Browser != "" {
@@ -466,6 +470,14 @@ func (s *Session) route(bctx playwright.BrowserContext) error {
 		if err := bctx.Route(p, block); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// blockArgs are the launch arguments of Config.Block.
+func (s *Session) blockArgs() []string {
+	if s.cfg.Block && slices.Contains(s.cfg.BlockTypes, "image") {
+		return []string{"--blink-settings=imagesEnabled=false"}
 	}
 	return nil
 }

@@ -317,8 +317,31 @@ func TestBlocking(t *testing.T) {
 	if got := srv.Assets(); got != 0 {
 		t.Errorf("%d asset requests reached the server, want 0", got)
 	}
-	if got := s.Stats().Blocked; got < 4 {
-		t.Errorf("Stats().Blocked = %d, want ≥ 4 (2 visits × image and stylesheet)", got)
+	if got := s.Stats().Blocked; got < 2 { // images are not even requested
+		t.Errorf("Stats().Blocked = %d, want ≥ 2 (2 visits × stylesheet)", got)
+	}
+}
+
+// TestBlockedImagesAreNotRequested: a launched browser that blocks images
+// does not request them at all, rather than have each request aborted by a
+// round trip through the driver and this process.
+func TestBlockedImagesAreNotRequested(t *testing.T) {
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.Block, cfg.BlockTypes = true, []string{"image"}
+	s := sessiontest.Open(t, cfg)
+	allDone(t, work(t, s.Pages(), 1, ids(2), func(ctx context.Context, page playwright.Page, id string) error {
+		if err := visit(s, srv)(ctx, page, id); err != nil {
+			return err
+		}
+		loaded, err := page.Evaluate(`() => document.querySelector("img").naturalWidth > 0`)
+		if err != nil || loaded != false {
+			return fmt.Errorf("image loaded: %v, %v", loaded, err)
+		}
+		return nil
+	}))
+	if got := s.Stats().Blocked; got != 0 {
+		t.Errorf("Stats().Blocked = %d: the images were requested (and aborted)", got)
 	}
 }
 
