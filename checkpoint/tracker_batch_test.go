@@ -240,20 +240,7 @@ func TestFeedClaimsInBatches(t *testing.T) {
 	store := newCounted()
 	defer store.Close()
 	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 16})
-	keys := keysN(200)
-	var wg sync.WaitGroup
-	err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
-		wg.Go(func() {
-			if err := tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"}); err != nil {
-				t.Error(err)
-			}
-		})
-		return nil
-	})
-	wg.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
+	feedAllDone(t, ctx, tr, keysN(200))
 	store.mu.Lock()
 	defer store.mu.Unlock()
 	for _, n := range store.claims {
@@ -355,19 +342,7 @@ func TestFeedWindow(t *testing.T) {
 	store := newCounted()
 	defer store.Close()
 	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 16})
-	var wg sync.WaitGroup
-	err := tr.Feed(ctx, keysN(3000), func(c checkpoint.Claim) error {
-		wg.Go(func() {
-			if err := tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"}); err != nil {
-				t.Error(err)
-			}
-		})
-		return nil
-	})
-	wg.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
+	feedAllDone(t, ctx, tr, keysN(3000))
 	store.mu.Lock()
 	defer store.mu.Unlock()
 	long := 0
@@ -454,5 +429,24 @@ func TestFeedSkipsFinishedStretches(t *testing.T) {
 	}
 	if offered > 2048 {
 		t.Errorf("claims offered keys others finished %d times: want Feed to ask about the 5,000 of them at once", offered)
+	}
+}
+
+// feedAllDone feeds keys to tr and finishes each claim as Done at once,
+// from a goroutine of its own, as a pool's workers would.
+func feedAllDone(t *testing.T, ctx context.Context, tr *checkpoint.Tracker, keys []string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+		wg.Go(func() {
+			if err := tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"}); err != nil {
+				t.Error(err)
+			}
+		})
+		return nil
+	})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
