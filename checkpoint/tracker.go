@@ -644,7 +644,11 @@ type commit struct {
 }
 
 // maxFlushers is how many batches a committer has on their way at once.
-const maxFlushers = 2
+// One: the writes that come while it is on its way make the next batch
+// bigger. Against two, in the fleet bench (100,000 items, 8 processes × 16
+// workers): statements per item 1.24 → 0.93, PostgreSQL's CPU −14 %, the
+// shared store being what a fleet runs out of first; wall time the same.
+const maxFlushers = 1
 
 // maxBatch is the most writes a committer sends in one call.
 const maxBatch = 1000

@@ -78,9 +78,8 @@ func keysN(n int) []string {
 	return keys
 }
 
-// TestTrackerBatchesWrites: a write goes at once while fewer than two
-// batches are on their way; the writes that come while two are go together
-// in the next, and each call returns once its record is stored. A call
+// TestTrackerBatchesWrites: a write goes at once while no batch is on its
+// way; the writes that come while one is go together in the next, and each call returns once its record is stored. A call
 // whose context ends while its write waits stores nothing.
 func TestTrackerBatchesWrites(t *testing.T) {
 	t.Parallel()
@@ -115,11 +114,11 @@ func TestTrackerBatchesWrites(t *testing.T) {
 					t.Error(err)
 				}
 			})
-			synctest.Wait() // on its way, in a batch of its own
+			synctest.Wait()
 		}
 		g := gate()
-		begin(keys[0])
-		begin(keys[1])
+		begin(keys[0]) // on its way, in a batch of its own
+		begin(keys[1]) // waits
 		for _, k := range keys[2:5] {
 			wg.Go(func() {
 				if err := tr.Done(ctx, k, 1, checkpoint.SavedFile{Path: "/out/" + k, SHA256: "00"}); err != nil {
@@ -130,17 +129,17 @@ func TestTrackerBatchesWrites(t *testing.T) {
 				}
 			})
 		}
-		synctest.Wait() // the Dones wait
+		synctest.Wait() // the Dones wait too
 		if st := tr.Stats(); st.Done != 0 {
 			t.Errorf("Done before its batch was stored: %+v", st)
 		}
 		close(g)
 		wg.Wait()
-		wantBatches(1, 1, 3)
+		wantBatches(1, 4)
 
 		g = gate()
-		begin(keys[5])
-		begin(keys[6])
+		begin(keys[5]) // on its way
+		begin(keys[6]) // waits, and goes alone: the Done below gives up
 		c, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 		defer cancel()
 		if err := tr.Done(c, keys[7], 1, checkpoint.SavedFile{Path: "/out/x", SHA256: "00"}); !errors.Is(err, context.DeadlineExceeded) {
@@ -151,7 +150,7 @@ func TestTrackerBatchesWrites(t *testing.T) {
 		if _, err := store.Get(ctx, keys[7]); !errors.Is(err, checkpoint.ErrNotFound) {
 			t.Errorf("%s after a Done that gave up: %v; want no record", keys[7], err)
 		}
-		wantBatches(1, 1, 3, 1, 1)
+		wantBatches(1, 4, 1, 1)
 		wantStats(t, tr, checkpoint.TrackerStats{Held: 5, Claimed: 8, Done: 3})
 		f.stop(t)
 	})
