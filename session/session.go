@@ -474,12 +474,20 @@ func (s *Session) route(bctx playwright.BrowserContext) error {
 	return nil
 }
 
+// headlessDevice is the --blink-settings Playwright launches a headless
+// chromium with (a mouse: hover and a fine pointer). Chromium keeps only the
+// last --blink-settings, so blockArgs repeats them.
+const headlessDevice = "primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4"
+
 // blockArgs are the launch arguments of Config.Block.
 func (s *Session) blockArgs() []string {
-	if s.cfg.Block && slices.Contains(s.cfg.BlockTypes, "image") {
+	if !s.cfg.Block || !slices.Contains(s.cfg.BlockTypes, "image") {
+		return nil
+	}
+	if s.cfg.Headed {
 		return []string{"--blink-settings=imagesEnabled=false"}
 	}
-	return nil
+	return []string{"--blink-settings=" + headlessDevice + ",imagesEnabled=false"}
 }
 
 // NewPage opens a page in the session's context. If the browser crashed

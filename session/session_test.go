@@ -345,6 +345,35 @@ func TestBlockedImagesAreNotRequested(t *testing.T) {
 	}
 }
 
+// TestBlockingKeepsTheDevice: blocking images by a launch switch does not
+// change the device a page sees. Headless, Playwright passes its own
+// --blink-settings (a mouse: hover and a fine pointer); a second
+// --blink-settings replaces the first, and sites that show their buttons
+// only to a mouse would hide them.
+func TestBlockingKeepsTheDevice(t *testing.T) {
+	srv := sessiontest.NewServer(t)
+	const probe = `() => [matchMedia("(hover: hover)").matches, matchMedia("(pointer: fine)").matches]`
+	device := func(block bool) string {
+		cfg := srv.Config()
+		cfg.Block, cfg.BlockTypes = block, []string{"image"}
+		s := sessiontest.Open(t, cfg)
+		var got string
+		allDone(t, work(t, s.Pages(), 1, ids(1), func(ctx context.Context, page playwright.Page, id string) error {
+			if err := visit(s, srv)(ctx, page, id); err != nil {
+				return err
+			}
+			v, err := page.Evaluate(probe)
+			got = fmt.Sprint(v)
+			return err
+		}))
+		return got
+	}
+	plain, blocking := device(false), device(true)
+	if plain != "[true true]" || blocking != plain {
+		t.Errorf("hover, fine pointer: %s without blocking, %s blocking images; want [true true] both", plain, blocking)
+	}
+}
+
 // TestCloseLeavesNothing runs a session with two pages, then checks that
 // Close ends chromium, the driver and chromium's crash handlers (which
 // re-parent themselves to PID 1).
