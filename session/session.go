@@ -139,7 +139,8 @@ type Config struct {
 	Headed bool
 	// Args are extra chromium flags, after DefaultArgs. Defaults to none.
 	// Note that a --disable-features (or --enable-features) flag replaces
-	// the list Playwright passes rather than adding to it.
+	// the list Playwright passes rather than adding to it; so does a
+	// --blink-settings flag, and the imagesEnabled=false of Block with it.
 	Args []string
 	// Context holds browser context options (user agent, viewport, …);
 	// AcceptDownloads is always turned on. Defaults to Playwright's defaults.
