@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -117,5 +118,53 @@ func TestListReader(t *testing.T) {
 				t.Errorf("the scripts ran %d times for 6 pages", n)
 			}
 		})
+	}
+}
+
+// TestListReaderAfterCrash: a browser crash between two rendered reads
+// costs one read: the tab whose page died is not handed out again, so the
+// next read opens a page in a relaunched browser.
+func TestListReaderAfterCrash(t *testing.T) {
+	s := sessiontest.Open(t, session.Config{})
+	first, _ := listingSite(t, true)
+	read, closeTabs := session.ListReader(s, session.Expect{Ready: "p.row"}, parseListing)
+	defer closeTabs()
+	ctx := t.Context()
+	if p, err := read(ctx, first); err != nil || len(p.Items) != 5 {
+		t.Fatalf("first read: %v, %d items; want 5", err, len(p.Items))
+	}
+	sessiontest.KillBrowser(t, s)
+	var errs []error
+	for range 3 {
+		p, err := read(ctx, first)
+		if err == nil {
+			if len(p.Items) != 5 {
+				t.Errorf("read after the crash: %d items, want 5", len(p.Items))
+			}
+			if len(errs) > 1 {
+				t.Errorf("%d reads failed after one crash: %v", len(errs), errs)
+			}
+			return
+		}
+		errs = append(errs, err)
+	}
+	t.Errorf("every read after the crash failed (%v): the dead tab is handed out again; stats %+v", errs, s.Stats())
+}
+
+// TestListReaderClosed: a read after close fails with ErrClosed and leaves
+// no tab open.
+func TestListReaderClosed(t *testing.T) {
+	s := sessiontest.Open(t, session.Config{})
+	first, _ := listingSite(t, true)
+	read, closeTabs := session.ListReader(s, session.Expect{Ready: "p.row"}, parseListing)
+	if _, err := read(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	closeTabs()
+	if _, err := read(t.Context(), first); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("read after close: %v, want ErrClosed", err)
+	}
+	if n := s.Stats().Pages; n != 0 {
+		t.Errorf("%d pages open after close and a later read, want 0", n)
 	}
 }
