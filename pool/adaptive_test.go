@@ -298,3 +298,29 @@ func TestAdaptiveStopsAtHardLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestLiftingTheCapRestoresWorkers: a cap that shrank the pool, lifted or
+// raised, gives back the workers it took — a fixed-size pool has no
+// controller to grow it again.
+func TestLiftingTheCapRestoresWorkers(t *testing.T) {
+	t.Parallel()
+	p, err := pool.New(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 4, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := func(step string, want int) {
+		t.Helper()
+		if got := p.Stats().Target; got != want {
+			t.Errorf("%s: target %d, want %d", step, got, want)
+		}
+	}
+	p.SetMaxWorkers(1)
+	target("capped at 1", 1)
+	p.SetMaxWorkers(0)
+	target("cap lifted", 4)
+	p.SetMaxWorkers(2)
+	p.SetWorkers(3)
+	target("capped at 2, 3 asked for", 2)
+	p.SetMaxWorkers(8)
+	target("cap raised to 8", 3)
+}

@@ -24,6 +24,7 @@ type PagePool[P any] struct {
 	waiting     map[*task[P]]struct{}
 	workers     map[int]*worker[P]
 	target      int
+	asked       int // the last SetWorkers's n (or the configured count), before the cap
 	maxWorkers  int // cap from SetMaxWorkers; 0: none
 	nextID      int
 	pending     int  // submitted tasks without a Result yet
@@ -90,6 +91,7 @@ func New[P any](cfg Config[P]) (*PagePool[P], error) {
 		waiting:  make(map[*task[P]]struct{}),
 		workers:  make(map[int]*worker[P]),
 		target:   cfg.Workers,
+		asked:    cfg.Workers,
 		stopCh:   make(chan struct{}),
 		finished: make(chan struct{}),
 	}
@@ -102,7 +104,7 @@ func New[P any](cfg Config[P]) (*PagePool[P], error) {
 	}
 	if cfg.Adaptive != nil {
 		p.ctl = newController(*cfg.Adaptive, cfg.Workers, cfg.Logger, func(n int) { p.SetWorkers(n) }, p.hasBacklog, p.maxWorkersNow, p.settled)
-		p.target = p.ctl.cfg.Start
+		p.target, p.asked = p.ctl.cfg.Start, p.ctl.cfg.Start
 	}
 	return p, nil
 }
@@ -265,6 +267,7 @@ func (p *PagePool[P]) SetWorkers(n int) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.asked = n
 	if p.maxWorkers > 0 {
 		n = min(n, p.maxWorkers)
 	}
@@ -309,19 +312,19 @@ func (p *PagePool[P]) SetWorkers(n int) error {
 // SetMaxWorkers caps the number of workers at n from now on — also for
 // the adaptive controller — and shrinks the pool to n if it is larger.
 // Use it when the site turns out to take no more (say, it keeps per-session
-// state that parallel pages would mix up). n = 0 removes the cap.
+// state that parallel pages would mix up). n = 0 removes the cap. Lifting
+// or raising the cap gives back the workers it took: the pool grows to the
+// count last asked for (SetWorkers, the controller, or Config.Workers), up
+// to the new cap.
 func (p *PagePool[P]) SetMaxWorkers(n int) error {
 	if n < 0 {
 		return fmt.Errorf("pool: SetMaxWorkers(%d): want >= 0", n)
 	}
 	p.mu.Lock()
 	p.maxWorkers = n
-	target := p.target
+	asked := p.asked
 	p.mu.Unlock()
-	if n > 0 && target > n {
-		return p.SetWorkers(n)
-	}
-	return nil
+	return p.SetWorkers(asked)
 }
 
 func (p *PagePool[P]) maxWorkersNow() int {
