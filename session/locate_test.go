@@ -112,3 +112,21 @@ func fakeCache(t *testing.T, cache, ver string) string {
 	fakeDriver(t, filepath.Join(cache, "pagefleet", "driver-"+ver), ver)
 	return cache
 }
+
+// TestHeadedWithoutTheFullBrowser: a headed session where only the
+// headless shell is installed fails with ErrNotInstalled and says what to
+// install — the shell has no window to show — instead of a launch error.
+func TestHeadedWithoutTheFullBrowser(t *testing.T) { // not parallel: it swaps the default browsers
+	tmp := t.TempDir()
+	shell := touch(t, filepath.Join(tmp, "bin", "chromium-headless-shell"), "")
+	missing := filepath.Join(tmp, "bin", "chromium")
+	defer session.SetDefaultBrowsers(shell, missing)()
+	s, err := session.Open(t.Context(), session.Config{Headed: true, Install: session.Install{Browser: shell}})
+	if err == nil {
+		s.Close()
+		t.Fatal("a headed session opened with only the headless shell")
+	}
+	if !errors.Is(err, session.ErrNotInstalled) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Open: %v; want ErrNotInstalled naming %s", err, missing)
+	}
+}

@@ -413,8 +413,13 @@ func (s *Session) launch(ctx context.Context, useState bool) (*browser, error) {
 		if s.install.Browser != "" {
 			opts.ExecutablePath = playwright.String(s.install.Browser)
 		}
-		if s.cfg.Headed && s.install.Browser == DefaultHeadlessShell { // it has no window to show
-			opts.ExecutablePath = playwright.String(DefaultChromium)
+		if s.cfg.Headed && filepath.Base(s.install.Browser) == filepath.Base(DefaultHeadlessShell) { // it has no window to show
+			full := defaultBrowsers[len(defaultBrowsers)-1]
+			if !isFile(full) {
+				return nil, fmt.Errorf("%w: a headed session needs the full chromium at %s (%s has no window); %s",
+					ErrNotInstalled, full, s.install.Browser, setupHint())
+			}
+			opts.ExecutablePath = playwright.String(full)
 		}
 		opts.Env = map[string]string{}
 		for _, kv := range os.Environ() {
