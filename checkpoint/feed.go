@@ -90,7 +90,7 @@ func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) er
 		t.mu.Unlock()
 	}()
 	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{},
-		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1}
+		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1, survey: -1}
 	f.queue = slices.Clone(todo)
 	if t.opts.Spread && len(todo) > 0 {
 		f.queue = spread(todo, t.opts.Owner)
@@ -124,6 +124,7 @@ type feed struct {
 	batch   int       // claim when at least this many keys are free to hold
 	window  int       // keys to offer a claim: minWindow to claimWindow
 	reach   int       // the furthest place in order offered so far
+	survey  int       // the furthest place in order skip asked about
 	pruneAt int       // prune the parked keys when this many gathered
 	failing time.Time // when the store started failing, zero if it works
 }
@@ -398,10 +399,15 @@ func (t *Tracker) count(fn func(s *TrackerStats)) {
 	t.mu.Unlock()
 }
 
-// skip drops the keys at the head of the queue that other owners finished,
-// asking a Surveyor about up to surveyChunk of them.
+// skip drops the keys near the head of the queue that other owners
+// finished, asking a Surveyor about up to surveyChunk of them: the first
+// ones it has not asked about. Those it asked about and found open (held
+// by others) stay in the queue, and are not asked about again here when
+// the claims through them come back empty.
 func (f *feed) skip(ctx context.Context) error {
-	ahead := f.queue[:min(len(f.queue), surveyChunk)]
+	// The queue is in Feed's order.
+	from, _ := slices.BinarySearchFunc(f.queue, f.survey+1, func(k string, place int) int { return f.order[k] - place })
+	ahead := f.queue[from:min(len(f.queue), from+surveyChunk)]
 	if len(ahead) == 0 {
 		return nil
 	}
@@ -409,14 +415,15 @@ func (f *feed) skip(ctx context.Context) error {
 	if err != nil {
 		return f.storeFailed(ctx, err)
 	}
-	keep := make([]string, 0, len(f.queue))
+	f.survey = f.order[ahead[len(ahead)-1]]
+	keep := slices.Clone(f.queue[:from])
 	for _, k := range ahead {
 		if open[k] {
 			keep = append(keep, k)
 		}
 	}
-	finished := len(ahead) - len(keep)
-	f.queue = append(keep, f.queue[len(ahead):]...)
+	finished := len(ahead) - (len(keep) - from)
+	f.queue = append(keep, f.queue[from+len(ahead):]...)
 	f.t.count(func(s *TrackerStats) { s.Elsewhere += finished })
 	return nil
 }

@@ -449,3 +449,45 @@ func feedAllDone(t *testing.T, ctx context.Context, tr *checkpoint.Tracker, keys
 		t.Fatal(err)
 	}
 }
+
+// TestFeedSurveysAKeyOnce: keys another owner holds stay in the queue after
+// a survey (they are not finished); the empty claims through them ask the
+// Surveyor only about keys beyond those asked about already, not about the
+// same keys again at each one.
+func TestFeedSurveysAKeyOnce(t *testing.T) {
+	t.Parallel()
+	store := newCounted()
+	defer store.Close()
+	keys := keysN(12000)
+	held := keys[100:8100]
+	for chunk := range slices.Chunk(held, 1000) {
+		if ls, err := store.Memory.ClaimBatch(ctx, chunk, "other", len(chunk), time.Hour); err != nil || len(ls) != len(chunk) {
+			t.Fatal(len(ls), err)
+		}
+	}
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 16})
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	past := 0
+	err := tr.Feed(fctx, keys, func(c checkpoint.Claim) error {
+		if c.Key >= keys[8100] {
+			if past++; past == 100 {
+				cancel()
+			}
+		}
+		return tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Feed: %v, want it canceled past the held keys", err)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	asked := 0
+	for _, n := range store.lefts {
+		asked += n
+	}
+	t.Logf("Left: %d calls, %d keys", len(store.lefts), asked)
+	if asked > len(keys) {
+		t.Errorf("Left asked about %d keys in %d calls to get past %d held ones: want each key at most once (≤ %d)", asked, len(store.lefts), len(held), len(keys))
+	}
+}
