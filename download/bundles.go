@@ -186,7 +186,8 @@ func (b *Bundles) prune() error {
 }
 
 // chain is err's messages from the outside in, each layer once, scrubbed
-// of secrets.
+// of secrets. It stops at a layer of session.Scrub or Redact: the texts
+// below it hold what it took out (a password, say).
 func chain(err error) []string {
 	var out []string
 	var walk func(error)
@@ -196,6 +197,8 @@ func chain(err error) []string {
 				out = append(out, msg)
 			}
 			switch u := e.(type) {
+			case interface{ Scrubbed() }:
+				return
 			case interface{ Unwrap() []error }:
 				for _, x := range u.Unwrap() {
 					walk(x)

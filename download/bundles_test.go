@@ -3,13 +3,16 @@ package download_test
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/pool"
 	"github.com/pagefleet/pagefleet/session"
 )
 
@@ -67,5 +70,32 @@ func TestBundles(t *testing.T) {
 	}
 	if got := b.Bundles("A"); len(got) != 0 {
 		t.Errorf("Bundles(A) = %v after A's bundle was dropped", got)
+	}
+}
+
+// TestBundleKeepsRedactedSecrets: the layers of an error below a Redact
+// still hold the secret it took out (a Playwright call log quoting
+// fill("<password>") of a failed re-login); the bundle writes none of them.
+func TestBundleKeepsRedactedSecrets(t *testing.T) {
+	inner := fmt.Errorf("fill password: %w", errors.New("locator.fill: Timeout 30000ms exceeded.\nCall log:\n  - fill(\"hunter2secret\")"))
+	err := pool.Abort(fmt.Errorf("%w (attempt 8): %w", session.ErrLoginFailed, session.Scrub(session.Redact(inner, "hunter2secret"))))
+	dir := t.TempDir()
+	b := &download.Bundles{Dir: dir}
+	b.Attempt("K1", err, nil)
+	if werr := b.Wait(); werr != nil {
+		t.Fatal(werr)
+	}
+	files := 0
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, _ error) error {
+		if d.Type().IsRegular() {
+			files++
+			if data, _ := os.ReadFile(p); strings.Contains(string(data), "hunter2secret") {
+				t.Errorf("%s holds the password:\n%s", p, data)
+			}
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Fatal("no bundle written")
 	}
 }

@@ -13,21 +13,26 @@ import (
 var (
 	secretHeader = regexp.MustCompile(`(?im)^([ \t\-\x60"'>]*(?:cookie|set-cookie|authorization|proxy-authorization|x-[a-z0-9-]*(?:token|key|auth|session)[a-z0-9-]*)["']?\s*[:=]\s*)(.+)$`)
 	secretInline = regexp.MustCompile(`(?i)(\b(?:cookie|set-cookie|authorization|proxy-authorization)["']?\s*[:=]\s*)([^\r\n,}]+)`)
-	secretQuery  = regexp.MustCompile(`(?i)([?&;](?:[a-z0-9_.-]*(?:token|secret|password|passwd|pwd|sessionid|session_id|sid|signature|sig|api[_-]?key|auth)[a-z0-9_.-]*)=)([^&#\s"'<>]+)`)
+	secretQuery  = regexp.MustCompile(`(?i)([?&;#](?:[a-z0-9_.-]*(?:token|secret|password|passwd|pwd|sessionid|session_id|sid|signature|sig|api[_-]?key|auth)[a-z0-9_.-]*)=)([^&#\s"'<>]+)`)
 )
+
+// secretUserinfo is the password of a URL's user:password@.
+var secretUserinfo = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://[^/?#@\s:"'<>]*:)([^/?#@\s"'<>]+)(@)`)
 
 // Redacted is what Scrub puts in place of a secret.
 const Redacted = "[redacted]"
 
 // ScrubString returns s with the values of cookie, set-cookie,
-// authorization and token headers, and of query parameters named like
-// tokens, passwords or session IDs, replaced by [Redacted].
+// authorization and token headers, of query (and fragment) parameters
+// named like tokens, passwords or session IDs, and the passwords of URLs
+// (user:password@host) replaced by [Redacted].
 func ScrubString(s string) string {
 	if !strings.ContainsAny(s, ":=") {
 		return s
 	}
 	s = secretHeader.ReplaceAllString(s, "${1}"+Redacted)
 	s = secretInline.ReplaceAllString(s, "${1}"+Redacted)
+	s = secretUserinfo.ReplaceAllString(s, "${1}"+Redacted+"${3}")
 	return secretQuery.ReplaceAllString(s, "${1}"+Redacted)
 }
 
@@ -54,6 +59,10 @@ type scrubbed struct {
 
 func (e *scrubbed) Error() string { return e.msg }
 func (e *scrubbed) Unwrap() error { return e.err }
+
+// Scrubbed marks the layer below which texts hold what it took out:
+// whoever prints an error's layers (download's bundles) stops here.
+func (e *scrubbed) Scrubbed() {}
 
 // Redact returns err with secrets (passwords, say; values shorter than 3
 // bytes are left alone, as they would blank out ordinary text) replaced by

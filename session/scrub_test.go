@@ -40,3 +40,23 @@ func TestScrub(t *testing.T) {
 		t.Error("Scrub(nil) != nil")
 	}
 }
+
+// TestScrubURLSecrets: a URL's user:password@ and a token in its fragment
+// (an OAuth implicit grant) are secrets too.
+func TestScrubURLSecrets(t *testing.T) {
+	for in, want := range map[string]string{
+		"session: GET https://bob:hunter2@portal.example/pdf/1: refused": "session: GET https://bob:[redacted]@portal.example/pdf/1: refused",
+		"at https://bob:hunter2@portal.example/":                          "at https://bob:[redacted]@portal.example/",
+		"https://x/y#access_token=abc123&state=z":                         "https://x/y#access_token=[redacted]&state=z",
+		"https://bob@portal.example/a:b@c":                                "https://bob@portal.example/a:b@c",
+		"time: 12:30 at host@example":                                     "time: 12:30 at host@example",
+	} {
+		if got := session.ScrubString(in); got != want {
+			t.Errorf("ScrubString(%q) = %q, want %q", in, got, want)
+		}
+	}
+	err := &session.StatusError{Code: 500, URL: "https://bob:hunter2@portal.example/pdf/1"}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("StatusError: %s", err)
+	}
+}
