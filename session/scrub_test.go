@@ -46,10 +46,10 @@ func TestScrub(t *testing.T) {
 func TestScrubURLSecrets(t *testing.T) {
 	for in, want := range map[string]string{
 		"session: GET https://bob:hunter2@portal.example/pdf/1: refused": "session: GET https://bob:[redacted]@portal.example/pdf/1: refused",
-		"at https://bob:hunter2@portal.example/":                          "at https://bob:[redacted]@portal.example/",
-		"https://x/y#access_token=abc123&state=z":                         "https://x/y#access_token=[redacted]&state=z",
-		"https://bob@portal.example/a:b@c":                                "https://bob@portal.example/a:b@c",
-		"time: 12:30 at host@example":                                     "time: 12:30 at host@example",
+		"at https://bob:hunter2@portal.example/":                         "at https://bob:[redacted]@portal.example/",
+		"https://x/y#access_token=abc123&state=z":                        "https://x/y#access_token=[redacted]&state=z",
+		"https://bob@portal.example/a:b@c":                               "https://bob@portal.example/a:b@c",
+		"time: 12:30 at host@example":                                    "time: 12:30 at host@example",
 	} {
 		if got := session.ScrubString(in); got != want {
 			t.Errorf("ScrubString(%q) = %q, want %q", in, got, want)
