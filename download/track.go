@@ -82,6 +82,9 @@ func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx conte
 	}()
 	err := t.PagePool.Run(ctx)
 	t.rec.drain(context.Background()) // every outcome the pool reported is written
+	// The pool is done (finished, stopped or aborted): Feed, which may be
+	// waiting on keys other owners hold, has nothing left to feed it.
+	stop(nil)
 	ferr := <-fed
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return fmt.Errorf("download: the checkpoint could not be written: %w", cause)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -307,4 +308,40 @@ func poisonRun(t *testing.T, kind, where string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestTrackedReturnsAfterAnAbort: once the pool aborts, Run returns at once,
+// even while another owner holds a key Feed would otherwise keep asking about.
+func TestTrackedReturnsAfterAnAbort(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := checkpoint.NewMemory()
+		if _, err := store.Claim(t.Context(), "b", "other", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close(context.Background())
+		p, err := download.NewTracked(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 1, Logger: slog.New(slog.DiscardHandler)}, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := errors.New("credentials refused")
+		done := make(chan error, 1)
+		go func() {
+			done <- p.Run(t.Context(), []string{"a", "b"}, func(context.Context, *pooltest.Page, string) (any, error) {
+				return nil, pool.Abort(refused)
+			})
+		}()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if !errors.Is(err, refused) {
+				t.Errorf("Run: %v, want the abort's cause", err)
+			}
+		default:
+			t.Fatal("Run still waits for a Feed polling a key another owner holds, after the pool aborted")
+		}
+	})
 }

@@ -522,8 +522,13 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 		p.cond.Signal()
 		return
 	}
-	if p.stopping && err != nil && isContextErr(err) {
-		// Cut short by the shutdown: not the task's failure, not charged.
+	if err != nil && IsAbort(err) {
+		// The run's end, not the item's failure: stopped, not charged.
+		p.stopLocked(fmt.Errorf("pool: aborted by task %q: %w", t.Key, err))
+	}
+	if p.stopping && err != nil && (isContextErr(err) || IsRequeue(err) || IsAbort(err)) {
+		// Cut short by the shutdown (or a requeue that can't be run any
+		// more): not the task's failure, not charged.
 		att.Final = true
 		p.pushAttemptLocked(att)
 		p.finalizeLocked(t, stoppedError(p.stopErr, err))
@@ -535,8 +540,6 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 	var next time.Duration
 	switch {
 	case err == nil:
-	case IsAbort(err):
-		p.stopLocked(fmt.Errorf("pool: aborted by task %q: %w", t.Key, err))
 	case errors.As(err, &permanent) || !p.cfg.Retryable(err):
 	case p.stopping && t.attempts < p.cfg.MaxAttempts:
 		err = stoppedError(p.stopErr, err)

@@ -573,7 +573,41 @@ func TestAbortStopsThePool(t *testing.T) {
 	if !errors.Is(results["abort"].Err, badCreds) || !errors.Is(results["never"].Err, pool.ErrStopped) {
 		t.Errorf("results: %+v", results)
 	}
+	// The abort is the run's, not the item's: the item is stopped, not
+	// given up, and the attempt is not charged.
+	if r := results["abort"]; !errors.Is(r.Err, pool.ErrStopped) || r.Attempts != 0 {
+		t.Errorf("the aborting item: %d attempt(s), %v; want 0, stopped", r.Attempts, r.Err)
+	}
 	f.Check(t)
+}
+
+// TestRequeueWhileStoppingIsNotCharged: a requeue (say, logged out) that
+// comes while the pool stops ends the item as stopped, uncharged — not as
+// a charged attempt that gives the item up on its last one.
+func TestRequeueWhileStoppingIsNotCharged(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var res pool.Result
+		p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 1, MaxAttempts: 3, GracePeriod: time.Minute,
+			OnResult: func(r pool.Result) { res = r }})
+		p.Submit(pool.Task[*pooltest.Page]{Key: "a", Prior: 2, Run: func(context.Context, *pooltest.Page) (any, error) {
+			<-release
+			return nil, pool.Requeue(errors.New("logged out"))
+		}})
+		p.CloseQueue()
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		synctest.Wait() // the attempt runs
+		cancel()
+		synctest.Wait() // the pool stops, giving it its grace period
+		close(release)
+		<-done
+		if !errors.Is(res.Err, pool.ErrStopped) || res.Attempts != 2 {
+			t.Errorf("result: %d attempt(s), %v; want 2 (the prior ones), stopped", res.Attempts, res.Err)
+		}
+	})
 }
 
 // TestExactlyOnceUnderLoad: 1,000 tasks, 64 workers, pseudo-random failures.
