@@ -20,6 +20,9 @@ import (
 var (
 	// ErrEmpty: the file has no bytes.
 	ErrEmpty = errors.New("download: empty file")
+	// ErrNoFile is the error of a [Tracked] task that succeeded without
+	// returning the [File] it saved: there is nothing to record as done.
+	ErrNoFile = errors.New("download: a successful task returned no File")
 	// ErrTooLarge: the file exceeds Target.MaxSize.
 	ErrTooLarge = errors.New("download: file too large")
 	// ErrNotPDF: the file is no PDF (nor an HTML page), or cannot be read as one.

@@ -162,6 +162,13 @@ func (t *Tracked[P]) hook(cfg *pool.Config[P]) {
 		t.mu.Lock()
 		delete(t.suspects, r.Key)
 		t.mu.Unlock()
+		if pf, ok := r.Value.(*File); ok && pf != nil {
+			r.Value = *pf
+		}
+		if _, ok := r.Value.(File); r.Err == nil && !ok {
+			// A Done record without a file would be trusted for good.
+			r.Err = fmt.Errorf("%w: the task of %.80q returned %T", ErrNoFile, r.Key, r.Value)
+		}
 		t.rec.add(func() error {
 			switch f, _ := r.Value.(File); {
 			case r.Err == nil:

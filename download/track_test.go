@@ -345,3 +345,36 @@ func TestTrackedReturnsAfterAnAbort(t *testing.T) {
 		}
 	})
 }
+
+// TestTrackedWantsAFile: a task that succeeds without returning the File it
+// saved is recorded as failed (ErrNoFile), not as done with no file — such a
+// record would be trusted by every later run. A *File is taken as the File.
+func TestTrackedWantsAFile(t *testing.T) {
+	store := checkpoint.NewMemory()
+	tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close(context.Background())
+	results := map[string]error{}
+	p, err := download.NewTracked(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 1, Logger: slog.New(slog.DiscardHandler),
+		OnResult: func(r pool.Result) { results[r.Key] = r.Err }}, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Run(t.Context(), []string{"nil", "pointer"}, func(_ context.Context, _ *pooltest.Page, key string) (any, error) {
+		if key == "pointer" {
+			return &download.File{Path: "/out/pointer.pdf", Size: 10, SHA256: "ab"}, nil
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := store.Get(t.Context(), "nil"); r.State != checkpoint.Failed || !errors.Is(results["nil"], download.ErrNoFile) {
+		t.Errorf("a task with no File: record %s, result %v; want failed, ErrNoFile", r.State, results["nil"])
+	}
+	if r, _ := store.Get(t.Context(), "pointer"); r.State != checkpoint.Done || r.SHA256 != "ab" || results["pointer"] != nil {
+		t.Errorf("a task with a *File: record %s %q, result %v; want done with its hash", r.State, r.SHA256, results["pointer"])
+	}
+}
