@@ -416,14 +416,15 @@ func (f *feed) skip(ctx context.Context) error {
 		return f.storeFailed(ctx, err)
 	}
 	f.survey = f.order[ahead[len(ahead)-1]]
-	keep := slices.Clone(f.queue[:from])
+	n := from // the open keys of ahead move up, in place
 	for _, k := range ahead {
 		if open[k] {
-			keep = append(keep, k)
+			f.queue[n] = k
+			n++
 		}
 	}
-	finished := len(ahead) - (len(keep) - from)
-	f.queue = append(keep, f.queue[from+len(ahead):]...)
+	finished := from + len(ahead) - n
+	f.queue = append(f.queue[:n], f.queue[from+len(ahead):]...)
 	f.t.count(func(s *TrackerStats) { s.Elsewhere += finished })
 	return nil
 }

@@ -522,11 +522,11 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 		p.cond.Signal()
 		return
 	}
-	if err != nil && IsAbort(err) {
+	if IsAbort(err) {
 		// The run's end, not the item's failure: stopped, not charged.
 		p.stopLocked(fmt.Errorf("pool: aborted by task %q: %w", t.Key, err))
 	}
-	if p.stopping && err != nil && (isContextErr(err) || IsRequeue(err) || IsAbort(err)) {
+	if p.stopping && (isContextErr(err) || IsRequeue(err) || IsAbort(err)) {
 		// Cut short by the shutdown (or a requeue that can't be run any
 		// more): not the task's failure, not charged.
 		att.Final = true

@@ -43,8 +43,12 @@ const DefaultChromium = "/usr/lib/chromium/chromium"
 // prefers it; a headed session uses [DefaultChromium] instead.
 const DefaultHeadlessShell = "/usr/lib/chromium/chromium-headless-shell"
 
-// defaultBrowsers are the browsers Locate looks for, best first.
+// defaultBrowsers are the browsers Locate looks for, best first; the
+// last is the full chromium.
 var defaultBrowsers = []string{DefaultHeadlessShell, DefaultChromium}
+
+// fullChromium is the default browser that has a window.
+func fullChromium() string { return defaultBrowsers[len(defaultBrowsers)-1] }
 
 // DriverVersion returns the Playwright driver version the Go binding
 // expects (and refuses to run without).
@@ -154,7 +158,7 @@ func Locate(want Install) (Install, error) {
 		in.Browser = os.Getenv("PAGEFLEET_CHROMIUM")
 	}
 	if in.Browser == "" && in.From != "playwright-go" { // the standard install has its own chromium, of the right version
-		in.Browser = defaultBrowsers[len(defaultBrowsers)-1] // named by the error if none is there
+		in.Browser = fullChromium() // named by the error if none is there
 		for _, b := range defaultBrowsers {
 			if isFile(b) {
 				in.Browser = b

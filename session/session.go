@@ -414,7 +414,7 @@ func (s *Session) launch(ctx context.Context, useState bool) (*browser, error) {
 			opts.ExecutablePath = playwright.String(s.install.Browser)
 		}
 		if s.cfg.Headed && filepath.Base(s.install.Browser) == filepath.Base(DefaultHeadlessShell) { // it has no window to show
-			full := defaultBrowsers[len(defaultBrowsers)-1]
+			full := fullChromium()
 			if !isFile(full) {
 				return nil, fmt.Errorf("%w: a headed session needs the full chromium at %s (%s has no window); %s",
 					ErrNotInstalled, full, s.install.Browser, setupHint())
