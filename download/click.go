@@ -236,10 +236,10 @@ func Fetch(ctx context.Context, s *session.Session, url string, dst Target) (Fil
 		return File{}, err
 	}
 	gen := s.Generation()
-	ctx, cancel := context.WithTimeout(ctx, dst.Timeout)
+	fctx, cancel := context.WithTimeout(ctx, dst.Timeout)
 	defer cancel()
-	f, err := fetch(ctx, s, url, dst)
-	return f, settle(ctx, s, gen, err)
+	f, err := fetch(fctx, s, url, dst)
+	return f, settle(ctx, s, gen, err) // a re-login gets more than the file's leftover time
 }
 
 func fetch(ctx context.Context, s *session.Session, url string, dst Target) (File, error) {

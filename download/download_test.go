@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,5 +280,37 @@ func TestFetchHostile(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("left %d files", len(entries))
+	}
+}
+
+// TestFetchReloginOutlivesTheFileTimeout: the re-login after a logout is
+// not cut short by the file's own timeout, which the request that found the
+// login page has nearly spent; a slow login still ends in an uncharged
+// requeue, not a charged timeout.
+func TestFetchReloginOutlivesTheFileTimeout(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	login, logins := cfg.Login, atomic.Int32{}
+	cfg.Login = func(ctx context.Context, page playwright.Page) error {
+		if logins.Add(1) > 1 {
+			select { // a slow login form, longer than the file's timeout
+			case <-time.After(3 * time.Second):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return login(ctx, page)
+	}
+	s := sessiontest.Open(t, cfg)
+	srv.Expire()
+	dst := sticker(t.TempDir(), "OK")
+	dst.Timeout = 2 * time.Second
+	_, err := download.Fetch(t.Context(), s, srv.PDFURL("OK"), dst)
+	if !pool.IsRequeue(err) || !errors.Is(err, session.ErrLoggedOut) {
+		t.Fatalf("Fetch with a slow re-login = %v; want pool.Requeue(ErrLoggedOut)", err)
+	}
+	if _, err := download.Fetch(t.Context(), s, srv.PDFURL("OK"), dst); err != nil {
+		t.Errorf("Fetch after the re-login: %v", err)
 	}
 }
