@@ -69,12 +69,14 @@ func (f *Fallback) Paged(key string, err error) {
 // NeedsPage reports whether a direct fetch failed in a way that says the
 // site wants the item's page opened first: a 4xx other than 429 (a 404
 // too: the page will tell whether the item is gone), or HTML that is not
-// the login page, or no PDF at all.
+// the login page (unless it is [ErrLoginLoop]), or no PDF at all.
 func NeedsPage(err error) bool {
 	var st *session.StatusError
 	switch {
 	case errors.As(err, &st):
 		return st.Code >= 400 && st.Code < 500 && st.Code != 429
+	case errors.Is(err, ErrLoginLoop):
+		return true
 	case errors.Is(err, ErrLoginPage):
 		return false
 	}

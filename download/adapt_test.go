@@ -53,6 +53,7 @@ func TestNeedsPage(t *testing.T) {
 		{invalid(download.ErrHTMLPage), true},
 		{invalid(download.ErrNotPDF), true},
 		{invalid(download.ErrLoginPage), false},
+		{fmt.Errorf("%w: %w", download.ErrLoginLoop, invalid(download.ErrLoginPage)), true},
 		{invalid(download.ErrWrongItem), false},
 		{context.DeadlineExceeded, false},
 	} {

@@ -155,7 +155,7 @@ func settle(ctx context.Context, s *session.Session, gen uint64, err error) erro
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrLoginPage):
+	case errors.Is(err, ErrLoginPage) && !errors.Is(err, ErrLoginLoop):
 		if rerr := s.Relogin(ctx, gen); rerr != nil {
 			return rerr
 		}
@@ -221,12 +221,14 @@ func saveNavigation(ctx context.Context, s *session.Session, o outcome, dst Targ
 //
 // What comes instead of the file: the site's login page (the request ended
 // on session.Config.LoginURL, or HTML with a password field, or HTTP 401)
-// means a logout — one re-login for all workers, then [ErrLoginPage]
-// wrapped with session.ErrLoggedOut and pool.Requeue, so the task runs
-// again uncharged; another status of 400 or more is a *session.StatusError
-// (permanent for 404 and 410); another HTML page [ErrHTMLPage] with its
-// title. A full disk is [ErrDiskFull] wrapped with pool.Abort; a crashed
-// browser is relaunched first. Errors never quote cookies or tokens.
+// means a logout — one re-login for all workers, then the request once
+// more. The login page again right after a login is no logout: the site
+// does not serve the file to requests without its page ([ErrLoginLoop],
+// charged, [NeedsPage]). Another status of 400 or more is a
+// *session.StatusError (permanent for 404 and 410); another HTML page
+// [ErrHTMLPage] with its title. A full disk is [ErrDiskFull] wrapped with
+// pool.Abort; a crashed browser is relaunched first. Errors never quote
+// cookies or tokens.
 func Fetch(ctx context.Context, s *session.Session, url string, dst Target) (File, error) {
 	dst, err := dst.check()
 	if err != nil {
@@ -236,10 +238,33 @@ func Fetch(ctx context.Context, s *session.Session, url string, dst Target) (Fil
 		return File{}, err
 	}
 	gen := s.Generation()
-	fctx, cancel := context.WithTimeout(ctx, dst.Timeout)
+	f, err := fetchWithin(ctx, s, url, dst)
+	if errors.Is(err, ErrLoginPage) {
+		if n := s.LoginLoops(); n > 2 && n&(n-1) != 0 {
+			// Logging in did not help the last n requests: try it again
+			// only at the next power of two, not for every item.
+			s.NoteLoginLoop(true)
+			return File{}, fmt.Errorf("%w: %w", ErrLoginLoop, err)
+		}
+		// The re-login gets the task's time, not the file's leftover.
+		if rerr := s.Relogin(ctx, gen); rerr != nil {
+			return File{}, rerr
+		}
+		if f, err = fetchWithin(ctx, s, url, dst); errors.Is(err, ErrLoginPage) {
+			s.NoteLoginLoop(true)
+			err = fmt.Errorf("%w: %w", ErrLoginLoop, err)
+		}
+	}
+	if err == nil {
+		s.NoteLoginLoop(false)
+	}
+	return f, settle(ctx, s, gen, err)
+}
+
+func fetchWithin(ctx context.Context, s *session.Session, url string, dst Target) (File, error) {
+	ctx, cancel := context.WithTimeout(ctx, dst.Timeout)
 	defer cancel()
-	f, err := fetch(fctx, s, url, dst)
-	return f, settle(ctx, s, gen, err) // a re-login gets more than the file's leftover time
+	return fetch(ctx, s, url, dst)
 }
 
 func fetch(ctx context.Context, s *session.Session, url string, dst Target) (File, error) {

@@ -15,8 +15,10 @@
 // with its context.
 //
 // Both judge what comes instead of the file: the site's login page is a
-// logout — one re-login for all workers, then [ErrLoginPage] wrapped with
-// session.ErrLoggedOut and pool.Requeue, so the item runs again uncharged;
+// logout — one re-login for all workers, then [Click] returns
+// [ErrLoginPage] wrapped with session.ErrLoggedOut and pool.Requeue, so the
+// item runs again uncharged, and [Fetch] asks once more ([ErrLoginLoop] if
+// the login page comes again);
 // an HTTP error is a *session.StatusError (404 and 410 permanent); another
 // HTML page is [ErrHTMLPage], at once; a full disk is [ErrDiskFull]
 // wrapped with pool.Abort. No error quotes a cookie or a token.

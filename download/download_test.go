@@ -212,7 +212,7 @@ func TestFetch(t *testing.T) {
 		want error
 	}{
 		{"OK", nil}, {"ERROR", session.ErrStatus}, {"WRONG", download.ErrContentMismatch}, {"HTML", download.ErrHTMLPage},
-		{"LOGIN", download.ErrLoginPage},
+		{"LOGIN", download.ErrLoginLoop},
 	} {
 		dir := t.TempDir()
 		f, err := download.Fetch(ctx, s, srv.PDFURL(tt.id), sticker(dir, tt.id))
@@ -226,15 +226,11 @@ func TestFetch(t *testing.T) {
 
 	srv.Expire()
 	dir := t.TempDir()
-	_, err := download.Fetch(ctx, s, srv.PDFURL("OK"), sticker(dir, "OK"))
-	if !pool.IsRequeue(err) || !errors.Is(err, session.ErrLoggedOut) || !errors.Is(err, download.ErrLoginPage) {
-		t.Fatalf("logged-out Fetch = %v; want pool.Requeue(ErrLoggedOut) wrapping ErrLoginPage", err)
-	}
 	if _, err := download.Fetch(ctx, s, srv.PDFURL("OK"), sticker(dir, "OK")); err != nil {
-		t.Errorf("Fetch after the re-login: %v", err)
+		t.Fatalf("logged-out Fetch: %v; want the file, after one re-login", err)
 	}
 	if got := srv.LoginPosts(); got != 3 {
-		t.Errorf("%d logins, want 3: the first, one for the LOGIN fault, one for the expiry", got)
+		t.Errorf("%d logins, want 3: the first, one for the LOGIN fault (ErrLoginLoop), one for the expiry", got)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != filepath.Base(download.SafeName("sticker OK.pdf")) {
 		t.Errorf("directory holds %v", entries)
@@ -285,8 +281,8 @@ func TestFetchHostile(t *testing.T) {
 
 // TestFetchReloginOutlivesTheFileTimeout: the re-login after a logout is
 // not cut short by the file's own timeout, which the request that found the
-// login page has nearly spent; a slow login still ends in an uncharged
-// requeue, not a charged timeout.
+// login page has nearly spent: a slow login still brings the file, not a
+// charged timeout.
 func TestFetchReloginOutlivesTheFileTimeout(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
@@ -306,11 +302,48 @@ func TestFetchReloginOutlivesTheFileTimeout(t *testing.T) {
 	srv.Expire()
 	dst := sticker(t.TempDir(), "OK")
 	dst.Timeout = 2 * time.Second
-	_, err := download.Fetch(t.Context(), s, srv.PDFURL("OK"), dst)
-	if !pool.IsRequeue(err) || !errors.Is(err, session.ErrLoggedOut) {
-		t.Fatalf("Fetch with a slow re-login = %v; want pool.Requeue(ErrLoggedOut)", err)
-	}
 	if _, err := download.Fetch(t.Context(), s, srv.PDFURL("OK"), dst); err != nil {
-		t.Errorf("Fetch after the re-login: %v", err)
+		t.Fatalf("Fetch with a slow re-login: %v", err)
+	}
+	if got := srv.LoginPosts(); got != 2 {
+		t.Errorf("%d logins, want 2", got)
+	}
+}
+
+// TestFetchLoginLoop: a site whose login never reaches requests without a
+// page (it wants a header only browsers send) answers every Fetch with its
+// login page. That is no logout: Fetch says so (ErrLoginLoop, NeedsPage),
+// charged, and logs in again only at every power of two of such answers,
+// not for every item. The item's page still works; a success ends it.
+func TestFetchLoginLoop(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	ctx := t.Context()
+	const items = 12
+	for i := range items {
+		id := fmt.Sprint("B", i)
+		srv.SetFault(id, sessiontest.FaultBrowserOnly)
+		_, err := download.Fetch(ctx, s, srv.PDFURL(id), sticker(t.TempDir(), id))
+		if !errors.Is(err, download.ErrLoginLoop) || pool.IsRequeue(err) || !download.NeedsPage(err) {
+			t.Fatalf("Fetch(%s) = %v; want a charged ErrLoginLoop that needs the page", id, err)
+		}
+	}
+	if got, want := srv.LoginPosts(), int64(1+5); got != want { // re-logins after 0, 1, 2, 4 and 8 loops
+		t.Errorf("%d logins for %d items, want %d", got, items, want)
+	}
+
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := open(ctx, s, page, srv.ItemURL("B0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := download.Click(ctx, s, page, download.Selector("#download"), sticker(t.TempDir(), "B0")); err != nil {
+		t.Errorf("Click on the page of B0: %v", err)
+	}
+	if _, err := download.Fetch(ctx, s, srv.PDFURL("OK"), sticker(t.TempDir(), "OK")); err != nil || s.LoginLoops() != 0 {
+		t.Errorf("Fetch(OK) = %v, %d loops after; want the file, 0", err, s.LoginLoops())
 	}
 }

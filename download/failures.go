@@ -43,6 +43,8 @@ func Classify(err error) Class {
 		return Class{"file without the item's ID", "the file is not this item's: check that the ID is printed in it"}
 	case errors.Is(err, ErrTruncated):
 		return Class{"truncated file", "the transfer was cut short (network): rerun"}
+	case errors.Is(err, ErrLoginLoop):
+		return Class{"login page for direct requests", "the site serves the file only from the item's page: open the page and click"}
 	case errors.Is(err, ErrLoginPage), errors.Is(err, session.ErrLoggedOut):
 		return Class{"logged out", "the session kept ending: check the credentials and the site's session lifetime"}
 	case errors.Is(err, session.ErrBadCredentials):
@@ -195,7 +197,7 @@ func (f *Failures) Total() int {
 // hints are the classes' hints by name, for records that only keep it.
 var hints = func() map[string]string {
 	m := map[string]string{}
-	for _, err := range []error{checkpoint.ErrPoison, ErrWrongItem, ErrContentMismatch, ErrTruncated, ErrLoginPage,
+	for _, err := range []error{checkpoint.ErrPoison, ErrWrongItem, ErrContentMismatch, ErrTruncated, ErrLoginLoop, ErrLoginPage,
 		session.ErrBadCredentials, ErrHTMLPage, ErrNotPDF, ErrNoDownload, session.ErrErrorPage, ErrDiskFull, pool.ErrStuck,
 		context.DeadlineExceeded, session.ErrDisconnected, &pool.PanicError{}, errors.New("")} {
 		c := Classify(err)

@@ -31,10 +31,15 @@ var (
 	// instead of the file.
 	ErrHTMLPage = errors.New("download: HTML page instead of the file")
 	// ErrLoginPage: the site's login page came instead of the file: the
-	// session was logged out. It wraps ErrHTMLPage. [Click] and [Fetch]
-	// log the session in again and return it wrapped with
-	// session.ErrLoggedOut and pool.Requeue.
+	// session was logged out. It wraps ErrHTMLPage. [Click] logs the
+	// session in again and returns it wrapped with session.ErrLoggedOut
+	// and pool.Requeue; [Fetch] logs in again and asks once more.
 	ErrLoginPage = fmt.Errorf("%w: the login page", ErrHTMLPage)
+	// ErrLoginLoop: [Fetch] got the login page again right after a login:
+	// not a logout, but a site that answers requests without its page (a
+	// header only its scripts set, say) with the login page. It wraps
+	// ErrLoginPage; [NeedsPage] is true.
+	ErrLoginLoop = fmt.Errorf("%w again right after a login", ErrLoginPage)
 	// ErrTruncated: the PDF ends before its %%EOF marker.
 	ErrTruncated = errors.New("download: truncated file")
 	// ErrContentMismatch: the file's text lacks the item's ID: it is

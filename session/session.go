@@ -228,6 +228,7 @@ type Session struct {
 	flight                      singleflight.Group
 	logins, relaunches, blocked atomic.Int64
 	loginsBegun, loggingIn      atomic.Int64 // see overlapsLogin
+	loginLoops                  atomic.Int64 // see LoginLoops
 }
 
 // loginMark marks now, for [Session.overlapsLogin].
@@ -688,6 +689,22 @@ func SamePage(a, b string) bool {
 	ub, err2 := url.Parse(b)
 	return err1 == nil && err2 == nil && strings.EqualFold(ua.Host, ub.Host) &&
 		strings.TrimSuffix(ua.Path, "/") == strings.TrimSuffix(ub.Path, "/")
+}
+
+// LoginLoops reports how many requests without a page ([Session.Fetch]) in
+// a row met the site's login page even right after a login: the site's
+// login does not reach such requests (download.ErrLoginLoop).
+func (s *Session) LoginLoops() int64 { return s.loginLoops.Load() }
+
+// NoteLoginLoop records whether a request without a page met the login
+// page right after a login (loop) or got what it asked for, which ends the
+// streak [Session.LoginLoops] counts.
+func (s *Session) NoteLoginLoop(loop bool) {
+	if loop {
+		s.loginLoops.Add(1)
+	} else if s.loginLoops.Load() != 0 {
+		s.loginLoops.Store(0)
+	}
 }
 
 // Generation returns the login generation: it grows by one with every

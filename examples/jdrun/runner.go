@@ -384,7 +384,7 @@ func (r *runner) onPage(ctx context.Context, page playwright.Page, v *vehicle, d
 	}
 	r.counted(func() { v.downloads++ })
 	var f download.File
-	if href != "" && fetchLink {
+	if href != "" && fetchLink && r.sess.LoginLoops() == 0 { // a looping login does not reach fetches: click
 		f, err = download.Fetch(ctx, r.sess, href, dst)
 	} else {
 		f, err = download.Click(ctx, r.sess, page, download.Selector(r.site.StickerButton), dst)

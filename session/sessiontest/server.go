@@ -35,6 +35,7 @@ const (
 	FaultHang            // the PDF request is never answered (until the client gives up)
 	FaultHuge            // a 200 MB PDF, streamed without a Content-Length
 	FaultLoginPage       // the login page (HTTP 200) where the PDF should be
+	FaultBrowserOnly     // the login page where the PDF should be, unless a browser's page asks (Sec-Fetch-Mode)
 
 	FaultPage500      // the item page answers HTTP 500 with an HTML body
 	FaultPage404      // the item page answers HTTP 404
@@ -278,6 +279,11 @@ func (s *Server) pdf(w http.ResponseWriter, r *http.Request) {
 		s.served(id)
 		<-r.Context().Done() // the client gave up (or the server closes)
 		return
+	case FaultBrowserOnly:
+		if r.Header.Get("Sec-Fetch-Mode") != "" {
+			break
+		}
+		fallthrough
 	case FaultLoginPage:
 		s.loginForm(w, "")
 		s.served(id)
