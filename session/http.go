@@ -332,13 +332,22 @@ func (s *Session) IsLoginURL(url string) bool {
 
 // Render opens url in page and judges it as [Session.Goto] does, and
 // returns the page as its scripts drew it, parsed: [Session.Get] for a
-// page that is built in the browser.
+// page that is built in the browser. Reading the page ends with exp.Timeout
+// (default Config.Timeout) like the navigation; after an error, close the
+// page: a call to it may still be pending.
 func (s *Session) Render(ctx context.Context, page playwright.Page, url string, exp Expect) (*Document, error) {
 	resp, err := s.Goto(ctx, page, url, exp)
 	if err != nil {
 		return nil, err
 	}
-	html, err := page.Content()
+	// A script that never yields blocks this call until the page closes.
+	after := cmp.Or(exp.Timeout, s.cfg.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, after)
+	defer cancel()
+	html, err := await(cctx, &s.wg, func() (string, error) { return page.Content() }, nil)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = &TimeoutError{Kind: "reading", After: after}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("session: reading %s: %w", ScrubString(url), Scrub(err))
 	}

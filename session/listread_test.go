@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -166,5 +167,28 @@ func TestListReaderClosed(t *testing.T) {
 	}
 	if n := s.Stats().Pages; n != 0 {
 		t.Errorf("%d pages open after close and a later read, want 0", n)
+	}
+}
+
+// TestRenderBusyPage: a page whose script never yields after it loaded
+// cannot be read; Render says so when its timeout ends instead of waiting
+// for the page's HTML forever.
+func TestRenderBusyPage(t *testing.T) {
+	s := sessiontest.Open(t, session.Config{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<!doctype html><title>busy</title><p class=row>item</p>
+<script>addEventListener("load", () => setTimeout(() => { for (;;) {} }, 0))</script>`)
+	}))
+	t.Cleanup(srv.Close)
+	ctx := t.Context()
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.ClosePage(page) }()
+	_, err = s.Render(ctx, page, srv.URL, session.Expect{Timeout: 3 * time.Second})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Render of a page that never yields: %v; want a timeout", err)
 	}
 }
