@@ -26,16 +26,16 @@ type Fault int
 
 // Faults for [Server.SetFault].
 const (
-	FaultNone      Fault = iota
-	FaultHTML            // a download whose content is an HTML error page
-	FaultErrorPage       // no download: a 500 HTML error page the browser shows
-	FaultTruncated       // the PDF cut in half
-	FaultWrongPDF        // another item's PDF
-	FaultMention         // another item's PDF that mentions this item's ID in a footer
-	FaultHang            // the PDF request is never answered (until the client gives up)
-	FaultHuge            // a 200 MB PDF, streamed without a Content-Length
-	FaultLoginPage       // the login page (HTTP 200) where the PDF should be
-	FaultBrowserOnly     // the login page where the PDF should be, unless a browser's page asks (Sec-Fetch-Mode)
+	FaultNone        Fault = iota
+	FaultHTML              // a download whose content is an HTML error page
+	FaultErrorPage         // no download: a 500 HTML error page the browser shows
+	FaultTruncated         // the PDF cut in half
+	FaultWrongPDF          // another item's PDF
+	FaultMention           // another item's PDF that mentions this item's ID in a footer
+	FaultHang              // the PDF request is never answered (until the client gives up)
+	FaultHuge              // a 200 MB PDF, streamed without a Content-Length
+	FaultLoginPage         // the login page (HTTP 200) where the PDF should be
+	FaultBrowserOnly       // the login page where the PDF should be, unless a browser's page asks (Sec-Fetch-Mode)
 
 	FaultPage500      // the item page answers HTTP 500 with an HTML body
 	FaultPage404      // the item page answers HTTP 404
