@@ -35,6 +35,8 @@ type PagePool[P any] struct {
 	stopping    bool
 	stopErr     error
 	stopCh      chan struct{} // closed when stopping begins
+	hurry       chan struct{} // closed by Hurry: the grace period ends
+	hurried     bool
 	finished    chan struct{} // closed when the queue is closed and drained
 	started     time.Time
 	counts      counts
@@ -93,6 +95,7 @@ func New[P any](cfg Config[P]) (*PagePool[P], error) {
 		target:   cfg.Workers,
 		asked:    cfg.Workers,
 		stopCh:   make(chan struct{}),
+		hurry:    make(chan struct{}),
 		finished: make(chan struct{}),
 	}
 	p.cond = sync.NewCond(&p.mu)
@@ -200,8 +203,8 @@ func (p *PagePool[P]) Run(ctx context.Context) error {
 
 	exited := make(chan struct{})
 	go func() { p.wg.Wait(); close(exited) }()
-	p.await(exited, p.cfg.GracePeriod, p.cancelAttempts)
-	p.await(exited, p.cfg.GracePeriod/2, p.closeRunning)
+	p.await(exited, p.cfg.GracePeriod, p.hurry, p.cancelAttempts)
+	p.await(exited, p.cfg.GracePeriod/2, nil, p.closeRunning)
 	<-exited
 	p.waitAdrift()
 
@@ -234,13 +237,16 @@ func (p *PagePool[P]) waitAdrift() {
 	}
 }
 
-// await waits for exited for at most d, then calls then.
-func (p *PagePool[P]) await(exited <-chan struct{}, d time.Duration, then func()) {
+// await waits for exited for at most d, or until cut is closed, then calls
+// then.
+func (p *PagePool[P]) await(exited <-chan struct{}, d time.Duration, cut <-chan struct{}, then func()) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-exited:
 	case <-t.C:
+		then()
+	case <-cut:
 		then()
 	}
 }
@@ -251,10 +257,10 @@ func (p *PagePool[P]) await(exited <-chan struct{}, d time.Duration, then func()
 // Before Run's context ends it does nothing.
 func (p *PagePool[P]) Hurry() {
 	p.mu.Lock()
-	stopping, cancel := p.stopping, p.cancelAttempts
-	p.mu.Unlock()
-	if stopping && cancel != nil {
-		cancel()
+	defer p.mu.Unlock()
+	if p.stopping && !p.hurried {
+		p.hurried = true
+		close(p.hurry) // Run cancels the attempts, and closes pages half a grace period later
 	}
 }
 

@@ -1210,3 +1210,33 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestHurryClosesHungPagesSoon: attempts that ignore their context (a
+// driver call that never returns) have their pages closed half a grace
+// period after Hurry, as its doc says — not after the whole grace period
+// and half another.
+func TestHurryClosesHungPagesSoon(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		f := &pooltest.Factory{Script: func(string, int) pooltest.Step { return pooltest.Step{Hang: true} }}
+		p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 2, GracePeriod: time.Minute, Logger: testLogger(t)})
+		for _, k := range []string{"a", "b"} {
+			p.Submit(f.Task(k))
+		}
+		p.CloseQueue()
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		synctest.Wait()
+		cancel()
+		time.Sleep(10 * time.Second)
+		start := time.Now()
+		p.Hurry()
+		p.Hurry() // a third Ctrl-C: no panic
+		<-done
+		if d := time.Since(start); d != 30*time.Second {
+			t.Errorf("Run returned %v after Hurry, want 30s: half the grace period (fake clock)", d)
+		}
+		f.Check(t)
+	})
+}
