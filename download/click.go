@@ -100,7 +100,8 @@ func Click(ctx context.Context, s *session.Session, page playwright.Page, trigge
 	wctx, cancel := context.WithTimeout(ctx, dst.Timeout)
 	defer cancel()
 	f, err := click(wctx, s, page, trigger, dst)
-	if err != nil && wctx.Err() != nil && ctx.Err() == nil && !errors.Is(err, ErrNoDownload) {
+	var stalled *session.TimeoutError
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil && !errors.Is(err, ErrNoDownload) && !errors.As(err, &stalled) {
 		err = fmt.Errorf("%w within %v: %w", ErrNoDownload, dst.Timeout, err)
 	}
 	return f, settle(ctx, s, gen, err)
@@ -181,7 +182,9 @@ func saveDownload(ctx context.Context, dl playwright.Download, dst Target) (File
 	if err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
-		if ctx.Err() != nil {
+		if ctx.Err() == context.DeadlineExceeded { // it began, then stopped coming
+			err = errors.Join(err, &session.TimeoutError{Kind: "file", After: dst.Timeout, Stalled: true})
+		} else if ctx.Err() != nil {
 			err = errors.Join(err, ctx.Err())
 		}
 		return File{}, fmt.Errorf("download: save %s: %w", session.ScrubString(dl.URL()), diskErr(err))

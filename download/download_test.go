@@ -182,6 +182,21 @@ func TestClick(t *testing.T) {
 			t.Error("the page was closed")
 		}
 	})
+	t.Run("stalled transfer", func(t *testing.T) {
+		// A download that began and then stopped coming is a stalled
+		// transfer, not "no download" (which points at the selectors).
+		srv.SetFault("STALL", sessiontest.FaultStall)
+		if err := open(ctx, s, page, srv.ItemURL("STALL")); err != nil {
+			t.Fatal(err)
+		}
+		dst := sticker(t.TempDir(), "STALL")
+		dst.Timeout = 2 * time.Second
+		_, err := download.Click(ctx, s, page, download.Selector("#download"), dst)
+		var te *session.TimeoutError
+		if errors.Is(err, download.ErrNoDownload) || !errors.As(err, &te) || !te.Stalled {
+			t.Errorf("Click = %v; want a stalled *session.TimeoutError", err)
+		}
+	})
 	t.Run("mouse click", func(t *testing.T) {
 		if err := open(ctx, s, page, srv.ItemURL("MOUSE")); err != nil {
 			t.Fatal(err)

@@ -36,6 +36,7 @@ const (
 	FaultHuge              // a 200 MB PDF, streamed without a Content-Length
 	FaultLoginPage         // the login page (HTTP 200) where the PDF should be
 	FaultBrowserOnly       // the login page where the PDF should be, unless a browser's page asks (Sec-Fetch-Mode)
+	FaultStall             // half the PDF, as an attachment, then nothing (until the client gives up)
 
 	FaultPage500      // the item page answers HTTP 500 with an HTML body
 	FaultPage404      // the item page answers HTTP 404
@@ -287,6 +288,14 @@ func (s *Server) pdf(w http.ResponseWriter, r *http.Request) {
 	case FaultLoginPage:
 		s.loginForm(w, "")
 		s.served(id)
+		return
+	case FaultStall:
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="sticker-%s.pdf"`, id))
+		_, _ = w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		s.served(id)
+		<-r.Context().Done()
 		return
 	case FaultHuge:
 		w.Header().Set("Content-Type", "application/pdf")
