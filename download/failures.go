@@ -49,6 +49,8 @@ func Classify(err error) Class {
 		return Class{"logged out", "the session kept ending: check the credentials and the site's session lifetime"}
 	case errors.Is(err, session.ErrBadCredentials):
 		return Class{"credentials refused", "check the user name and password"}
+	case errors.Is(err, session.ErrLoginFailed):
+		return Class{"login failed", "logging in again failed (the error says why): check that the site's login page still works"}
 	case errors.Is(err, ErrHTMLPage):
 		return Class{"HTML page instead of the file", "the site answered with a page: see its title in the error"}
 	case errors.Is(err, ErrNotPDF), errors.Is(err, ErrEmpty), errors.Is(err, ErrTooLarge):
@@ -132,8 +134,12 @@ type FailureGroup struct {
 // maxKeys is how many example items a group keeps.
 const maxKeys = 5
 
-// Add counts the failure of key with err at time at.
+// Add counts the failure of key with err at time at. A nil err is no
+// failure: nothing is counted.
 func (f *Failures) Add(key string, err error, at time.Time) {
+	if err == nil {
+		return
+	}
 	c := Classify(err)
 	f.add(key, c, session.ScrubString(err.Error()), at)
 }
@@ -198,7 +204,7 @@ func (f *Failures) Total() int {
 var hints = func() map[string]string {
 	m := map[string]string{}
 	for _, err := range []error{checkpoint.ErrPoison, ErrWrongItem, ErrContentMismatch, ErrTruncated, ErrLoginLoop, ErrLoginPage,
-		session.ErrBadCredentials, ErrHTMLPage, ErrNotPDF, ErrNoDownload, session.ErrErrorPage, ErrDiskFull, pool.ErrStuck,
+		session.ErrBadCredentials, session.ErrLoginFailed, ErrHTMLPage, ErrNotPDF, ErrNoDownload, session.ErrErrorPage, ErrDiskFull, pool.ErrStuck,
 		context.DeadlineExceeded, session.ErrDisconnected, &pool.PanicError{}, errors.New("")} {
 		c := Classify(err)
 		m[c.Name] = c.Hint

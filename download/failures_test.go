@@ -29,6 +29,8 @@ func TestClassify(t *testing.T) {
 		{&download.InvalidError{Reason: download.ErrTruncated}, "truncated file"},
 		{pool.Requeue(fmt.Errorf("%w: %w", session.ErrLoggedOut, &download.InvalidError{Reason: download.ErrLoginPage})), "logged out"},
 		{&download.InvalidError{Reason: download.ErrHTMLPage}, "HTML page instead of the file"},
+		{fmt.Errorf("%w (attempt 5): %w", session.ErrLoginFailed, context.DeadlineExceeded), "login failed"},
+		{fmt.Errorf("%w: %w", download.ErrLoginLoop, &download.InvalidError{Reason: download.ErrLoginPage}), "login page for direct requests"},
 		{backoff.Permanent(&session.StatusError{Code: 404, URL: "http://x/1"}), "HTTP 404"},
 		{&session.StatusError{Code: 503}, "HTTP 503"},
 		{&session.ErrorPageError{URL: "http://x", Text: "Oops"}, "site error page"},
@@ -62,6 +64,7 @@ func TestFailures(t *testing.T) {
 	f.Add("B", &download.InvalidError{Reason: download.ErrTruncated, Detail: "no %%EOF at the end of 99 bytes"}, at)
 	f.AddRecord(checkpoint.Record{Key: "C", State: checkpoint.Failed, Err: "task \"C\": giving up: HTTP 404 Not Found at http://x/9",
 		Meta: map[string]string{"class": "HTTP 404"}, Updated: at})
+	f.Add("D", nil, at) // no failure: not counted, no panic
 	g := f.Groups()
 	if len(g) != 3 || f.Total() != 6 {
 		t.Fatalf("%d groups, %d failures: %+v", len(g), f.Total(), g)
