@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -159,7 +160,7 @@ func toFloat(v any) float64 {
 // replaying a failure after a run, not for every attempt. If fn fails
 // with [ErrLoggedOut] (the cookies had expired, and [Session.Goto] logged
 // in again), it runs once more with the new cookies. The values of
-// the context's cookies and extra headers are replaced by [Redacted] in
+// the context's cookies, extra headers and credentials are replaced by [Redacted] in
 // the saved trace, so it can be handed on. fn's error is returned; the
 // trace is saved either way.
 func (s *Session) Trace(ctx context.Context, path string, fn func(ctx context.Context, page playwright.Page) error) error {
@@ -194,7 +195,7 @@ func (s *Session) Trace(ctx context.Context, path string, fn func(ctx context.Co
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	secrets := traceSecrets(state, opts.ExtraHttpHeaders)
+	secrets := traceSecrets(state, opts)
 	if now, cerr := tctx.Cookies(); cerr == nil { // those the site set during fn
 		for _, c := range now {
 			secrets = append(secrets, c.Value)
@@ -224,15 +225,22 @@ func (s *Session) refreshCookies(ctx context.Context, tctx playwright.BrowserCon
 	return tctx.AddCookies(state.ToOptionalStorageState().Cookies)
 }
 
-// traceSecrets are the values a trace must not keep: the cookies and the
-// extra headers (an Authorization) that its requests carry.
-func traceSecrets(state *playwright.StorageState, headers map[string]string) []string {
+// traceSecrets are the values a trace must not keep: the cookies, the
+// extra headers, and HTTP and proxy credentials with the Authorization
+// header made of them.
+func traceSecrets(state *playwright.StorageState, opts playwright.BrowserNewContextOptions) []string {
 	var out []string
 	for _, c := range state.Cookies {
 		out = append(out, c.Value)
 	}
-	for _, v := range headers {
+	for _, v := range opts.ExtraHttpHeaders {
 		out = append(out, v)
+	}
+	if c := opts.HttpCredentials; c != nil {
+		out = append(out, c.Password, base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Password)))
+	}
+	if p := opts.Proxy; p != nil && p.Password != nil {
+		out = append(out, *p.Password)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -299,5 +300,46 @@ func TestTimeoutDuringRelogin(t *testing.T) {
 	}
 	if after := s.RTO("page").Stats().Timeout; after <= before {
 		t.Errorf("the learned timeout stayed %v after a timeout", after)
+	}
+}
+
+// TestTraceHidesHTTPCredentials: a site behind HTTP basic authentication
+// (Config.Context.HttpCredentials) gets an Authorization header with every
+// request; the saved trace keeps neither it nor the password.
+func TestTraceHidesHTTPCredentials(t *testing.T) {
+	t.Parallel()
+	const user, password = "dealer", "s3cret-basic-pw"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="portal"`)
+			http.Error(w, "who are you?", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `<!doctype html><title>inside</title><p id=in>in</p>`)
+	}))
+	t.Cleanup(srv.Close)
+	s := sessiontest.Open(t, session.Config{Context: playwright.BrowserNewContextOptions{
+		HttpCredentials: &playwright.HttpCredentials{Username: user, Password: password}}})
+	path := filepath.Join(t.TempDir(), "trace.zip")
+	err := s.Trace(t.Context(), path, func(ctx context.Context, page playwright.Page) error {
+		_, err := s.Goto(ctx, page, srv.URL, session.Expect{Ready: "#in"})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Trace: %v", err)
+	}
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	header := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	for _, f := range z.File {
+		r, _ := f.Open()
+		b, _ := io.ReadAll(r)
+		r.Close()
+		if bytes.Contains(b, []byte(header)) || bytes.Contains(b, []byte(password)) {
+			t.Errorf("the trace's %s holds the basic-auth credentials", f.Name)
+		}
 	}
 }
