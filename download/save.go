@@ -222,14 +222,27 @@ const tempPrefix, tempSuffix = ".pagefleet-", ".part"
 // the umask, as for any file a program saves.
 func createTemp(dir string) (*os.File, error) {
 	for {
-		f, err := os.OpenFile(filepath.Join(dir, tempPrefix+rand.Text()[:16]+tempSuffix), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		path := filepath.Join(dir, tempPrefix+rand.Text()[:16]+tempSuffix)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
-		if err == nil {
-			tryLock(f) // a new file: nobody else has it; without locks, RemoveTemp goes by age
+		if err != nil {
+			return nil, err
 		}
-		return f, err
+		// A RemoveTemp may find the new file before it is locked, lock it
+		// itself and remove it: then take another name. Without locks,
+		// RemoveTemp goes by age.
+		locked := tryLock(f)
+		mine, err1 := f.Stat()
+		named, err2 := os.Stat(path)
+		if (locked || !haveLocks) && err1 == nil && err2 == nil && os.SameFile(mine, named) {
+			return f, nil
+		}
+		_ = f.Close()
+		if err2 != nil && !errors.Is(err2, fs.ErrNotExist) {
+			return nil, err2
+		}
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 
@@ -170,4 +172,45 @@ func saver(dir string) {
 	pw.Write([]byte("%PDF-1.4 partial"))
 	fmt.Println("saving")
 	select {}
+}
+
+// TestRemoveTempDuringSaves: RemoveTemp running over and over beside
+// saves never takes a file a Save has just created (and not yet locked):
+// every Save succeeds.
+func TestRemoveTempDuringSaves(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_, _ = download.RemoveTemp(dir)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for g := range 2 {
+		wg.Go(func() {
+			for i := range 1000 {
+				name := fmt.Sprintf("f%d-%d.pdf", g, i)
+				if _, err := download.Save(strings.NewReader("%PDF-1.4 x"), download.Target{Dir: dir, Name: name}); err != nil {
+					if failed.Add(1) == 1 {
+						t.Errorf("Save(%s) beside RemoveTemp: %v", name, err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-swept
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of 2000 saves failed", n)
+	}
 }

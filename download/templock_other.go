@@ -9,6 +9,9 @@ import (
 
 const renameOpen = false
 
+// haveLocks: tryLock can lock a new file.
+const haveLocks = false
+
 // tryLock: no file locks here; a temporary file is taken as abandoned, and
 // removed, once RemoveTemp finds it untouched for a day.
 func tryLock(f *os.File) bool {

@@ -12,6 +12,9 @@ import (
 // moment passes between unlocking a temporary file and giving it its name.
 const renameOpen = true
 
+// haveLocks: tryLock can lock a new file.
+const haveLocks = true
+
 // tryLock takes the lock that marks f as being written: flock(2), which
 // the kernel drops when the process dies, and which blocks nothing but
 // other locks.

@@ -11,6 +11,9 @@ import (
 // renameOpen: Windows refuses to rename a file that is open.
 const renameOpen = false
 
+// haveLocks: tryLock can lock a new file.
+const haveLocks = true
+
 // tryLock takes the lock that marks f as being written. Windows locks are
 // mandatory for the bytes they cover, so it locks one byte far past any
 // file's end, which no read or write touches; the system drops it when the
