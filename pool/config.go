@@ -112,7 +112,8 @@ type Config[P any] struct {
 	// MaxRequeues bounds the attempts per task that [Requeue] leaves
 	// uncharged; beyond it they are charged like any failure, so a site
 	// that logs out on every request cannot loop forever (they are still
-	// retried without backoff). Defaults to 5.
+	// retried without backoff, after the RetryAfter the error asks for, if
+	// any). Defaults to 5.
 	MaxRequeues int
 
 	// NewBackOff makes the retry policy of one task; each task gets a fresh

@@ -551,10 +551,12 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 		err = stoppedError(p.stopErr, err)
 	case t.attempts >= p.cfg.MaxAttempts:
 	case IsRequeue(err):
-		// Charged, as MaxRequeues says, but retried at once: its cause has
-		// been dealt with, and waiting would only let it come back (a
-		// session that expires while the task sleeps).
+		// Charged, as MaxRequeues says, but retried without backoff: its
+		// cause has been dealt with, and waiting would only let it come
+		// back (a session that expires while the task sleeps) — unless the
+		// site said how long to wait.
 		att.Final = false
+		next = retryAfter(err)
 	default:
 		if t.backoff == nil {
 			t.backoff = p.cfg.NewBackOff()

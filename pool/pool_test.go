@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1200,6 +1201,28 @@ func TestRequeueAfter(t *testing.T) {
 		}
 		if l, o := ran["limited"], ran["other"]; len(l) != 2 || l[1] != 3*time.Second || len(o) != 1 || o[0] != 0 {
 			t.Errorf("limited ran at %v, other at %v: want other at once, limited again 3 s later", l, o)
+		}
+	})
+}
+
+// TestRequeueAfterPastMaxRequeues: a requeue that is charged because the
+// task used up its uncharged ones still waits as long as the site asked.
+func TestRequeueAfterPastMaxRequeues(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var ran []time.Duration
+		p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 1, MaxRequeues: 1, MaxAttempts: 2, Logger: testLogger(t)})
+		p.Submit(pool.Task[*pooltest.Page]{Key: "limited", Run: func(ctx context.Context, _ *pooltest.Page) (any, error) {
+			ran = append(ran, time.Since(start))
+			return nil, pool.Requeue(fmt.Errorf("fetching: %w", slowDown{3 * time.Second}))
+		}})
+		p.CloseQueue()
+		if err := p.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if want := []time.Duration{0, 3 * time.Second, 6 * time.Second}; !slices.Equal(ran, want) {
+			t.Errorf("ran at %v, want %v: 3 s apart, as the site asked, charged or not", ran, want)
 		}
 	})
 }
