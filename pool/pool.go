@@ -420,9 +420,11 @@ func (p *PagePool[P]) closeRunning() {
 	defer p.mu.Unlock()
 	for _, w := range p.workers {
 		if w.state == Running {
-			t := w.task
+			t, err := w.task, stoppedError(p.stopErr, nil) // cut short: not charged
 			p.abandonLocked(w)
-			p.finalizeLocked(t, stoppedError(p.stopErr, nil)) // cut short: not charged
+			p.pushAttemptLocked(Attempt{Key: t.Key, Number: t.attempts + 1, Requeues: t.requeues, Worker: w.id,
+				Started: w.since, Err: err, Duration: time.Since(w.since), Final: true})
+			p.finalizeLocked(t, err)
 		}
 	}
 }

@@ -1243,7 +1243,9 @@ func TestHurryClosesHungPagesSoon(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		f := &pooltest.Factory{Script: func(string, int) pooltest.Step { return pooltest.Step{Hang: true} }}
-		p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 2, GracePeriod: time.Minute, Logger: testLogger(t)})
+		var attempts []pool.Attempt
+		p, _ := pool.New(pool.Config[*pooltest.Page]{Factory: f, Workers: 2, GracePeriod: time.Minute, Logger: testLogger(t),
+			OnAttempt: func(a pool.Attempt) { attempts = append(attempts, a) }})
 		for _, k := range []string{"a", "b"} {
 			p.Submit(f.Task(k))
 		}
@@ -1259,6 +1261,14 @@ func TestHurryClosesHungPagesSoon(t *testing.T) {
 		<-done
 		if d := time.Since(start); d != 30*time.Second {
 			t.Errorf("Run returned %v after Hurry, want 30s: half the grace period (fake clock)", d)
+		}
+		for _, a := range attempts {
+			if !a.Final || !errors.Is(a.Err, pool.ErrStopped) || a.Number != 1 || a.Duration != 40*time.Second {
+				t.Errorf("attempt %+v, want final, stopped, the first, 40s long", a)
+			}
+		}
+		if len(attempts) != 2 {
+			t.Errorf("OnAttempt saw %d attempts of the 2 cut short", len(attempts))
 		}
 		f.Check(t)
 	})
