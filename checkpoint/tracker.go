@@ -567,8 +567,12 @@ func (t *Tracker) renew() {
 		}
 		for _, it := range items {
 			// Under the key's lock: a Renew racing a Release would find the
-			// lease released and look lost.
-			it.mu.Lock()
+			// lease released and look lost. A key whose lock is taken is
+			// being written, and skipped: a write that hangs must not hold
+			// up the renewal of every other key.
+			if !it.mu.TryLock() {
+				continue
+			}
 			if it.ended.Load() == 0 {
 				t.renewed(it, it.lease.Renew(t.bg, t.opts.LeaseTTL))
 			}

@@ -923,3 +923,79 @@ func TestTrackerSplit(t *testing.T) {
 		})
 	}
 }
+
+// stuckStore is a Memory store without batching whose Release of key
+// "stuck" waits until unstick is closed: a store write that hangs.
+type stuckStore struct {
+	checkpoint.Store
+	m       *checkpoint.Memory
+	unstick chan struct{}
+}
+
+func (s stuckStore) Claim(ctx context.Context, key, owner string, ttl time.Duration) (checkpoint.Lease, error) {
+	l, err := s.m.Claim(ctx, key, owner, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return stuckLease{l, s.unstick}, nil
+}
+
+func (s stuckStore) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]checkpoint.Lease, error) {
+	ls, err := s.m.ClaimBatch(ctx, keys, owner, n, ttl)
+	for i, l := range ls {
+		ls[i] = stuckLease{l, s.unstick}
+	}
+	return ls, err
+}
+
+type stuckLease struct {
+	checkpoint.Lease
+	unstick chan struct{}
+}
+
+func (l stuckLease) Release(ctx context.Context, r checkpoint.Record) error {
+	if r.Key == "stuck" {
+		<-l.unstick
+	}
+	return l.Lease.Release(ctx, r)
+}
+
+// TestTrackerRenewsBesideAStuckWrite: one key's record write that hangs
+// does not stop the renewal of the other keys' leases (on a store that
+// renews them one by one): they are not taken over meanwhile. (When the
+// renewer waited for the stuck key's lock, this test hung: synctest's
+// clock does not move past a goroutine blocked on a mutex.)
+func TestTrackerRenewsBesideAStuckWrite(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		mem := checkpoint.NewMemory()
+		defer mem.Close()
+		store := stuckStore{Store: mem, m: mem, unstick: make(chan struct{})}
+		a := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", LeaseTTL: 30 * time.Second})
+		f := startFeed(a, []string{"stuck", "slow"})
+		f.claim(t)
+		f.claim(t)
+		for _, k := range []string{"stuck", "slow"} {
+			if err := a.Begin(ctx, k, 1, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wrote := make(chan error, 1)
+		go func() { wrote <- a.Done(ctx, "stuck", 1, checkpoint.SavedFile{Path: "/out/stuck.pdf", Size: 1, SHA256: "00"}) }()
+		time.Sleep(5 * time.Minute) // ten TTLs
+		if _, err := mem.Claim(ctx, "slow", "b", time.Minute); !errors.Is(err, checkpoint.ErrLeased) {
+			t.Errorf("Claim of a key held beside a stuck write: %v, want ErrLeased", err)
+		}
+		close(store.unstick)
+		if err := <-wrote; err != nil {
+			t.Errorf("the stuck Done: %v", err)
+		}
+		if err := a.Done(ctx, "slow", 1, checkpoint.SavedFile{Path: "/out/slow.pdf", Size: 1, SHA256: "00"}); err != nil {
+			t.Errorf("Done of the other key: %v", err)
+		}
+		if err := <-f.done; err != nil {
+			t.Errorf("Feed: %v", err)
+		}
+		a.Close(ctx)
+	})
+}
