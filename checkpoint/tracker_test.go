@@ -981,7 +981,9 @@ func TestTrackerRenewsBesideAStuckWrite(t *testing.T) {
 			}
 		}
 		wrote := make(chan error, 1)
-		go func() { wrote <- a.Done(ctx, "stuck", 1, checkpoint.SavedFile{Path: "/out/stuck.pdf", Size: 1, SHA256: "00"}) }()
+		go func() {
+			wrote <- a.Done(ctx, "stuck", 1, checkpoint.SavedFile{Path: "/out/stuck.pdf", Size: 1, SHA256: "00"})
+		}()
 		time.Sleep(5 * time.Minute) // ten TTLs
 		if _, err := mem.Claim(ctx, "slow", "b", time.Minute); !errors.Is(err, checkpoint.ErrLeased) {
 			t.Errorf("Claim of a key held beside a stuck write: %v, want ErrLeased", err)
