@@ -284,6 +284,37 @@ func (f *feed) abandon(ctx context.Context, ls []Lease) {
 	}
 }
 
+// adopt asks Adopt whether the run that left rec Running saved its file
+// before it died, and if so records the key Done through l: a file
+// saved is not downloaded again, nor the death blamed on the key. It
+// reports whether the key is finished.
+func (f *feed) adopt(ctx context.Context, l Lease, rec Record) bool {
+	t := f.t
+	a, ok := t.opts.Adopt(ctx, l.Key())
+	if !ok {
+		return false
+	}
+	a.Key, a.State, a.Owner, a.Attempts, a.Crashes, a.Started = l.Key(), Done, t.opts.Owner, rec.Attempts, rec.Crashes, rec.Started
+	if a.Meta == nil {
+		a.Meta = rec.Meta
+	}
+	if a.Meta == nil && t.opts.Meta != nil {
+		a.Meta = t.opts.Meta(a.Key)
+	}
+	a.Updated = t.opts.Now()
+	switch err := l.Release(ctx, a); {
+	case errors.Is(err, ErrLeaseLost):
+		t.count(func(s *TrackerStats) { s.Lost++ })
+	case err != nil:
+		t.log.Warn("checkpoint: could not record an adopted item; fetching it again", "key", a.Key, "err", err)
+		return false
+	default:
+		t.count(func(s *TrackerStats) { s.Done++ })
+		t.log.Info("checkpoint: adopted an item saved by a run that died before recording it", "key", a.Key, "path", a.Path)
+	}
+	return true
+}
+
 // take looks at the record a claim found, gives the item up or counts a
 // crash if need be, and submits the claim.
 func (f *feed) take(ctx context.Context, l Lease) error {
@@ -299,6 +330,7 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 	} else {
 		rec = Record{}
 	}
+	wctx := context.WithoutCancel(ctx) // a claim's writes finish, or the record would lie
 	crashed := false
 	switch {
 	case found && rec.State == Failed:
@@ -308,6 +340,8 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 			return nil
 		}
 		it.attempts, it.crashes, it.first = 0, 0, time.Time{}
+	case found && rec.State == Running && t.opts.Adopt != nil && f.adopt(wctx, l, rec):
+		return nil
 	case found && rec.State == Running:
 		crashed = true
 		it.crashes++
@@ -328,7 +362,6 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 		gaveUp = t.record(it, Failed, it.attempts)
 		gaveUp.Err = fmt.Sprintf("given up: %d attempt(s) used up; the last: %s", it.attempts, cmp.Or(it.lastErr, "no error recorded"))
 	}
-	wctx := context.WithoutCancel(ctx) // a claim's writes finish, or the record would lie
 	if gaveUp.Key != "" {
 		err := l.Release(wctx, gaveUp)
 		switch {

@@ -64,6 +64,9 @@ const planWorkers = 8
 //   - Failed: given up, left as it is — unless RetryFailed, which plans it
 //     again with a fresh budget (its attempts and crashes reset at its claim).
 //   - Running or Pending: unfinished, planned, with its attempts so far.
+//     A Running record was left by a run that died during an attempt:
+//     at its claim, Adopt (if set) may find its file saved and record it
+//     Done; otherwise the death counts as a crash of the item.
 //   - No record: Adopt, if set, may find its file and return its Done
 //     record, which Plan stores (done, adopted); otherwise it is planned.
 //

@@ -56,11 +56,12 @@ type TrackerOptions struct {
 	// their files apart, it should trust the records of the others (whose
 	// files it can't see). Defaults to [VerifyFile].
 	Verify func(Record) error
-	// Adopt is asked by Plan about each item the store has no record of:
-	// if its file was saved but never recorded — the process died between
-	// saving and recording — it returns the item's Done record (Path, Size,
-	// SHA256) and true, and Plan stores it and counts the item done. It is
-	// called from several goroutines at once. Defaults to nil: no adoption.
+	// Adopt is asked by Plan about each item the store has no record of,
+	// and by Feed about each claimed item left Running: if its file was
+	// saved but never recorded — the process died between saving and
+	// recording — it returns the item's Done record (Path, Size, SHA256)
+	// and true, and the item is recorded done. It is called from several
+	// goroutines at once. Defaults to nil: no adoption.
 	Adopt func(ctx context.Context, key string) (Record, bool)
 	// Meta returns the Meta of the records the tracker writes for key.
 	// Defaults to nil: the records keep the Meta of the record a claim

@@ -1001,3 +1001,41 @@ func TestTrackerRenewsBesideAStuckWrite(t *testing.T) {
 		a.Close(ctx)
 	})
 }
+
+// TestTrackerAdoptsAtTheClaim: a run killed after it saved a file but
+// before it recorded Done leaves the key Running. The next claim asks
+// Adopt: the file is recorded Done, not downloaded again, and the death is
+// not counted against the key (two such kills made a saved item a poison
+// pill).
+func TestTrackerAdoptsAtTheClaim(t *testing.T) {
+	t.Parallel()
+	store := checkpoint.NewMemory()
+	defer store.Close()
+	dir := t.TempDir()
+	saved := savedFile(t, dir, "saved")
+	if err := store.Put(ctx, checkpoint.Record{Key: "saved", State: checkpoint.Running, Attempts: 1, Owner: "dead", Updated: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(ctx, checkpoint.Record{Key: "unsaved", State: checkpoint.Running, Attempts: 1, Owner: "dead", Updated: t0}); err != nil {
+		t.Fatal(err)
+	}
+	adopt := func(_ context.Context, key string) (checkpoint.Record, bool) {
+		if key != "saved" {
+			return checkpoint.Record{}, false
+		}
+		return checkpoint.Record{Path: saved.Path, Size: saved.Size, SHA256: saved.SHA256}, true
+	}
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "next", Adopt: adopt})
+	f := startFeed(tr, []string{"saved", "unsaved"})
+	if c := f.claim(t); c.Key != "unsaved" || c.Crashes != 1 {
+		t.Errorf("claim %+v; want only unsaved, with its crash", c)
+	}
+	f.stop(t)
+	if r := getRecord(t, store, "saved"); r.State != checkpoint.Done || r.SHA256 != saved.SHA256 || r.Crashes != 0 || r.Attempts != 1 {
+		t.Errorf("saved: %+v; want Done with its file, 1 attempt, no crash", r)
+	}
+	if s := tr.Stats(); s.Done != 1 || s.Crashes != 1 {
+		t.Errorf("stats %+v; want 1 done (adopted), 1 crash", s)
+	}
+	tr.Close(ctx)
+}
