@@ -294,7 +294,7 @@ func TestTimeoutDuringRelogin(t *testing.T) {
 	if err := <-relogin; err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Goto(ctx, page, hang.URL, exp)
+	_, err = s.Goto(ctx, page, hang.URL+"/again", exp) // another URL: the first navigation may still be pending in the page
 	if !errors.Is(err, playwright.ErrTimeout) || pool.IsRequeue(err) {
 		t.Errorf("timed out with no login about: %v, want a charged timeout", err)
 	}

@@ -80,7 +80,13 @@ func NewServer(t testing.TB) *Server {
 func StartServer() *Server {
 	s := &Server{User: "dealer", Password: "s3cret-Pa55word", sessions: map[string]bool{}, faults: map[string]Fault{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { s.loginForm(w, "") })
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		if s.loggedIn(r) { // as most sites do
+			http.Redirect(w, r, "/items", http.StatusFound)
+			return
+		}
+		s.loginForm(w, "")
+	})
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("GET /logout", func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie("sid"); err == nil {
@@ -210,13 +216,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/items", http.StatusSeeOther)
 }
 
+func (s *Server) loggedIn(r *http.Request) bool {
+	c, err := r.Cookie("sid")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return err == nil && s.sessions[c.Value]
+}
+
 func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie("sid")
-		s.mu.Lock()
-		ok := err == nil && s.sessions[c.Value]
-		s.mu.Unlock()
-		if !ok {
+		if !s.loggedIn(r) {
 			http.Redirect(w, r, "/login", http.StatusFound)
 			return
 		}
