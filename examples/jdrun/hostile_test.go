@@ -338,3 +338,21 @@ func findProcess(t *testing.T, jdrun int, what string) int {
 	}
 	return 0
 }
+
+// TestHostileBrowserOnlyStickers: a portal that serves stickers only to
+// its pages answers direct requests with its login form even right after
+// a login. jdrun takes that for what it is — not a logout to log in again
+// for every vehicle — opens the pages, clicks, and gets every sticker.
+func TestHostileBrowserOnlyStickers(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 40, Seed: 5, Photos: 1, BrowserOnlyStickers: true})
+	dir := t.TempDir()
+	r := runJD(t, dir, srv, secret, "-workers", "4", "-adaptive=false")
+	if r.err != nil {
+		t.Fatalf("jdrun: %v\n%s", r.err, r.stderr)
+	}
+	checkSaved(t, filepath.Join(dir, "out"), srv.Vehicles())
+	if st := srv.Stats(); st.LoginsOK > 6 {
+		t.Errorf("%d logins for 40 vehicles: a login per direct request that got the login form", st.LoginsOK)
+	}
+}

@@ -167,6 +167,13 @@ type Config struct {
 	// a test compares VINs case-insensitively. Defaults to false.
 	LowercaseVINs bool
 
+	// BrowserOnlyStickers serves stickers only to a browser's pages: a
+	// sticker request without the Sec-Fetch-Mode header browsers send (one
+	// of an HTTP client, with the session's cookie all the same) gets the
+	// login form as if logged out, and a login changes nothing.
+	// Defaults to false.
+	BrowserOnlyStickers bool
+
 	// GoneVehicles lists vehicle IDs that stay in the inventory but whose
 	// vehicle page, sticker URL and prepare URL answer 404 "Vehicle not
 	// available" (h1#error): the vehicle was sold meanwhile. [Server.Vehicles]

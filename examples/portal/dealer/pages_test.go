@@ -2,6 +2,7 @@ package dealer_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"log/slog"
@@ -654,5 +655,25 @@ func TestGoneVehicles(t *testing.T) {
 		if got := srv.Config().GoneVehicles; !slices.Equal(got, []int{2, 27}) {
 			t.Errorf("Config().GoneVehicles = %v after changing a copy", got)
 		}
+	}
+}
+
+// TestBrowserOnlyStickers: a logged-in client's sticker request without a
+// browser's Sec-Fetch-Mode header gets the login page; with it, the PDF.
+func TestBrowserOnlyStickers(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 3, BrowserOnlyStickers: true})
+	c := newClient(t, srv)
+	c.login()
+	v := srv.Vehicles()[1]
+	if r := c.get(v.Path() + "/sticker.pdf"); !strings.Contains(r.text(), `type="password"`) || bytes.HasPrefix(r.body, []byte("%PDF-")) {
+		t.Errorf("sticker for an HTTP client: %d %.200q, want the login form", r.status, r.body)
+	}
+	r, err := c.do(context.Background(), http.MethodGet, v.Path()+"/sticker.pdf", nil, http.Header{"Sec-Fetch-Mode": {"navigate"}})
+	if err != nil || r.status != http.StatusOK || !bytes.HasPrefix(r.body, []byte("%PDF-")) {
+		t.Errorf("sticker for a browser's page: %v, %d", err, r.status)
+	}
+	if r := c.get(v.Path()); r.status != http.StatusOK {
+		t.Errorf("the vehicle page: %d; the session should still be logged in", r.status)
 	}
 }

@@ -260,6 +260,10 @@ type appHandler func(w http.ResponseWriter, r *http.Request, sess *session, d de
 // per-session concurrency limit (429), then the injected faults, then h.
 func (s *Server) app(kind Kind, h appHandler) http.Handler {
 	return s.plain(kind, func(w http.ResponseWriter, r *http.Request) {
+		if kind == KindSticker && s.cfg.BrowserOnlyStickers && r.Header.Get("Sec-Fetch-Mode") == "" {
+			s.showLogin(w, r, http.StatusOK, loginData{Next: r.URL.RequestURI()})
+			return
+		}
 		sess, ok := s.enter(w, r)
 		if !ok {
 			return
