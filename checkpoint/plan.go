@@ -97,6 +97,11 @@ func (t *Tracker) Plan(ctx context.Context, keys []string) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
+	for i, c := range checked {
+		if c.err != nil && !errors.Is(c.err, ErrFileMissing) && !errors.Is(c.err, ErrFileChanged) {
+			return Plan{}, fmt.Errorf("checkpoint: plan: the file of %.80q could not be checked (no record changed): %w", keys[i], c.err)
+		}
+	}
 
 	var (
 		p     Plan

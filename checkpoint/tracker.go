@@ -51,7 +51,10 @@ type TrackerOptions struct {
 	// plain rerun leaves them.
 	RetryFailed bool
 	// Verify checks the file of a Done record when Plan finds it: an item
-	// whose file fails the check is fetched again. It is called from
+	// whose file fails the check (an error wrapping [ErrFileMissing] or
+	// [ErrFileChanged]) is fetched again; another error (the file could not
+	// be read: a share not mounted, a permission) stops Plan, which then
+	// changes no record. It is called from
 	// several goroutines at once. In a store shared by machines that keep
 	// their files apart, it should trust the records of the others (whose
 	// files it can't see). Defaults to [VerifyFile].
@@ -338,6 +341,10 @@ func (t *Tracker) Retry(ctx context.Context, key string, started time.Time, atte
 // Done records that key is finished, its file saved as f (Path made
 // absolute), after attempts charged attempts, and releases the key.
 func (t *Tracker) Done(ctx context.Context, key string, attempts int, f SavedFile) error {
+	if f.Path == "" || f.SHA256 == "" {
+		// Such a record would be trusted by every later run.
+		return fmt.Errorf("checkpoint: Done %.80q: %w: no file path or SHA-256", key, ErrInvalid)
+	}
 	path, err := filepath.Abs(f.Path)
 	if err != nil {
 		return fmt.Errorf("checkpoint: Done %.80q: %w", key, err)
@@ -413,10 +420,15 @@ func (t *Tracker) stop(ctx context.Context, it *item, attempts int) error {
 	return t.write(ctx, it, t.record(it, Pending, attempts), endStopped)
 }
 
+// closeWrites is how long Close, given an ended context, still has for its
+// writes.
+const closeWrites = 10 * time.Second
+
 // Close releases every key the tracker still holds, as Stop would (an
 // attempt in flight is not charged), and stops renewing leases. Later
 // calls of Feed return [ErrClosed]; the per-attempt methods find no key
-// held. Close does not close the store. A second Close returns nil.
+// held. Close does not close the store. A second Close returns nil. A ctx
+// that has ended already still gives the releases 10 s.
 func (t *Tracker) Close(ctx context.Context) error {
 	t.mu.Lock()
 	if t.closed {
@@ -431,6 +443,13 @@ func (t *Tracker) Close(ctx context.Context) error {
 	t.mu.Unlock()
 	t.cancel()
 	t.wg.Wait()
+	if ctx.Err() != nil {
+		// Cancelled already (a Ctrl-C's context, say): the stops are still
+		// written, or the next run would count a crash for each key.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), closeWrites)
+		defer cancel()
+	}
 	var errs []error
 	for _, it := range items {
 		it.mu.Lock()

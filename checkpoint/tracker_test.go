@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1038,4 +1039,67 @@ func TestTrackerAdoptsAtTheClaim(t *testing.T) {
 		t.Errorf("stats %+v; want 1 done (adopted), 1 crash", s)
 	}
 	tr.Close(ctx)
+}
+
+// TestTrackerCloseCancelled: Close with a context a Ctrl-C has cancelled
+// still records the keys it holds as stopped; the next run finds them
+// Pending, not Running (a crash each).
+func TestTrackerCloseCancelled(t *testing.T) {
+	t.Parallel()
+	store := checkpoint.NewMemory()
+	defer store.Close()
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a"})
+	f := startFeed(tr, []string{"k"})
+	f.claim(t)
+	if err := tr.Begin(ctx, "k", 1, t0); err != nil {
+		t.Fatal(err)
+	}
+	f.stop(t)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := tr.Close(cancelled); err != nil {
+		t.Errorf("Close(cancelled) = %v", err)
+	}
+	if r := getRecord(t, store, "k"); r.State != checkpoint.Pending || r.Attempts != 0 {
+		t.Errorf("after Close: %+v; want Pending, the attempt in flight not charged", r)
+	}
+}
+
+// TestTrackerDoneWantsAFile: a Done without the file's path or SHA-256
+// would be trusted by every later run: refused.
+func TestTrackerDoneWantsAFile(t *testing.T) {
+	t.Parallel()
+	store := checkpoint.NewMemory()
+	defer store.Close()
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a"})
+	defer tr.Close(ctx)
+	f := startFeed(tr, []string{"k"})
+	f.claim(t)
+	for _, sf := range []checkpoint.SavedFile{{}, {Path: "/out/k.pdf", Size: 1}, {SHA256: "00", Size: 1}} {
+		if err := tr.Done(ctx, "k", 1, sf); !errors.Is(err, checkpoint.ErrInvalid) {
+			t.Errorf("Done(%+v) = %v, want ErrInvalid", sf, err)
+		}
+	}
+	f.stop(t)
+}
+
+// TestPlanStopsAtAFileItCannotCheck: a Verify error that says nothing of
+// the file (a share not mounted, a permission) stops Plan and changes no
+// record; a Done record is not thrown away for it.
+func TestPlanStopsAtAFileItCannotCheck(t *testing.T) {
+	t.Parallel()
+	store := checkpoint.NewMemory()
+	defer store.Close()
+	done := checkpoint.Record{Key: "k", State: checkpoint.Done, Path: "/share/k.pdf", Size: 1, SHA256: "00", Updated: t0}
+	if err := store.Put(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Verify: func(checkpoint.Record) error { return fs.ErrPermission }})
+	defer tr.Close(ctx)
+	if _, err := tr.Plan(ctx, []string{"k"}); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("Plan = %v, want the Verify error", err)
+	}
+	if r := getRecord(t, store, "k"); r.State != checkpoint.Done || r.SHA256 != "00" {
+		t.Errorf("after Plan: %+v; want the Done record untouched", r)
+	}
 }

@@ -241,7 +241,7 @@ func newStatements(t string) statements {
 		// so a key that claim took is skipped too.
 		insertKeys: "INSERT INTO " + t + ` (key)
 			SELECT k FROM unnest($1::text[]) AS u(k)
-			ORDER BY k
+			ORDER BY k COLLATE "C"
 			ON CONFLICT (key) DO NOTHING`,
 		claimBatch: `WITH c AS (
 				SELECT f.key FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i),
