@@ -410,6 +410,10 @@ func (s *Session) launch(ctx context.Context, useState bool) (*browser, error) {
 			Headless: playwright.Bool(!s.cfg.Headed),
 			Args:     slices.Concat(DefaultArgs, s.blockArgs(), s.cfg.Args),
 			Timeout:  Timeout(ctx, s.cfg.Timeout),
+			// A terminal's Ctrl-C reaches the driver too (the browser has a
+			// process group of its own): the program's shutdown, not the
+			// driver, decides when the browser closes.
+			HandleSIGINT: playwright.Bool(false),
 		}
 		if s.install.Browser != "" {
 			opts.ExecutablePath = playwright.String(s.install.Browser)
