@@ -17,6 +17,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/pagefleet/pagefleet/session"
 )
 
 // config is everything a run needs, from flags over env over .env over defaults.
@@ -446,9 +448,13 @@ func (c *config) settings() map[string]any {
 		if !f.IsExported() || f.Tag.Get("json") == "-" {
 			continue
 		}
-		m[f.Name] = v.Field(i).Interface()
-		if d, ok := m[f.Name].(time.Duration); ok {
-			m[f.Name] = d.String()
+		switch x := v.Field(i).Interface().(type) {
+		case time.Duration:
+			m[f.Name] = x.String()
+		case string: // a -browser ws://…?token=, a store's ?password=
+			m[f.Name] = session.ScrubString(x)
+		default:
+			m[f.Name] = x
 		}
 	}
 	m["Store"] = redactedStore(c.Store)
@@ -458,22 +464,21 @@ func (c *config) settings() map[string]any {
 // secrets are the values no output may show.
 func (c *config) secrets() []string { return []string{c.Password, storePassword(c.Store)} }
 
-// storePassword is the password in a store URL: a secret like JD_PASS.
+// storePassword is the password in a store URL (user:password@, or
+// ?password=): a secret like JD_PASS.
 func storePassword(store string) string {
-	if u, err := url.Parse(store); err == nil && u.User != nil {
-		p, _ := u.User.Password()
+	u, err := url.Parse(store)
+	if err != nil {
+		return ""
+	}
+	if p, ok := u.User.Password(); ok {
 		return p
 	}
-	return ""
+	return u.Query().Get("password")
 }
 
 // redactedStore is a store URL fit to show: its password replaced.
-func redactedStore(store string) string {
-	if u, err := url.Parse(store); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return store
-}
+func redactedStore(store string) string { return session.ScrubString(store) }
 
 func usage(fs *flag.FlagSet, envOf map[string]string, w io.Writer) {
 	fmt.Fprint(w, `jdrun downloads the window sticker PDF of every vehicle in a dealer portal,

@@ -2,14 +2,23 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/pagefleet/pagefleet/checkpoint"
+	"github.com/pagefleet/pagefleet/download"
+	"github.com/pagefleet/pagefleet/session/sessiontest"
 
 	"github.com/pagefleet/pagefleet/session"
 )
@@ -259,6 +268,92 @@ func TestSiteFileErrors(t *testing.T) {
 		os.WriteFile(p, []byte(tc.json), 0o600)
 		if _, err := loadSite(p); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.json, err, tc.want)
+		}
+	}
+}
+
+// TestInventoryRowsWithoutAVIN: a row whose VIN cell holds a placeholder
+// ("N/A", "-", "0") is skipped, and its text never becomes an ID that
+// every other sticker would "name" — which failed them all as another
+// vehicle's file. A VIN in lower case or with spaces is still read.
+func TestInventoryRowsWithoutAVIN(t *testing.T) {
+	inDir(t)
+	c, err := loadConfig([]string{"-demo"}, env(nil), nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRunner(c, defaultSite(), slog.New(slog.DiscardHandler), checkpoint.NewMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	html := `<table id="inventory"><tbody>
+<tr><td class="vin">1hgcm82633a004352</td><td><a class="vehicle" href="/vehicle/1">1</a></td></tr>
+<tr><td class="vin">N/A</td><td><a class="vehicle" href="/vehicle/2">2</a></td></tr>
+<tr><td class="vin">-</td><td><a class="vehicle" href="/vehicle/3">3</a></td></tr>
+<tr><td class="vin">JH4KA 7561PC 008269</td><td><a class="vehicle" href="/vehicle/4">4</a></td></tr>
+</tbody></table>`
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(html))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Url, _ = url.Parse("http://portal.test/inventory")
+	p := r.parseInventory(&session.Document{Document: doc, URL: doc.Url.String()})
+	var got []string
+	for _, v := range p.Items {
+		got = append(got, v.VIN)
+	}
+	if strings.Join(got, " ") != "1HGCM82633A004352 JH4KA7561PC008269" {
+		t.Errorf("vehicles %v, want the two with a VIN", got)
+	}
+	r.know(p.Items)
+	sticker := sessiontest.PDF("WINDOW STICKER", "VIN: 1HGCM82633A004352", "Highway MPG: N/A", "Options: -")
+	if err := download.PDFOf("1HGCM82633A004352", r.ids)(bytes.NewReader(sticker), int64(len(sticker))); err != nil {
+		t.Errorf("the right sticker, mentioning N/A: %v", err)
+	}
+}
+
+// TestFileNameClash: a -name template that gives two vehicles one file
+// name is refused before anything is downloaded; else the second sticker
+// overwrote the first, both recorded done.
+func TestFileNameClash(t *testing.T) {
+	inDir(t)
+	c, err := loadConfig([]string{"-demo", "-name", "{{.Stock}}.pdf"}, env(nil), nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRunner(c, defaultSite(), slog.New(slog.DiscardHandler), checkpoint.NewMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	vs := []*vehicle{{VIN: "1HGCM82633A004352", Stock: "A1"}, {VIN: "JH4KA7561PC008269", Stock: "a1"}}
+	r.know(vs)
+	if _, _, err := r.plan(t.Context(), vs); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "JH4KA7561PC008269") {
+		t.Errorf("plan with a clash = %v, want errUsage naming both vehicles", err)
+	}
+	vs[1].Stock = "B2"
+	if _, _, err := r.plan(t.Context(), vs); err != nil {
+		t.Errorf("plan without a clash: %v", err)
+	}
+}
+
+// TestSettingsShowNoSecret: the settings written to the log and the
+// reports hide a store's password in either form and a browser's token.
+func TestSettingsShowNoSecret(t *testing.T) {
+	inDir(t)
+	c, err := loadConfig([]string{"-demo", "-browser", "ws://127.0.0.1:9/pw?token=tok-SECRET-1"}, env(nil), nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, store := range []string{"postgres://u:pw-SECRET-2@127.0.0.1/db", "postgres://u@127.0.0.1/db?password=pw-SECRET-2&sslmode=disable"} {
+		c.Store = store
+		b, _ := json.Marshal(c.settings())
+		if strings.Contains(string(b), "SECRET") {
+			t.Errorf("settings show a secret: %s", b)
+		}
+		if !slices.Contains(c.secrets(), "pw-SECRET-2") {
+			t.Errorf("secrets() misses the password of %s", store)
 		}
 	}
 }

@@ -54,7 +54,8 @@ type summary struct {
 	Queued       int                     `json:"queued"`
 	Done         int                     `json:"done"`
 	Failed       int                     `json:"failed"`
-	Stopped      int                     `json:"stopped"` // unfinished because of Ctrl-C
+	Stopped      int                     `json:"stopped"`   // unfinished because of Ctrl-C
+	Elsewhere    int                     `json:"elsewhere"` // finished by other processes of a shared checkpoint
 	Retries      int                     `json:"retries"`
 	Requeues     int                     `json:"requeues"`
 	Relogins     int                     `json:"relogins"`
@@ -143,7 +144,11 @@ func printSummary(w io.Writer, s summary, stateDir string) {
 	}
 	fmt.Fprintf(w, "%s in %s — %s\n", title, time.Duration(s.Seconds*float64(time.Second)).Round(100*time.Millisecond), s.Portal)
 	fmt.Fprintf(w, "  vehicles   %d listed, %d selected, %d already done, %d queued\n", s.Inventory, s.Selected, s.Skipped, s.Queued)
-	fmt.Fprintf(w, "  result     %d done, %d failed, %d not finished\n", s.Done, s.Failed, s.Stopped)
+	fmt.Fprintf(w, "  result     %d done, %d failed, %d not finished", s.Done, s.Failed, s.Stopped)
+	if s.Elsewhere > 0 {
+		fmt.Fprintf(w, ", %d by other workers", s.Elsewhere)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  rate       %.0f vehicles/hour, workers %d (max %d)\n", s.PerHour, s.Workers, s.MaxWorkers)
 	fmt.Fprintf(w, "  recovered  %d retries, %d re-logins, %d browser relaunches, %d stuck rescued, %d wrong PDFs caught\n",
 		s.Retries, s.Relogins, s.Relaunches, s.Rescued, s.WrongPDF)

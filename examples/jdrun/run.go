@@ -20,6 +20,11 @@ import (
 
 // runJob is the main job: log in, list, plan, download, report.
 func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
+			err = fmt.Errorf("%w: %v", errInterrupted, err) // a Ctrl-C cut it short, whatever it was doing
+		}
+	}()
 	st, err := loadSite(cfg.SiteFile)
 	if err != nil {
 		return err
@@ -252,7 +257,10 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 			}
 		}
 	}
-	defer func() { s.Stopped = s.Queued - s.Done - s.Failed }() // stopped in flight, or never started
+	if r.tr != nil {
+		s.Elsewhere = r.tr.Stats().Elsewhere
+	}
+	defer func() { s.Stopped = s.Queued - s.Done - s.Failed - s.Elsewhere }() // stopped in flight, or never started
 	for _, o := range rep.outcomes {
 		switch o.State {
 		case "done":

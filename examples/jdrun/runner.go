@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -197,10 +198,12 @@ func (r *runner) parseInventory(doc *session.Document) (p session.ListPage[*vehi
 	doc.Find(r.site.Row).Each(func(i int, tr *goquery.Selection) {
 		cell := func(k string) string { return strings.TrimSpace(tr.Find(r.site.RowFields[k]).First().Text()) }
 		href, _ := tr.Find(r.site.RowLink).First().Attr("href")
-		v := &vehicle{URL: resolve(href), VIN: strings.ToUpper(cell("vin")), Stock: cell("stock"),
+		v := &vehicle{URL: resolve(href), VIN: strings.ToUpper(strings.Join(strings.Fields(cell("vin")), "")), Stock: cell("stock"),
 			Year: cell("year"), Make: cell("make"), Model: cell("model"), Trim: cell("trim")}
-		if v.ID = path.Base(v.URL); v.VIN == "" || v.URL == "" {
-			r.log.Warn("inventory row without a VIN or link; skipped", "page", doc.URL, "row", i+1)
+		if v.ID = path.Base(v.URL); !vinLike.MatchString(v.VIN) || v.URL == "" {
+			// A placeholder ("N/A", "-") would be an ID every other sticker
+			// "names", and fail them all as another vehicle's.
+			r.log.Warn("inventory row without a VIN or link; skipped", "page", doc.URL, "row", i+1, "vin", fmt.Sprintf("%.40q", v.VIN))
 			return
 		}
 		p.Items = append(p.Items, v)
@@ -217,6 +220,10 @@ func (r *runner) parseInventory(doc *session.Document) (p session.ListPage[*vehi
 	}
 	return p
 }
+
+// vinLike is what a VIN cell must hold: 17 letters and digits since 1981,
+// 11 or more before.
+var vinLike = regexp.MustCompile(`^[A-Z0-9]{11,17}$`)
 
 // fileName is the vehicle's file name: the template, made safe.
 func (r *runner) fileName(v *vehicle) string {
@@ -274,6 +281,15 @@ func (r *runner) meta(vin string) map[string]string {
 // given up, in inventory order — with -retry-failed also what was given
 // up, with fresh attempts — at most -max vehicles.
 func (r *runner) plan(ctx context.Context, vs []*vehicle) ([]*vehicle, checkpoint.Plan, error) {
+	named := map[string]string{} // file name, folded as a case-insensitive disk would → VIN
+	for _, v := range vs {
+		n := strings.ToLower(r.fileName(v))
+		if other, clash := named[n]; clash {
+			return nil, checkpoint.Plan{}, fmt.Errorf("%w: FILE_NAME (-name) gives %s and %s the same file name %q: add {{.VIN}} to it",
+				errUsage, other, v.VIN, r.fileName(v))
+		}
+		named[n] = v.VIN
+	}
 	plan, err := r.tr.Plan(ctx, vins(vs))
 	if err != nil {
 		return nil, plan, fmt.Errorf("reading the checkpoint: %w", err)
@@ -305,7 +321,7 @@ func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(po
 	cfg := r.cfg
 	pc := pool.Config[*session.Tab]{
 		Factory: r.sess.Tabs(), Workers: cfg.Workers, AttemptTimeout: cfg.Timeout, StuckAfter: cfg.StuckAfter,
-		GracePeriod: cfg.Grace, RecycleAfter: 250, OnResult: onResult, Logger: r.log,
+		GracePeriod: max(cfg.Grace, time.Nanosecond), RecycleAfter: 250, // 0 is "no grace", not the pool's default OnResult: onResult, Logger: r.log,
 	}
 	if cfg.Adaptive {
 		pc.Adaptive = &pool.Adaptive{Min: 1, Max: cfg.Workers, Start: min(cfg.Workers, 4), Overload: session.Overload}
@@ -370,7 +386,7 @@ func (r *runner) onPage(ctx context.Context, page playwright.Page, v *vehicle, d
 		return download.File{}, err
 	}
 	info, err := page.Evaluate(`([vinSel, btnSel]) => {
-		const vin = document.querySelector(vinSel), btn = document.querySelector(btnSel);
+		const vin = vinSel && document.querySelector(vinSel), btn = document.querySelector(btnSel);
 		return [vin ? vin.textContent.trim() : "", btn && btn.tagName === "A" ? btn.href : ""];
 	}`, []any{r.site.PageVIN, r.site.StickerButton})
 	if err != nil {
