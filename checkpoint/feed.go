@@ -178,7 +178,9 @@ func (f *feed) run(ctx context.Context) error {
 	}
 }
 
-// reap drops the keys of mine that ended; a stopped one is offered again.
+// reap drops the keys of mine that ended; a stopped one is offered again,
+// and a lost one watched like a key another owner holds: that owner may
+// stop or die before it finishes.
 func (f *feed) reap() {
 	var again []string
 	for k, it := range f.mine {
@@ -187,6 +189,8 @@ func (f *feed) reap() {
 			continue
 		case endStopped:
 			again = append(again, k)
+		case endLost:
+			f.parked[k] = struct{}{}
 		}
 		delete(f.mine, k)
 	}

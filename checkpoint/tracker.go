@@ -251,7 +251,7 @@ func NewTracker(store Store, opts TrackerOptions) (*Tracker, error) {
 	t := &Tracker{store: store, leaser: l, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), held: map[string]*item{}}
 	t.batcher, _ = store.(LeaseBatcher)
 	t.surveyor, _ = store.(Surveyor)
-	t.commits.b = t.batcher
+	t.commits.b, t.commits.ttl = t.batcher, t.opts.LeaseTTL
 	t.bg, t.cancel = context.WithCancel(context.Background())
 	return t, nil
 }
@@ -610,7 +610,9 @@ func (t *Tracker) renewBatch(items []*item) {
 	for i, it := range items {
 		ls[i] = it.lease
 	}
-	errs, err := t.batcher.RenewBatch(t.bg, ls, t.opts.LeaseTTL)
+	ctx, cancel := context.WithTimeout(t.bg, t.opts.LeaseTTL/3) // the next round's turn
+	defer cancel()
+	errs, err := t.batcher.RenewBatch(ctx, ls, t.opts.LeaseTTL)
 	if err != nil {
 		if t.bg.Err() == nil {
 			t.log.Warn("checkpoint: renewing leases failed; trying again", "leases", len(ls), "err", err)
@@ -650,8 +652,12 @@ func (t *Tracker) renewed(it *item, err error) {
 // a ride. Writes of one key never meet in a batch: each is made under its
 // key's lock, and waits for its outcome.
 type committer struct {
-	b  LeaseBatcher
-	wg sync.WaitGroup // the flushers
+	b LeaseBatcher
+	// ttl bounds a batch: a store that stops answering (a network
+	// partition, a row lock held) fails the writes once their leases would
+	// have run out anyway, instead of holding Done and Close for ever.
+	ttl time.Duration
+	wg  sync.WaitGroup // the flushers
 	// off is set once the store refused a lease as foreign (a wrapper's):
 	// from then on every write goes through its lease's own methods.
 	off atomic.Bool
@@ -747,7 +753,9 @@ func (c *committer) send(batch []*commit) {
 	}
 	// Not a caller's context: the batch is everyone's, and a write that is
 	// on its way finishes (see write).
-	errs, err := c.b.WriteBatch(context.Background(), ws)
+	ctx, cancel := context.WithTimeout(context.Background(), c.ttl)
+	defer cancel()
+	errs, err := c.b.WriteBatch(ctx, ws)
 	for i, cm := range batch {
 		if err != nil {
 			cm.done <- err

@@ -668,9 +668,6 @@ func TestTrackerTakeover(t *testing.T) {
 	if err := a.Done(ctx, "k", 1, savedFile(t, t.TempDir(), "k")); !errors.Is(err, checkpoint.ErrLeaseLost) || !strings.Contains(err.Error(), `"b"`) {
 		t.Errorf("Done of a lost key: %v, want ErrLeaseLost naming b", err)
 	}
-	if err := <-fa.done; err != nil {
-		t.Errorf("Feed of the owner that lost its key: %v", err)
-	}
 	for name, err := range map[string]error{
 		"Begin": a.Begin(ctx, "k", 2, t0.Add(time.Hour)),
 		"Fail":  a.Fail(ctx, "k", 1, errors.New("x")),
@@ -693,6 +690,50 @@ func TestTrackerTakeover(t *testing.T) {
 	if err := <-fb.done; err != nil {
 		t.Errorf("Feed: %v", err)
 	}
+	// a's Feed watched the key it lost until its new owner finished it.
+	if err := <-fa.done; err != nil {
+		t.Errorf("Feed of the owner that lost its key: %v", err)
+	}
+}
+
+// TestTrackerLostKeyComesBack: a key lost to another owner that then stops
+// it (or dies) is claimed again; before, the Feed that lost it forgot it,
+// and returned nil with the key unfinished.
+func TestTrackerLostKeyComesBack(t *testing.T) {
+	t.Parallel()
+	clock := new(checkpointtest.Clock)
+	store := &checkpoint.Memory{Now: clock.Now}
+	defer store.Close()
+	opts := checkpoint.TrackerOptions{LeaseTTL: time.Hour, PollInterval: 10 * time.Millisecond}
+	opts.Owner = "a"
+	a := newTracker(t, store, opts)
+	fa := startFeed(a, []string{"k"})
+	fa.claim(t)
+	clock.Advance(2 * time.Hour) // a stalls past its lease
+	opts.Owner = "b"
+	b := newTracker(t, store, opts)
+	fb := startFeed(b, []string{"k"})
+	fb.claim(t)
+	if err := a.Begin(ctx, "k", 1, t0); !errors.Is(err, checkpoint.ErrLeaseLost) {
+		t.Fatalf("Begin of a lost key: %v", err)
+	}
+	fb.stop(t)
+	b.Close(ctx) // b stops k: Pending, free to claim
+	select {
+	case c := <-fa.claims:
+		if c.Key != "k" {
+			t.Errorf("claim %+v", c)
+		}
+	case err := <-fa.done:
+		t.Fatalf("a's Feed returned %v with k unfinished", err)
+	}
+	if err := a.Done(ctx, "k", 1, savedFile(t, t.TempDir(), "k")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-fa.done; err != nil {
+		t.Errorf("Feed: %v", err)
+	}
+	a.Close(ctx)
 }
 
 // TestTrackerRenews: held leases are renewed while their attempts run, so
@@ -1102,4 +1143,65 @@ func TestPlanStopsAtAFileItCannotCheck(t *testing.T) {
 	if r := getRecord(t, store, "k"); r.State != checkpoint.Done || r.SHA256 != "00" {
 		t.Errorf("after Plan: %+v; want the Done record untouched", r)
 	}
+}
+
+// TestPlanKeepsAFreshDone: while Plan checks the files, another process
+// fetches an item whose file was missing and records it Done; Plan does not
+// write its Pending over that record (the item would be fetched twice).
+func TestPlanKeepsAFreshDone(t *testing.T) {
+	t.Parallel()
+	store := checkpoint.NewMemory()
+	defer store.Close()
+	old := checkpoint.Record{Key: "x", State: checkpoint.Done, Path: "/gone/x.pdf", Size: 1, SHA256: "00", Owner: "a", Updated: t0}
+	if err := store.Put(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	fresh := old
+	fresh.Path, fresh.SHA256, fresh.Owner, fresh.Updated = "/out/x.pdf", "11", "other", t0.Add(time.Hour)
+	verify := func(r checkpoint.Record) error {
+		if err := store.Put(ctx, fresh); err != nil { // the other process, meanwhile
+			t.Error(err)
+		}
+		return checkpoint.ErrFileMissing
+	}
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "b", Verify: verify})
+	defer tr.Close(ctx)
+	if _, err := tr.Plan(ctx, []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := getRecord(t, store, "x"); r.State != checkpoint.Done || r.SHA256 != "11" {
+		t.Errorf("after Plan: %+v; want the other process's Done", r)
+	}
+}
+
+// hungBatcher is a Memory store whose batched writes never come back
+// until their context ends: a database behind a network partition.
+type hungBatcher struct{ *checkpoint.Memory }
+
+func (h hungBatcher) WriteBatch(ctx context.Context, ws []checkpoint.LeaseWrite) ([]error, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestTrackerHungStore: a record write to a store that stops answering
+// fails once a lease would have run out, instead of holding Done (and
+// with it Close) for ever.
+func TestTrackerHungStore(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		mem := checkpoint.NewMemory()
+		defer mem.Close()
+		tr := newTracker(t, hungBatcher{mem}, checkpoint.TrackerOptions{Owner: "a", LeaseTTL: 30 * time.Second})
+		f := startFeed(tr, []string{"k"})
+		f.claim(t)
+		start := time.Now()
+		if err := tr.Done(ctx, "k", 1, savedFile(t, t.TempDir(), "k")); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Done on a hung store = %v, want a deadline", err)
+		}
+		if d := time.Since(start); d != 30*time.Second {
+			t.Errorf("Done returned after %v, want the lease TTL, 30s (fake clock)", d)
+		}
+		f.stop(t)
+		tr.Close(ctx)
+	})
 }
