@@ -321,7 +321,8 @@ func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(po
 	cfg := r.cfg
 	pc := pool.Config[*session.Tab]{
 		Factory: r.sess.Tabs(), Workers: cfg.Workers, AttemptTimeout: cfg.Timeout, StuckAfter: cfg.StuckAfter,
-		GracePeriod: max(cfg.Grace, time.Nanosecond), RecycleAfter: 250, // 0 is "no grace", not the pool's default OnResult: onResult, Logger: r.log,
+		GracePeriod:  max(cfg.Grace, time.Nanosecond), // 0 is "no grace", not the pool's default
+		RecycleAfter: 250, OnResult: onResult, Logger: r.log,
 	}
 	if cfg.Adaptive {
 		pc.Adaptive = &pool.Adaptive{Min: 1, Max: cfg.Workers, Start: min(cfg.Workers, 4), Overload: session.Overload}
