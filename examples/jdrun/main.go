@@ -54,7 +54,8 @@ func main() {
 type hurryKey struct{}
 
 // interrupts makes the context of a run from the signals: the first Ctrl-C
-// (or SIGTERM) ends it — running downloads get the grace period — the
+// (or SIGTERM, or SIGHUP: the terminal or SSH session went away) ends it —
+// running downloads get the grace period — the
 // second hurries it: running downloads stop now, and the summary and the
 // checkpoint are still written; the third quits at once.
 func interrupts() (context.Context, func()) {
@@ -62,7 +63,7 @@ func interrupts() (context.Context, func()) {
 	hurry := make(chan struct{})
 	ctx = context.WithValue(ctx, hurryKey{}, (<-chan struct{})(hurry))
 	sigs := make(chan os.Signal, 3)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		<-sigs
 		cancel()
