@@ -356,3 +356,32 @@ func TestHostileBrowserOnlyStickers(t *testing.T) {
 		t.Errorf("%d logins for 40 vehicles: a login per direct request that got the login form", st.LoginsOK)
 	}
 }
+
+// TestDryRunChangesNothing: -dry-run lists what a run would download and
+// leaves the checkpoint as it was. Before, it wrote Pending over the Done
+// record of a file it could not find (a share not mounted yet), and the
+// real run then downloaded it again.
+func TestDryRunChangesNothing(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 30, Seed: 8, Photos: 1})
+	dir := t.TempDir()
+	if r := runJD(t, dir, srv, secret, "-max", "3"); r.err != nil {
+		t.Fatalf("jdrun -max 3: %v\n%s", r.err, r.stderr)
+	}
+	vin := srv.Vehicles()[0].VIN
+	if err := os.Remove(filepath.Join(dir, "out", vin+".pdf")); err != nil {
+		t.Fatal(err)
+	}
+	journal := filepath.Join(dir, "state", "checkpoint.jsonl")
+	before, _ := os.ReadFile(journal)
+	r := runJD(t, dir, srv, secret, "-dry-run")
+	if r.err != nil {
+		t.Fatalf("jdrun -dry-run: %v\n%s", r.err, r.stderr)
+	}
+	if listed := strings.Count(r.stdout, ".pdf\t"); listed != 28 || !strings.Contains(r.stdout, vin+"\t") { // VIN, stock, file, URL
+		t.Errorf("dry run lists %d vehicles, want the 27 never fetched and %s (file missing):\n%s", listed, vin, r.stdout)
+	}
+	if after, _ := os.ReadFile(journal); !bytes.Equal(before, after) {
+		t.Errorf("the dry run changed the checkpoint:\nbefore %s\nafter %s", before, after)
+	}
+}

@@ -74,8 +74,14 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 			err = fmt.Errorf("closing the checkpoint: %w", cerr)
 		}
 	}()
+	work := store
+	if cfg.DryRun { // plan on a copy: a dry run changes no record
+		if work, err = inMemory(ctx, store); err != nil {
+			return fmt.Errorf("reading the checkpoint: %w", err)
+		}
+	}
 	if cfg.ImportFile != "" {
-		added, skipped, err := checkpoint.Import(ctx, store, cfg.ImportFile)
+		added, skipped, err := checkpoint.Import(ctx, work, cfg.ImportFile)
 		if err != nil {
 			return fmt.Errorf("%w: importing %s: %w", errUsage, cfg.ImportFile, err)
 		}
@@ -90,7 +96,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 		}
 	}
 	log.Info("logging in", "url", cfg.URL+st.LoginPath, "user", cfg.User)
-	r, err := openRunner(ctx, cfg, st, log, store)
+	r, err := openRunner(ctx, cfg, st, log, work)
 	if err != nil {
 		return err
 	}
@@ -285,4 +291,18 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 	ss := r.sess.Stats()
 	s.Relogins, s.Relaunches = int(max(ss.Logins-1, 0)), int(ss.Relaunches)
 	s.PeakMemoryMB = float64(peak) / (1 << 20)
+}
+
+// inMemory copies the records of store into a Memory store.
+func inMemory(ctx context.Context, store checkpoint.Store) (checkpoint.Store, error) {
+	mem := checkpoint.NewMemory()
+	for r, err := range store.All(ctx) {
+		if err == nil {
+			err = mem.Put(ctx, r)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return mem, nil
 }
