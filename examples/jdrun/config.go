@@ -227,7 +227,18 @@ func loadConfig(args []string, getenv func(string) string, stdin io.Reader, stde
 		}
 		c.Password = strings.TrimRight(line, "\r\n")
 	}
-	return c, c.validate()
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	if pw, _ := lookup("PGPASSWORD"); pw != "" && isPostgres(c.Store) && storePassword(c.Store) == "" {
+		// Into the URL, where pgx finds it: main takes it out of the
+		// environment that the driver and the browser inherit.
+		if u, err := url.Parse(c.Store); err == nil {
+			u.User = url.UserPassword(u.User.Username(), pw)
+			c.Store = u.String()
+		}
+	}
+	return c, nil
 }
 
 // unknownFlag returns the first flag of args that fs does not define,

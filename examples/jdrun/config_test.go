@@ -357,3 +357,25 @@ func TestSettingsShowNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestPGPasswordStaysOut: PGPASSWORD, which libpq tools use, reaches the
+// store through its URL and leaves the environment that the driver and the
+// browser inherit; the logs and reports never show it.
+func TestPGPasswordStaysOut(t *testing.T) {
+	inDir(t)
+	t.Setenv("PGPASSWORD", "pg-SECRET-3")
+	getenv := secretEnv()
+	if os.Getenv("PGPASSWORD") != "" || getenv("PGPASSWORD") != "pg-SECRET-3" {
+		t.Fatalf("secretEnv: PGPASSWORD %q in the environment, %q to jdrun", os.Getenv("PGPASSWORD"), getenv("PGPASSWORD"))
+	}
+	c, err := loadConfig([]string{"-demo", "-store", "postgres://u@127.0.0.1/db"}, getenv, nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if storePassword(c.Store) != "pg-SECRET-3" || !slices.Contains(c.secrets(), "pg-SECRET-3") {
+		t.Errorf("store %s: want PGPASSWORD in it, as a secret", redactedStore(c.Store))
+	}
+	if b, _ := json.Marshal(c.settings()); strings.Contains(string(b), "SECRET") {
+		t.Errorf("settings show PGPASSWORD: %s", b)
+	}
+}

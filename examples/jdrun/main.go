@@ -105,7 +105,7 @@ func version() string {
 // getenv that still sees them.
 func secretEnv() func(string) string {
 	kept := map[string]string{}
-	for _, k := range []string{"JD_PASS", "CHECKPOINT_STORE"} {
+	for _, k := range []string{"JD_PASS", "CHECKPOINT_STORE", "PGPASSWORD"} {
 		if v, ok := os.LookupEnv(k); ok {
 			kept[k] = v
 			os.Unsetenv(k)
