@@ -178,9 +178,9 @@ func (f *feed) run(ctx context.Context) error {
 	}
 }
 
-// reap drops the keys of mine that ended; a stopped one is offered again,
-// and a lost one watched like a key another owner holds: that owner may
-// stop or die before it finishes.
+// reap drops the keys of mine that ended; a stopped one is offered again.
+// A lost one is not: the pool it was submitted to may still run it, and
+// takes no key twice; the owner that took it over finishes it.
 func (f *feed) reap() {
 	var again []string
 	for k, it := range f.mine {
@@ -189,8 +189,6 @@ func (f *feed) reap() {
 			continue
 		case endStopped:
 			again = append(again, k)
-		case endLost:
-			f.parked[k] = struct{}{}
 		}
 		delete(f.mine, k)
 	}

@@ -668,6 +668,9 @@ func TestTrackerTakeover(t *testing.T) {
 	if err := a.Done(ctx, "k", 1, savedFile(t, t.TempDir(), "k")); !errors.Is(err, checkpoint.ErrLeaseLost) || !strings.Contains(err.Error(), `"b"`) {
 		t.Errorf("Done of a lost key: %v, want ErrLeaseLost naming b", err)
 	}
+	if err := <-fa.done; err != nil {
+		t.Errorf("Feed of the owner that lost its key: %v", err)
+	}
 	for name, err := range map[string]error{
 		"Begin": a.Begin(ctx, "k", 2, t0.Add(time.Hour)),
 		"Fail":  a.Fail(ctx, "k", 1, errors.New("x")),
@@ -690,50 +693,6 @@ func TestTrackerTakeover(t *testing.T) {
 	if err := <-fb.done; err != nil {
 		t.Errorf("Feed: %v", err)
 	}
-	// a's Feed watched the key it lost until its new owner finished it.
-	if err := <-fa.done; err != nil {
-		t.Errorf("Feed of the owner that lost its key: %v", err)
-	}
-}
-
-// TestTrackerLostKeyComesBack: a key lost to another owner that then stops
-// it (or dies) is claimed again; before, the Feed that lost it forgot it,
-// and returned nil with the key unfinished.
-func TestTrackerLostKeyComesBack(t *testing.T) {
-	t.Parallel()
-	clock := new(checkpointtest.Clock)
-	store := &checkpoint.Memory{Now: clock.Now}
-	defer store.Close()
-	opts := checkpoint.TrackerOptions{LeaseTTL: time.Hour, PollInterval: 10 * time.Millisecond}
-	opts.Owner = "a"
-	a := newTracker(t, store, opts)
-	fa := startFeed(a, []string{"k"})
-	fa.claim(t)
-	clock.Advance(2 * time.Hour) // a stalls past its lease
-	opts.Owner = "b"
-	b := newTracker(t, store, opts)
-	fb := startFeed(b, []string{"k"})
-	fb.claim(t)
-	if err := a.Begin(ctx, "k", 1, t0); !errors.Is(err, checkpoint.ErrLeaseLost) {
-		t.Fatalf("Begin of a lost key: %v", err)
-	}
-	fb.stop(t)
-	b.Close(ctx) // b stops k: Pending, free to claim
-	select {
-	case c := <-fa.claims:
-		if c.Key != "k" {
-			t.Errorf("claim %+v", c)
-		}
-	case err := <-fa.done:
-		t.Fatalf("a's Feed returned %v with k unfinished", err)
-	}
-	if err := a.Done(ctx, "k", 1, savedFile(t, t.TempDir(), "k")); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-fa.done; err != nil {
-		t.Errorf("Feed: %v", err)
-	}
-	a.Close(ctx)
 }
 
 // TestTrackerRenews: held leases are renewed while their attempts run, so
