@@ -221,7 +221,7 @@ const tempPrefix, tempSuffix = ".pagefleet-", ".part"
 // killed process left. Unlike os.CreateTemp (0600) it leaves the mode to
 // the umask, as for any file a program saves.
 func createTemp(dir string) (*os.File, error) {
-	for {
+	for try := 1; ; try++ {
 		path := filepath.Join(dir, tempPrefix+rand.Text()[:16]+tempSuffix)
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, fs.ErrExist) {
@@ -231,17 +231,22 @@ func createTemp(dir string) (*os.File, error) {
 			return nil, err
 		}
 		// A RemoveTemp may find the new file before it is locked, lock it
-		// itself and remove it: then take another name. Without locks,
-		// RemoveTemp goes by age.
+		// itself and remove it: then take another name. A file system
+		// that takes no locks (NFS without lockd) gets an unlocked file,
+		// as one without locks at all does: RemoveTemp goes by age there.
 		locked := tryLock(f)
 		mine, err1 := f.Stat()
 		named, err2 := os.Stat(path)
-		if (locked || !haveLocks) && err1 == nil && err2 == nil && os.SameFile(mine, named) {
+		ours := err1 == nil && err2 == nil && os.SameFile(mine, named)
+		if ours && (locked || !haveLocks || try >= 3) {
 			return f, nil
 		}
 		_ = f.Close()
-		if err2 != nil && !errors.Is(err2, fs.ErrNotExist) {
-			return nil, err2
+		if ours {
+			_ = os.Remove(path)
+		}
+		if try >= 8 {
+			return nil, fmt.Errorf("download: no temporary file in %s stays ours: %w", dir, cmp.Or(err1, err2, fs.ErrExist))
 		}
 	}
 }
