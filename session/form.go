@@ -51,10 +51,10 @@ type Form struct {
 // Success and Failure, still on the login page after submitting) means
 // [ErrBadCredentials]; another refusal (Failure visible) [ErrLoginRefused];
 // Success visible (or leaving the login page) means logged in; anything
-// else is a transient error. A login page that sends the browser on to a
-// logged-in page (Success visible, or without Success another page) means
-// the session is still logged in: nothing is filled in. Its errors never
-// hold the password or a cookie.
+// else is a transient error. With Success set, a login page that sends the
+// browser on to a logged-in page (Success visible, no password field)
+// means the session is still logged in: nothing is filled in. Its errors
+// never hold the password or a cookie.
 func FormLogin(f Form) LoginFunc {
 	f.UserField = cmp.Or(f.UserField, `input[name=username], input[name=user], input[name=email], input[type=email], input[type=text]`)
 	f.PasswordField = cmp.Or(f.PasswordField, `input[type=password]`)
@@ -70,18 +70,17 @@ func (f Form) login(ctx context.Context, page playwright.Page) error {
 	if _, err := page.Goto(f.URL, playwright.PageGotoOptions{Timeout: ms()}); err != nil {
 		return fmt.Errorf("open login page: %w", err)
 	}
-	// A site whose session is still good sends its login page on to a
-	// logged-in page: that is a login done, not a form to wait for.
-	if f.Success == "" && !SamePage(page.URL(), f.URL) {
-		return nil
-	}
 	if f.Success != "" {
-		user, ok := page.Locator(f.UserField).First(), page.Locator(f.Success).First()
-		if err := user.Or(ok).First().WaitFor(playwright.LocatorWaitForOptions{State: playwright.WaitForSelectorStateVisible, Timeout: ms()}); err != nil {
+		// A site whose session is still good sends its login page on to a
+		// logged-in page: a login done, not a form to wait for. Its sign
+		// is Success shown and no password field (a search box is no form).
+		pass := page.Locator(f.PasswordField + " >> visible=true").First()
+		ok := page.Locator(f.Success + " >> visible=true").First()
+		if err := pass.Or(ok).First().WaitFor(playwright.LocatorWaitForOptions{State: playwright.WaitForSelectorStateVisible, Timeout: ms()}); err != nil {
 			return fmt.Errorf("open login page: %w", err)
 		}
 		if in, err := ok.IsVisible(); err == nil && in {
-			if form, err := user.IsVisible(); err == nil && !form {
+			if form, err := pass.IsVisible(); err == nil && !form {
 				return nil
 			}
 		}
