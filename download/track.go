@@ -165,9 +165,9 @@ func (t *Tracked[P]) hook(cfg *pool.Config[P]) {
 		if pf, ok := r.Value.(*File); ok && pf != nil {
 			r.Value = *pf
 		}
-		if _, ok := r.Value.(File); r.Err == nil && !ok {
+		if f, ok := r.Value.(File); r.Err == nil && (!ok || f.Path == "" || f.SHA256 == "") {
 			// A Done record without a file would be trusted for good.
-			r.Err = fmt.Errorf("%w: the task of %.80q returned %T", ErrNoFile, r.Key, r.Value)
+			r.Err = fmt.Errorf("%w: the task of %.80q returned %T without a path or SHA-256", ErrNoFile, r.Key, r.Value)
 		}
 		t.rec.add(func() error {
 			switch f, _ := r.Value.(File); {

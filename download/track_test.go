@@ -362,9 +362,12 @@ func TestTrackedWantsAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.Run(t.Context(), []string{"nil", "pointer"}, func(_ context.Context, _ *pooltest.Page, key string) (any, error) {
-		if key == "pointer" {
+	err = p.Run(t.Context(), []string{"nil", "pointer", "zero"}, func(_ context.Context, _ *pooltest.Page, key string) (any, error) {
+		switch key {
+		case "pointer":
 			return &download.File{Path: "/out/pointer.pdf", Size: 10, SHA256: "ab"}, nil
+		case "zero":
+			return download.File{}, nil // before: the tracker refused it, and the run stopped
 		}
 		return nil, nil
 	})
@@ -373,6 +376,9 @@ func TestTrackedWantsAFile(t *testing.T) {
 	}
 	if r, _ := store.Get(t.Context(), "nil"); r.State != checkpoint.Failed || !errors.Is(results["nil"], download.ErrNoFile) {
 		t.Errorf("a task with no File: record %s, result %v; want failed, ErrNoFile", r.State, results["nil"])
+	}
+	if r, _ := store.Get(t.Context(), "zero"); r.State != checkpoint.Failed || !errors.Is(results["zero"], download.ErrNoFile) {
+		t.Errorf("a task with a zero File: record %s, result %v; want failed, ErrNoFile", r.State, results["zero"])
 	}
 	if r, _ := store.Get(t.Context(), "pointer"); r.State != checkpoint.Done || r.SHA256 != "ab" || results["pointer"] != nil {
 		t.Errorf("a task with a *File: record %s %q, result %v; want done with its hash", r.State, r.SHA256, results["pointer"])

@@ -41,7 +41,7 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if every <= 0 {
 		return fmt.Errorf("%w: -interval: %v is not positive", errUsage, every)
 	}
-	cfg := &config{Store: cmp.Or(*store, filepath.Join(*state, "checkpoint.jsonl")), StoreTable: *table}
+	cfg := &config{Store: withPGPassword(cmp.Or(*store, filepath.Join(*state, "checkpoint.jsonl")), getenv("PGPASSWORD")), StoreTable: *table}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: session.RedactAttr(cfg.secrets()...)}))
 	st, err := openFleet(ctx, cfg, log)
 	if err != nil {

@@ -230,15 +230,24 @@ func loadConfig(args []string, getenv func(string) string, stdin io.Reader, stde
 	if err := c.validate(); err != nil {
 		return c, err
 	}
-	if pw, _ := lookup("PGPASSWORD"); pw != "" && isPostgres(c.Store) && storePassword(c.Store) == "" {
-		// Into the URL, where pgx finds it: main takes it out of the
-		// environment that the driver and the browser inherit.
-		if u, err := url.Parse(c.Store); err == nil {
-			u.User = url.UserPassword(u.User.Username(), pw)
-			c.Store = u.String()
-		}
-	}
+	pw, _ := lookup("PGPASSWORD")
+	c.Store = withPGPassword(c.Store, pw)
 	return c, nil
+}
+
+// withPGPassword puts PGPASSWORD into a postgres:// store URL without a
+// password, where pgx finds it: main takes it out of the environment that
+// the driver and the browser inherit.
+func withPGPassword(store, pw string) string {
+	if pw == "" || !isPostgres(store) || storePassword(store) != "" {
+		return store
+	}
+	u, err := url.Parse(store)
+	if err != nil {
+		return store
+	}
+	u.User = url.UserPassword(u.User.Username(), pw)
+	return u.String()
 }
 
 // unknownFlag returns the first flag of args that fs does not define,

@@ -63,7 +63,10 @@ func interrupts() (context.Context, func()) {
 	hurry := make(chan struct{})
 	ctx = context.WithValue(ctx, hurryKey{}, (<-chan struct{})(hurry))
 	sigs := make(chan os.Signal, 3)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	if !signal.Ignored(syscall.SIGHUP) { // nohup jdrun …: a hang-up stays ignored
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
 	go func() {
 		<-sigs
 		cancel()

@@ -20,11 +20,6 @@ import (
 
 // runJob is the main job: log in, list, plan, download, report.
 func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err error) {
-	defer func() {
-		if err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
-			err = fmt.Errorf("%w: %v", errInterrupted, err) // a Ctrl-C cut it short, whatever it was doing
-		}
-	}()
 	st, err := loadSite(cfg.SiteFile)
 	if err != nil {
 		return err
@@ -43,6 +38,9 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	sum := summary{Started: time.Now(), Portal: cfg.URL, Version: version(), Settings: cfg.settings()}
 	log.Info("jdrun start", "version", sum.Version, "env_file", cfg.EnvFile, "settings", sum.Settings)
 	defer func() {
+		if err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
+			err = fmt.Errorf("%w: %v", errInterrupted, err) // a Ctrl-C cut it short, whatever it was doing
+		}
 		err = session.Redact(err, cfg.secrets()...)
 		log.Info("jdrun end", "exit_code", exitCodeOf(err), "reason", errText(err), "done", sum.Done, "failed", sum.Failed,
 			"not_finished", sum.Stopped, "already_done", sum.Skipped, "seconds", time.Since(sum.Started).Seconds())
