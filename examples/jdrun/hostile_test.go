@@ -373,6 +373,12 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	journal := filepath.Join(dir, "state", "checkpoint.jsonl")
+	f, err := os.OpenFile(journal, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"key":"torn`) // a run killed mid-line: a real run would repair the file
+	f.Close()
 	before, _ := os.ReadFile(journal)
 	r := runJD(t, dir, srv, secret, "-dry-run")
 	if r.err != nil {

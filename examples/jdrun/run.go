@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -63,7 +65,11 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	}
 	defer closeLive(lv, log)
 
-	store, err := openStore(ctx, cfg, log)
+	open := openStore
+	if cfg.DryRun && !isPostgres(cfg.Store) {
+		open = readStore // the journal as it is: not repaired, compacted or upgraded
+	}
+	store, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -289,6 +295,22 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 	ss := r.sess.Stats()
 	s.Relogins, s.Relaunches = int(max(ss.Logins-1, 0)), int(ss.Relaunches)
 	s.PeakMemoryMB = float64(peak) / (1 << 20)
+}
+
+// readStore reads the checkpoint file into a Memory store, changing
+// nothing on disk; a missing file is an empty store.
+func readStore(_ context.Context, cfg *config, _ *slog.Logger) (checkpoint.Store, error) {
+	mem, err := checkpoint.ReadFile(cfg.Store)
+	var corrupt *checkpoint.CorruptError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return checkpoint.NewMemory(), nil
+	case errors.As(err, &corrupt):
+		return nil, corruptCheckpoint(corrupt)
+	case err != nil:
+		return nil, fmt.Errorf("reading the checkpoint: %w", err)
+	}
+	return mem, nil
 }
 
 // inMemory copies the records of store into a Memory store.

@@ -105,8 +105,7 @@ func openStore(ctx context.Context, cfg *config, log *slog.Logger) (checkpoint.S
 	var corrupt *checkpoint.CorruptError
 	switch {
 	case errors.As(err, &corrupt):
-		return nil, fmt.Errorf("%w: checkpoint %s line %d is corrupt (%v); the file was left untouched — fix or move it, then run again",
-			errUsage, corrupt.Path, corrupt.Line, corrupt.Err)
+		return nil, corruptCheckpoint(corrupt)
 	case errors.Is(err, checkpoint.ErrLocked):
 		return nil, fmt.Errorf("%w: %w (another jdrun uses this state dir)", errUsage, err)
 	case err != nil:
@@ -116,6 +115,11 @@ func openStore(ctx context.Context, cfg *config, log *slog.Logger) (checkpoint.S
 		log.Warn("the checkpoint's last line was cut short by a crash; dropped it", "file", cfg.Store)
 	}
 	return f, nil
+}
+
+func corruptCheckpoint(c *checkpoint.CorruptError) error {
+	return fmt.Errorf("%w: checkpoint %s line %d is corrupt (%v); the file was left untouched — fix or move it, then run again",
+		errUsage, c.Path, c.Line, c.Err)
 }
 
 func isPostgres(store string) bool {
