@@ -450,18 +450,25 @@ func (t *Tracker) Close(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), closeWrites)
 		defer cancel()
 	}
-	var errs []error
-	for _, it := range items {
-		it.mu.Lock()
-		attempts := it.attempts
-		if it.running {
-			attempts--
-		}
-		if err := t.stop(ctx, it, attempts); err != nil && !errors.Is(err, ErrLeaseLost) {
-			errs = append(errs, err)
-		}
-		it.mu.Unlock()
+	// All at once: a batching store takes them in one or two round
+	// trips, and a store that stopped answering costs one lease TTL, not
+	// one per key.
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Go(func() {
+			it.mu.Lock()
+			defer it.mu.Unlock()
+			attempts := it.attempts
+			if it.running {
+				attempts--
+			}
+			if err := t.stop(ctx, it, attempts); err != nil && !errors.Is(err, ErrLeaseLost) {
+				errs[i] = err
+			}
+		})
 	}
+	wg.Wait()
 	t.commits.wg.Wait()
 	return errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -1135,9 +1136,15 @@ func TestPlanKeepsAFreshDone(t *testing.T) {
 
 // hungBatcher is a Memory store whose batched writes never come back
 // until their context ends: a database behind a network partition.
-type hungBatcher struct{ *checkpoint.Memory }
+type hungBatcher struct {
+	*checkpoint.Memory
+	answers *atomic.Bool // until when, if set
+}
 
 func (h hungBatcher) WriteBatch(ctx context.Context, ws []checkpoint.LeaseWrite) ([]error, error) {
+	if h.answers != nil && h.answers.Load() {
+		return h.Memory.WriteBatch(ctx, ws)
+	}
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
@@ -1150,7 +1157,7 @@ func TestTrackerHungStore(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mem := checkpoint.NewMemory()
 		defer mem.Close()
-		tr := newTracker(t, hungBatcher{mem}, checkpoint.TrackerOptions{Owner: "a", LeaseTTL: 30 * time.Second})
+		tr := newTracker(t, hungBatcher{Memory: mem}, checkpoint.TrackerOptions{Owner: "a", LeaseTTL: 30 * time.Second})
 		f := startFeed(tr, []string{"k"})
 		f.claim(t)
 		start := time.Now()
@@ -1162,5 +1169,36 @@ func TestTrackerHungStore(t *testing.T) {
 		}
 		f.stop(t)
 		tr.Close(ctx)
+	})
+}
+
+// TestTrackerCloseOnAHungStore: Close writes the stops of all the keys it
+// holds at once, so a store that stopped answering costs about one lease
+// TTL, not one per key (16 keys: 32 minutes at jdrun's defaults).
+func TestTrackerCloseOnAHungStore(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		mem := checkpoint.NewMemory()
+		defer mem.Close()
+		answers := new(atomic.Bool)
+		answers.Store(true)
+		tr := newTracker(t, hungBatcher{Memory: mem, answers: answers}, checkpoint.TrackerOptions{Owner: "a", LeaseTTL: time.Minute, Hold: 8})
+		keys := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+		f := startFeed(tr, keys)
+		for range keys {
+			if err := tr.Begin(ctx, f.claim(t).Key, 1, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		answers.Store(false) // the database stops answering
+		start := time.Now()
+		if err := tr.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Close on a hung store = %v, want a deadline", err)
+		}
+		if d := time.Since(start); d > 2*time.Minute {
+			t.Errorf("Close took %v for 8 keys, want at most two lease TTLs (fake clock)", d)
+		}
+		f.cancel()
+		<-f.done
 	})
 }

@@ -213,7 +213,13 @@ func saveNavigation(ctx context.Context, s *session.Session, o outcome, dst Targ
 	}
 	// What a viewer shows is not the file (chromium's PDF viewer wraps it
 	// in a page of its own): fetch it again with the session's cookies.
-	return fetch(ctx, s, o.url, dst)
+	f, err := fetch(ctx, s, o.url, dst)
+	if errors.Is(err, ErrLoginPage) && o.resp != nil {
+		// The page was just shown the document: the session is live, and
+		// the site keeps it from requests without a page.
+		err = fmt.Errorf("%w: %w", ErrLoginLoop, err)
+	}
+	return f, err
 }
 
 // Fetch GETs url with the cookies of session s (see session.Session.Fetch:
@@ -252,6 +258,9 @@ func Fetch(ctx context.Context, s *session.Session, url string, dst Target) (Fil
 		// The re-login gets the task's time, not the file's leftover.
 		if rerr := s.Relogin(ctx, gen); rerr != nil {
 			return File{}, rerr
+		}
+		if ctx.Err() != nil { // the re-login took the attempt's time: again, uncharged
+			return File{}, pool.Requeue(fmt.Errorf("%w: %w", session.ErrLoggedOut, err))
 		}
 		if f, err = fetchWithin(ctx, s, url, dst); errors.Is(err, ErrLoginPage) {
 			s.NoteLoginLoop(true)

@@ -121,6 +121,7 @@ func TestClick(t *testing.T) {
 	srv.SetFault("TRUNC", sessiontest.FaultTruncated)
 	srv.SetFault("WRONG", sessiontest.FaultWrongPDF)
 	srv.SetFault("LOGIN", sessiontest.FaultLoginPage)
+	srv.SetFault("BROWSER", sessiontest.FaultBrowserOnly)
 	for _, tt := range []struct {
 		id, link string
 		want     error // nil: saved
@@ -135,6 +136,9 @@ func TestClick(t *testing.T) {
 		{"ERROR", "#view", session.ErrStatus},
 		{"LOGIN", "#download", download.ErrLoginPage},
 		{"LOGIN", "#view", download.ErrLoginPage},
+		{"BROWSER", "#download", nil},               // the page's own download gets it
+		{"BROWSER", "#view", download.ErrLoginLoop}, // shown inline, fetched again without the page: no logout
+
 		{"TRUNC", "#download", download.ErrTruncated},
 		{"TRUNC", "#open", download.ErrTruncated},
 		{"WRONG", "#download", download.ErrContentMismatch},
