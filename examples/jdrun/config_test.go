@@ -272,13 +272,12 @@ func TestSiteFileErrors(t *testing.T) {
 	}
 }
 
-// TestInventoryRowsWithoutAVIN: a row whose VIN cell holds a placeholder
-// ("N/A", "-", "0") is skipped, and its text never becomes an ID that
-// every other sticker would "name" — which failed them all as another
-// vehicle's file. A VIN in lower case or with spaces is still read.
-func TestInventoryRowsWithoutAVIN(t *testing.T) {
+// testRunner is a runner of jdrun's args over an empty Memory store, not
+// logged in, closed at the test's end.
+func testRunner(t *testing.T, args ...string) *runner {
+	t.Helper()
 	inDir(t)
-	c, err := loadConfig([]string{"-demo"}, env(nil), nil, &bytes.Buffer{})
+	c, err := loadConfig(args, env(nil), nil, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +285,16 @@ func TestInventoryRowsWithoutAVIN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.close()
+	t.Cleanup(r.close)
+	return r
+}
+
+// TestInventoryRowsWithoutAVIN: a row whose VIN cell holds a placeholder
+// ("N/A", "-", "0") is skipped, and its text never becomes an ID that
+// every other sticker would "name" — which failed them all as another
+// vehicle's file. A VIN in lower case or with spaces is still read.
+func TestInventoryRowsWithoutAVIN(t *testing.T) {
+	r := testRunner(t, "-demo")
 	html := `<table id="inventory"><tbody>
 <tr><td class="vin">1hgcm82633a004352</td><td><a class="vehicle" href="/vehicle/1">1</a></td></tr>
 <tr><td class="vin">N/A</td><td><a class="vehicle" href="/vehicle/2">2</a></td></tr>
@@ -317,16 +325,7 @@ func TestInventoryRowsWithoutAVIN(t *testing.T) {
 // name is refused before anything is downloaded; else the second sticker
 // overwrote the first, both recorded done.
 func TestFileNameClash(t *testing.T) {
-	inDir(t)
-	c, err := loadConfig([]string{"-demo", "-name", "{{.Stock}}.pdf"}, env(nil), nil, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := newRunner(c, defaultSite(), slog.New(slog.DiscardHandler), checkpoint.NewMemory())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.close()
+	r := testRunner(t, "-demo", "-name", "{{.Stock}}.pdf")
 	vs := []*vehicle{{VIN: "1HGCM82633A004352", Stock: "A1"}, {VIN: "JH4KA7561PC008269", Stock: "a1"}}
 	r.know(vs)
 	if _, _, err := r.plan(t.Context(), vs); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "JH4KA7561PC008269") {
