@@ -146,11 +146,7 @@ func (t *Tracker) Plan(ctx context.Context, keys []string) (Plan, error) {
 			p.Todo = append(p.Todo, Todo{Key: k, Reason: ReasonUnfinished, Record: r})
 		}
 	}
-	read := make(map[string]Record, len(puts))
-	for _, r := range puts {
-		read[r.Key] = recs[index[r.Key]]
-	}
-	if puts, err = t.unchanged(ctx, puts, read); err != nil {
+	if puts, err = t.unchanged(ctx, puts, recs, index); err != nil {
 		return Plan{}, fmt.Errorf("checkpoint: plan: %w", err)
 	}
 	if err := t.putAll(ctx, puts); err != nil {
@@ -214,14 +210,13 @@ func (t *Tracker) checkFiles(ctx context.Context, keys []string, recs []Record) 
 // putBatch is how many records putAll writes at once.
 const putBatch = 1000
 
-// putAll stores recs, in batches if the store is a [Batcher].
 // unchanged keeps the puts whose key's record is still the one Plan read
-// (read; none: Key ""). Checking every file takes a while, and another
+// (recs, by index; none: Key ""). Checking every file takes a while, and another
 // process may have fetched and recorded a key meanwhile: its fresh Done
 // must not be overwritten with a Pending (and fetched again), nor an
 // adopted file's record put over its own. A key skipped here stays in the
 // plan; its claim finds it finished.
-func (t *Tracker) unchanged(ctx context.Context, puts []Record, read map[string]Record) ([]Record, error) {
+func (t *Tracker) unchanged(ctx context.Context, puts, recs []Record, index map[string]int) ([]Record, error) {
 	kept := puts[:0]
 	for _, p := range puts {
 		cur, err := t.store.Get(ctx, p.Key)
@@ -231,7 +226,7 @@ func (t *Tracker) unchanged(ctx context.Context, puts []Record, read map[string]
 		if err != nil {
 			return nil, err
 		}
-		if was := read[p.Key]; cur.Key != was.Key || cur.State != was.State || !cur.Updated.Equal(was.Updated) {
+		if was := recs[index[p.Key]]; cur.Key != was.Key || cur.State != was.State || !cur.Updated.Equal(was.Updated) {
 			t.log.Info("checkpoint: plan: another process recorded this item meanwhile; its record stays", "key", p.Key, "state", cur.State)
 			continue
 		}
@@ -240,6 +235,7 @@ func (t *Tracker) unchanged(ctx context.Context, puts []Record, read map[string]
 	return kept, nil
 }
 
+// putAll stores recs, in batches if the store is a [Batcher].
 func (t *Tracker) putAll(ctx context.Context, recs []Record) error {
 	b, ok := t.store.(Batcher)
 	for len(recs) > 0 {

@@ -79,7 +79,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 		}
 	}()
 	work := store
-	if cfg.DryRun { // plan on a copy: a dry run changes no record
+	if cfg.DryRun && isPostgres(cfg.Store) { // plan on a copy (readStore made one of a file): a dry run changes no record
 		if work, err = inMemory(ctx, store); err != nil {
 			return fmt.Errorf("reading the checkpoint: %w", err)
 		}
