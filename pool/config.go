@@ -118,9 +118,13 @@ type Config[P any] struct {
 
 	// NewBackOff makes the retry policy of one task; each task gets a fresh
 	// one. Its NextBackOff is asked after each failed attempt; backoff.Stop
-	// gives up. Defaults to exponential backoff from 1 s, ×2 per retry, up to
-	// 1 min, with ±50 % jitter. An error with a RetryAfter() time.Duration
-	// method (see [Requeue]) waits at least that long.
+	// gives up. Defaults to exponential backoff with ±50 % jitter, at most
+	// 1 min per wait, whose first wait is 4 times the smoothed duration of
+	// the pool's successful attempts (100 ms to 1 s; 1 s before the first
+	// success) and whose waits grow so that they add up to those from 1 s
+	// doubling per retry: a one-off error on a fast site costs little, a
+	// site that is down is waited for as long. An error with a RetryAfter()
+	// time.Duration method (see [Requeue]) waits at least that long.
 	NewBackOff func() backoff.BackOff
 
 	// Retryable reports whether a failed attempt may be retried. Errors
@@ -189,9 +193,6 @@ func (c *Config[P]) setDefaults() {
 	c.AttemptTimeout = cmp.Or(c.AttemptTimeout, time.Minute)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, 3)
 	c.MaxRequeues = cmp.Or(c.MaxRequeues, 5)
-	if c.NewBackOff == nil {
-		c.NewBackOff = defaultBackOff
-	}
 	if c.Retryable == nil {
 		c.Retryable = func(error) bool { return true }
 	}
@@ -225,14 +226,4 @@ func (c *Config[P]) validate() error {
 		return errors.New("pool: Config.PageAttempts and RecycleAfter must not be negative")
 	}
 	return nil
-}
-
-func defaultBackOff() backoff.BackOff {
-	return backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(time.Second),
-		backoff.WithMultiplier(2),
-		backoff.WithMaxInterval(time.Minute),
-		backoff.WithRandomizationFactor(0.5),
-		backoff.WithMaxElapsedTime(0), // MaxAttempts bounds retries, not elapsed time
-	)
 }

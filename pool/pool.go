@@ -40,6 +40,7 @@ type PagePool[P any] struct {
 	finished    chan struct{} // closed when the queue is closed and drained
 	started     time.Time
 	counts      counts
+	pace        time.Duration // smoothed duration of successful attempts; 0: none yet
 
 	attemptCtx     context.Context // parent of attempts; outlives Run's ctx by the grace period
 	cancelAttempts context.CancelFunc
@@ -548,6 +549,7 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 	var next time.Duration
 	switch {
 	case err == nil:
+		p.learnPaceLocked(d)
 	case errors.As(err, &permanent) || !p.cfg.Retryable(err):
 	case p.stopping && t.attempts < p.cfg.MaxAttempts:
 		err = stoppedError(p.stopErr, err)
@@ -561,7 +563,7 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 		next = retryAfter(err)
 	default:
 		if t.backoff == nil {
-			t.backoff = p.cfg.NewBackOff()
+			t.backoff = p.newBackOffLocked()
 		}
 		if next = t.backoff.NextBackOff(); next != backoff.Stop {
 			att.Final = false

@@ -65,8 +65,10 @@ func (p *PagePool[P]) ensurePage(w *worker[P]) bool {
 			p.mu.Unlock()
 			return false
 		}
-		if b == nil {
+		if b == nil && p.cfg.NewBackOff != nil {
 			b = p.cfg.NewBackOff()
+		} else if b == nil {
+			b = retryBackOff(classicFirstWait, 0) // the classic 1 s doubling: a page's failure says nothing of the site's pace
 		}
 		wait := b.NextBackOff()
 		var permanent *backoff.PermanentError
