@@ -47,14 +47,19 @@ const surveyChunk = 10_000
 // At each claim it looks at the record the claim found:
 //
 //   - Running: the process of that attempt died (or stalled past its
-//     lease). Feed counts a crash in the record; at MaxCrashes crashes it
+//     lease). If Adopt finds its file saved, Feed records it Done.
+//     Otherwise it counts a crash in the record; at MaxCrashes crashes it
 //     gives the item up as a poison pill: a Failed record whose error wraps
-//     [ErrPoison]. The item is not submitted.
+//     [ErrPoison].
 //   - Failed: given up meanwhile by another owner; Feed leaves it, unless
 //     Plan planned it with RetryFailed and the record is the one Plan saw:
 //     then it gets a fresh budget (Claim.Attempts 0, crashes 0).
 //   - Attempts of MaxAttempts or more: the budget is used up; Feed gives
-//     the item up (Failed) without submitting it.
+//     the item up (Failed, [ErrGivenUp]).
+//
+// An item Feed finishes at its claim (adopted or given up) is passed to
+// submit with Claim.Finished set, not to be worked on: the caller can
+// account for every item of todo that it does not hear of otherwise.
 //
 // When submit returns an error, Feed ends that claim (as Stop would) and
 // those it has not submitted, and returns the error: submit must not have
@@ -289,12 +294,13 @@ func (f *feed) abandon(ctx context.Context, ls []Lease) {
 // adopt asks Adopt whether the run that left rec Running saved its file
 // before it died, and if so records the key Done through l: a file
 // saved is not downloaded again, nor the death blamed on the key. It
-// reports whether the key is finished.
-func (f *feed) adopt(ctx context.Context, l Lease, rec Record) bool {
+// reports whether the key is finished, and returns the Done record if it
+// was finished here (not by the owner of a lease it lost).
+func (f *feed) adopt(ctx context.Context, l Lease, rec Record) (*Record, bool) {
 	t := f.t
 	a, ok := t.opts.Adopt(ctx, l.Key())
 	if !ok {
-		return false
+		return nil, false
 	}
 	a.Key, a.State, a.Owner, a.Attempts, a.Crashes, a.Started = l.Key(), Done, t.opts.Owner, rec.Attempts, rec.Crashes, rec.Started
 	if a.Meta == nil {
@@ -307,14 +313,14 @@ func (f *feed) adopt(ctx context.Context, l Lease, rec Record) bool {
 	switch err := l.Release(ctx, a); {
 	case errors.Is(err, ErrLeaseLost):
 		t.count(func(s *TrackerStats) { s.Lost++ })
+		return nil, true
 	case err != nil:
 		t.log.Warn("checkpoint: could not record an adopted item; fetching it again", "key", a.Key, "err", err)
-		return false
-	default:
-		t.count(func(s *TrackerStats) { s.Done++ })
-		t.log.Info("checkpoint: adopted an item saved by a run that died before recording it", "key", a.Key, "path", a.Path)
+		return nil, false
 	}
-	return true
+	t.count(func(s *TrackerStats) { s.Done++ })
+	t.log.Info("checkpoint: adopted an item saved by a run that died before recording it", "key", a.Key, "path", a.Path)
+	return &a, true
 }
 
 // take looks at the record a claim found, gives the item up or counts a
@@ -333,6 +339,13 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 		rec = Record{}
 	}
 	wctx := context.WithoutCancel(ctx) // a claim's writes finish, or the record would lie
+	if found && rec.State == Running && t.opts.Adopt != nil {
+		if adopted, finished := f.adopt(wctx, l, rec); adopted != nil {
+			return f.submit(Claim{Key: it.key, Attempts: rec.Attempts, Crashes: rec.Crashes, Record: rec, Finished: adopted})
+		} else if finished {
+			return nil
+		}
+	}
 	crashed := false
 	switch {
 	case found && rec.State == Failed:
@@ -342,8 +355,6 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 			return nil
 		}
 		it.attempts, it.crashes, it.first = 0, 0, time.Time{}
-	case found && rec.State == Running && t.opts.Adopt != nil && f.adopt(wctx, l, rec):
-		return nil
 	case found && rec.State == Running:
 		crashed = true
 		it.crashes++
@@ -356,13 +367,16 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 			"owner", rec.Owner, "crashes", it.crashes, "max_crashes", t.opts.MaxCrashes)
 	}
 	var gaveUp Record
+	var why error
 	switch {
 	case it.crashes >= t.opts.MaxCrashes:
-		gaveUp = t.record(it, Failed, it.attempts)
-		gaveUp.Err = fmt.Errorf("%w: the process died during %d attempts at this item", ErrPoison, it.crashes).Error()
+		why = fmt.Errorf("%w: the process died during %d attempts at this item", ErrPoison, it.crashes)
 	case it.attempts >= t.opts.MaxAttempts:
+		why = fmt.Errorf("%w: %d attempt(s); the last: %s", ErrGivenUp, it.attempts, cmp.Or(it.lastErr, "no error recorded"))
+	}
+	if why != nil {
 		gaveUp = t.record(it, Failed, it.attempts)
-		gaveUp.Err = fmt.Sprintf("given up: %d attempt(s) used up; the last: %s", it.attempts, cmp.Or(it.lastErr, "no error recorded"))
+		gaveUp.Err = why.Error()
 	}
 	if gaveUp.Key != "" {
 		err := l.Release(wctx, gaveUp)
@@ -382,7 +396,7 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 			}
 		})
 		t.log.Warn("checkpoint: gave an item up", "key", it.key, "attempts", it.attempts, "crashes", it.crashes, "err", gaveUp.Err)
-		return nil
+		return f.submit(Claim{Key: it.key, Attempts: it.attempts, Crashes: it.crashes, Record: rec, Finished: &gaveUp, GaveUp: why})
 	}
 	if crashed {
 		err := l.Put(wctx, t.record(it, Pending, it.attempts))

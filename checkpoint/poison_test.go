@@ -162,6 +162,9 @@ func poisonChild(t *testing.T, kind, where, dir string) {
 	}
 	fmt.Printf("plan todo=%d done=%d givenup=%d\n", len(plan.Todo), len(plan.Done), len(plan.GivenUp))
 	err = tr.Feed(ctx, plan.Keys(), func(c checkpoint.Claim) error {
+		if c.Finished != nil {
+			return nil
+		}
 		attempt := c.Attempts + 1
 		if err := tr.Begin(ctx, c.Key, attempt, time.Now()); err != nil {
 			return err

@@ -23,6 +23,10 @@ import (
 // not the text, is what tells such a record from others.
 var ErrPoison = errors.New("checkpoint: poison pill")
 
+// ErrGivenUp is why [Tracker.Feed] gave up an item at its claim: its
+// attempts, counted across runs, were used up.
+var ErrGivenUp = errors.New("checkpoint: attempts used up")
+
 // TrackerOptions configure [NewTracker]. The zero value is ready to use.
 type TrackerOptions struct {
 	// Owner names this process in the records the tracker writes and in
@@ -202,6 +206,15 @@ type Claim struct {
 	// Record is the key's record as the claim found it; its Key is empty
 	// if there was none.
 	Record Record
+	// Finished, if not nil, is the record Feed wrote when it finished the
+	// item at its claim: Done for a file it adopted ([TrackerOptions].Adopt),
+	// Failed for an item it gave up. Feed holds no claim on such an item
+	// and submit must not work on it; it is passed so that the caller can
+	// account for every item (it gets no outcome otherwise).
+	Finished *Record
+	// GaveUp is why Feed gave the item up at its claim: an error wrapping
+	// [ErrPoison] or [ErrGivenUp]. Nil unless Finished is a Failed record.
+	GaveUp error
 }
 
 // SavedFile describes the file of a finished item, for [Tracker.Done].

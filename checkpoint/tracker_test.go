@@ -510,7 +510,8 @@ func TestTrackerAttemptsAcrossRuns(t *testing.T) {
 }
 
 // TestTrackerGiveUpAtClaim: a claim that finds the budget used up, or the
-// last crash allowed, gives the item up without submitting it.
+// last crash allowed, gives the item up: it is passed to submit finished,
+// with why, not to be worked on.
 func TestTrackerGiveUpAtClaim(t *testing.T) {
 	t.Parallel()
 	store := checkpoint.NewMemory()
@@ -526,15 +527,27 @@ func TestTrackerGiveUpAtClaim(t *testing.T) {
 		}
 	}
 	tr := newTracker(t, store, checkpoint.TrackerOptions{MaxAttempts: 3, MaxCrashes: 3})
+	gaveUp := map[string]error{}
 	err := tr.Feed(ctx, []string{"used-up", "died-at-last", "poison", "failed"}, func(c checkpoint.Claim) error {
-		t.Errorf("submitted %+v", c)
+		if c.Finished == nil || c.Finished.State != checkpoint.Failed || c.Finished.Key != c.Key {
+			t.Errorf("submitted %+v to be worked on", c)
+		}
+		gaveUp[c.Key] = c.GaveUp
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	for key, want := range map[string]error{"used-up": checkpoint.ErrGivenUp, "died-at-last": checkpoint.ErrGivenUp, "poison": checkpoint.ErrPoison} {
+		if !errors.Is(gaveUp[key], want) {
+			t.Errorf("%s: given up with %v, want %v", key, gaveUp[key], want)
+		}
+	}
+	if len(gaveUp) != 3 {
+		t.Errorf("submitted %v, want the 3 given up (not the one Failed before)", gaveUp)
+	}
 	wantStats(t, tr, checkpoint.TrackerStats{Failed: 2, Poisoned: 1, Crashes: 2, Elsewhere: 1})
-	for key, want := range map[string]string{"used-up": "3 attempt(s) used up; the last: timeout", "died-at-last": "the process died during attempt 3",
+	for key, want := range map[string]string{"used-up": "3 attempt(s); the last: timeout", "died-at-last": "the process died during attempt 3",
 		"poison": checkpoint.ErrPoison.Error() + ": the process died during 3 attempts at this item", "failed": "HTTP 404"} {
 		if r := getRecord(t, store, key); r.State != checkpoint.Failed || !strings.Contains(r.Err, want) {
 			t.Errorf("%s: %+v; want Failed saying %q", key, r, want)
@@ -1029,8 +1042,11 @@ func TestTrackerAdoptsAtTheClaim(t *testing.T) {
 	}
 	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "next", Adopt: adopt})
 	f := startFeed(tr, []string{"saved", "unsaved"})
-	if c := f.claim(t); c.Key != "unsaved" || c.Crashes != 1 {
-		t.Errorf("claim %+v; want only unsaved, with its crash", c)
+	if c := f.claim(t); c.Key != "saved" || c.Finished == nil || c.Finished.State != checkpoint.Done || c.Finished.SHA256 != saved.SHA256 {
+		t.Errorf("claim %+v; want saved, finished with its file", c)
+	}
+	if c := f.claim(t); c.Key != "unsaved" || c.Crashes != 1 || c.Finished != nil {
+		t.Errorf("claim %+v; want unsaved to work on, with its crash", c)
 	}
 	f.stop(t)
 	if r := getRecord(t, store, "saved"); r.State != checkpoint.Done || r.SHA256 != saved.SHA256 || r.Crashes != 0 || r.Attempts != 1 {

@@ -37,6 +37,8 @@ func Classify(err error) Class {
 		return Class{}
 	case errors.Is(err, checkpoint.ErrPoison):
 		return Class{"crashed the process", "the process died during every attempt at this item: see the log of those runs; a rerun with retried failures tries it again"}
+	case errors.Is(err, checkpoint.ErrGivenUp):
+		return Class{"attempts used up", "earlier runs used up the item's attempts (see their reports): a rerun with retried failures tries it again"}
 	case errors.Is(err, ErrWrongItem):
 		return Class{"another item's file", "the site mixed items up (it keeps a per-session current item that parallel pages change): retried, and parallel views are serialised when it repeats"}
 	case errors.Is(err, ErrContentMismatch):

@@ -40,6 +40,7 @@ func TestClassify(t *testing.T) {
 		{context.DeadlineExceeded, "timeout"},
 		{pool.Requeue(session.ErrDisconnected), "browser crashed"},
 		{fmt.Errorf("%w: the process died during 2 attempts", checkpoint.ErrPoison), "crashed the process"},
+		{fmt.Errorf("%w: 5 attempt(s); the last: HTTP 500", checkpoint.ErrGivenUp), "attempts used up"},
 		{errors.New("something new"), "other"},
 	} {
 		c := download.Classify(wrap(tc.err))

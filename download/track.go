@@ -30,8 +30,9 @@ import (
 // use Tracked.Run, not the pool's.
 type Tracked[P any] struct {
 	*pool.PagePool[P]
-	tr  *checkpoint.Tracker
-	rec recorder
+	tr       *checkpoint.Tracker
+	rec      recorder
+	onResult func(pool.Result) // the caller's
 
 	mu       sync.Mutex
 	stop     context.CancelCauseFunc // of the running Run
@@ -43,6 +44,11 @@ type Tracked[P any] struct {
 // called after the tracker's: OnStart once the attempt's Running record is
 // written, OnAttempt and OnResult once the outcome is — in the order the
 // pool reported them, one call at a time, as the pool promises.
+// OnResult also hears of the items the tracker finished at their claim,
+// with no attempt here (Worker 0): a file a dead run saved (Value: its
+// File; see checkpoint.TrackerOptions.Adopt), or an item given up (Err
+// wrapping checkpoint.ErrGivenUp or checkpoint.ErrPoison). So it sees
+// every item of Run's keys but those other processes finished.
 // cfg.MaxAttempts is set to the tracker's.
 func NewTracked[P any](cfg pool.Config[P], tr *checkpoint.Tracker) (*Tracked[P], error) {
 	t := &Tracked[P]{tr: tr, suspects: map[string]bool{}}
@@ -71,6 +77,10 @@ func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx conte
 	go func() {
 		defer t.CloseQueue()
 		fed <- t.tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+			if c.Finished != nil {
+				t.settled(c)
+				return nil
+			}
 			if c.Crashes > 0 {
 				t.mu.Lock()
 				t.suspects[c.Key] = true
@@ -86,6 +96,7 @@ func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx conte
 	// waiting on keys other owners hold, has nothing left to feed it.
 	stop(nil)
 	ferr := <-fed
+	t.rec.drain(context.Background()) // and every item Feed finished at its claim is delivered
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return fmt.Errorf("download: the checkpoint could not be written: %w", cause)
 	}
@@ -93,6 +104,21 @@ func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx conte
 		err = ferr
 	}
 	return err
+}
+
+// settled delivers the Result of an item the tracker finished at its
+// claim, with no attempt here: adopted (its File) or given up (why).
+func (t *Tracked[P]) settled(c checkpoint.Claim) {
+	rec := c.Finished
+	r := pool.Result{Key: c.Key, Attempts: rec.Attempts, Err: c.GaveUp}
+	if rec.State == checkpoint.Done {
+		r.Value = File{Path: rec.Path, Size: rec.Size, SHA256: rec.SHA256}
+	}
+	t.rec.add(nil, func(error) {
+		if t.onResult != nil {
+			t.onResult(r)
+		}
+	})
 }
 
 // failed stops the run after a write the store refused. A lease lost to
@@ -114,6 +140,7 @@ func (t *Tracked[P]) hook(cfg *pool.Config[P]) {
 	cfg.MaxAttempts = tr.MaxAttempts()
 	bg := context.Background() // outcomes are written even as the run stops: they are what a rerun needs
 	onStart, onAttempt, onResult := cfg.OnStart, cfg.OnAttempt, cfg.OnResult
+	t.onResult = onResult
 	cfg.OnStart = func(ctx context.Context, a pool.Attempt) error {
 		t.mu.Lock()
 		suspect := t.suspects[a.Key]

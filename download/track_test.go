@@ -384,3 +384,72 @@ func TestTrackedWantsAFile(t *testing.T) {
 		t.Errorf("a task with a *File: record %s %q, result %v; want done with its hash", r.State, r.SHA256, results["pointer"])
 	}
 }
+
+// TestTrackedReportsItemsFinishedAtTheClaim: an item the tracker finishes
+// when it claims it — a file a dead run saved, adopted; an item whose
+// attempts are used up; a poison pill — is never worked on, yet OnResult
+// hears of it, so a report accounts for every item (they were "not
+// finished" in jdrun's summary).
+func TestTrackedReportsItemsFinishedAtTheClaim(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "saved.pdf")
+	if err := os.WriteFile(saved, []byte("%PDF-1.4 saved"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	size, sum, err := checkpoint.HashFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := checkpoint.NewMemory()
+	for _, r := range []checkpoint.Record{
+		{Key: "saved", State: checkpoint.Running, Attempts: 1, Owner: "dead"},
+		{Key: "used-up", State: checkpoint.Pending, Attempts: 3, Err: "HTTP 500"},
+		{Key: "poison", State: checkpoint.Running, Attempts: 1, Crashes: 1, Owner: "dead"},
+	} {
+		if err := store.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{MaxAttempts: 3, MaxCrashes: 2, Logger: slog.New(slog.DiscardHandler),
+		Adopt: func(_ context.Context, key string) (checkpoint.Record, bool) {
+			return checkpoint.Record{Path: saved, Size: size, SHA256: sum}, key == "saved"
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close(context.Background())
+	results := map[string]pool.Result{}
+	p, err := download.NewTracked(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Logger: slog.New(slog.DiscardHandler),
+		OnResult: func(r pool.Result) { results[r.Key] = r }}, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worked []string
+	var mu sync.Mutex
+	err = p.Run(ctx, []string{"saved", "used-up", "poison", "fresh"}, func(_ context.Context, _ *pooltest.Page, key string) (any, error) {
+		mu.Lock()
+		worked = append(worked, key)
+		mu.Unlock()
+		return download.File{Path: saved, Size: size, SHA256: sum}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(worked) != "[fresh]" {
+		t.Errorf("worked on %v, want only fresh", worked)
+	}
+	if r := results["saved"]; r.Err != nil || r.Value != (download.File{Path: saved, Size: size, SHA256: sum}) || r.Attempts != 1 {
+		t.Errorf("saved: %+v, want done with the adopted file after 1 attempt", r)
+	}
+	if r := results["used-up"]; !errors.Is(r.Err, checkpoint.ErrGivenUp) || r.Attempts != 3 {
+		t.Errorf("used-up: %+v, want given up after 3 attempts", r)
+	}
+	if r := results["poison"]; !errors.Is(r.Err, checkpoint.ErrPoison) {
+		t.Errorf("poison: %+v, want a poison pill", r)
+	}
+	if r := results["fresh"]; r.Err != nil || len(results) != 4 {
+		t.Errorf("results %v, want all 4, fresh done", results)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -365,4 +366,60 @@ func TestPlan(t *testing.T) {
 	if got := strings.Join(plan(func(c *config) { c.MaxDownloads = 1 }), " "); got != "CHANGED0000000001" {
 		t.Errorf("MAX_DOWNLOADS=1 plan: %s", got)
 	}
+}
+
+// TestItemsFinishedAtTheClaimAreCounted: a rerun after a crash finishes
+// some vehicles without an attempt — one whose sticker the dead run saved
+// (adopted), one the process died on twice (a poison pill). They were
+// counted "not finished" and missing from the report; they are done and
+// failed, and neither is downloaded.
+func TestItemsFinishedAtTheClaimAreCounted(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 5, Seed: 5, Photos: 1})
+	saved, poison := srv.Vehicles()[0], srv.Vehicles()[1]
+	dir := t.TempDir()
+	for _, d := range []string{"out", "state"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pdf, err := srv.StickerPDF(saved.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "out", saved.VIN+".pdf"), pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, err := checkpoint.Open(filepath.Join(dir, "state", "checkpoint.jsonl"), checkpoint.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []checkpoint.Record{
+		{Key: saved.VIN, State: checkpoint.Running, Attempts: 1, Owner: "dead"},
+		{Key: poison.VIN, State: checkpoint.Running, Attempts: 2, Crashes: 1, Owner: "dead"},
+	} {
+		if err := store.Put(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.Close()
+
+	r := runJD(t, dir, srv, secret, "-workers", "2", "-adaptive=false")
+	if !errors.Is(r.err, errFailures) {
+		t.Errorf("err %v, want the poison pill's failure", r.err)
+	}
+	m := readMetrics(t, dir)
+	if m.Run.Done != 4 || m.Run.Failed != 1 || m.Run.Stopped != 0 {
+		t.Errorf("done %d, failed %d, not finished %d; want 4, 1, 0", m.Run.Done, m.Run.Failed, m.Run.Stopped)
+	}
+	if len(m.Run.FailedList) != 1 || m.Run.FailedList[0].VIN != poison.VIN || m.Run.FailedList[0].Reason != "crashed the process" {
+		t.Errorf("failed vehicles %+v, want %s as crashed the process", m.Run.FailedList, poison.VIN)
+	}
+	if len(m.Vehicles) != 5 {
+		t.Errorf("the report lists %d vehicles, want all 5", len(m.Vehicles))
+	}
+	if st := srv.Stats(); st.StickersByVehicle[saved.ID] != 0 || st.StickersByVehicle[poison.ID] != 0 {
+		t.Errorf("stickers served: %v; want none for %d (saved) and %d (poison)", st.StickersByVehicle, saved.ID, poison.ID)
+	}
+	checkFiles(t, filepath.Join(dir, "out"), slices.DeleteFunc(srv.Vehicles(), func(v dealer.Vehicle) bool { return v.ID == poison.ID }))
 }
