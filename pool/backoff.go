@@ -33,9 +33,10 @@ func (p *PagePool[P]) learnPaceLocked(d time.Duration) {
 	p.pace += (d - p.pace) / 8
 }
 
-// newBackOffLocked makes a task's retry policy: Config.NewBackOff's, or the
-// default above.
-func (p *PagePool[P]) newBackOffLocked() backoff.BackOff {
+// newBackOffLocked makes the retry policy of a task that has retries
+// retries left (attempts of earlier runs, Task.Prior, are used up):
+// Config.NewBackOff's, or the default above.
+func (p *PagePool[P]) newBackOffLocked(retries int) backoff.BackOff {
 	if p.cfg.NewBackOff != nil {
 		return p.cfg.NewBackOff()
 	}
@@ -43,7 +44,7 @@ func (p *PagePool[P]) newBackOffLocked() backoff.BackOff {
 	if p.pace > 0 {
 		first = min(max(firstWaitPerAttempt*p.pace, minFirstWait), classicFirstWait)
 	}
-	return retryBackOff(first, p.cfg.MaxAttempts-1)
+	return retryBackOff(first, retries)
 }
 
 // retryBackOff waits first, then grows by the factor that makes the waits
@@ -67,6 +68,10 @@ func retryBackOff(first time.Duration, retries int) backoff.BackOff {
 // growthFor returns the growth factor (2 to 64) whose waits from first add
 // up, over retries retries, to those from classicFirstWait doubling.
 func growthFor(first time.Duration, retries int) float64 {
+	// From about 20 retries on the waits reach maxWait and the factor stops
+	// changing; the sums below must stay small (they run under the pool's
+	// lock) and must not overflow for a MaxAttempts meant as "for ever".
+	retries = min(retries, 64)
 	want := totalWait(classicFirstWait, 2, retries)
 	lo, hi := 2.0, 64.0
 	for range 50 {

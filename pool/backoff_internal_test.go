@@ -15,6 +15,10 @@ func TestFasterFirstWaitKeepsThePatience(t *testing.T) {
 			}
 		}
 	}
+	// "For ever": the solver stays cheap and finite.
+	if g := growthFor(minFirstWait, 1<<30); g < 2 || g > 64 {
+		t.Errorf("growth for 2^30 retries: %v", g)
+	}
 	// One retry: its wait is the whole patience, so it stays a second.
 	if d := retryBackOff(minFirstWait, 1).NextBackOff(); d < classicFirstWait/2 {
 		t.Errorf("the only retry waits %v, want 1 s ± 50 %%", d)

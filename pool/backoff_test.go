@@ -13,7 +13,7 @@ import (
 // retryWaits runs ok tasks then one that always fails, each taking 50 ms,
 // on one worker with the default retry policy, and returns the waits
 // between the failing task's attempts.
-func retryWaits(t *testing.T, ok int) []time.Duration {
+func retryWaits(t *testing.T, ok, prior int) []time.Duration {
 	f := &pooltest.Factory{Script: func(key string, _ int) pooltest.Step {
 		if key == "flaky" {
 			return pooltest.Step{Latency: 50 * time.Millisecond, Err: errFlaky}
@@ -33,18 +33,23 @@ func retryWaits(t *testing.T, ok int) []time.Duration {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range append(keys(ok), "flaky") {
+	for _, k := range keys(ok) {
 		if err := p.Submit(f.Task(k)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	flaky := f.Task("flaky")
+	flaky.Prior = prior
+	if err := p.Submit(flaky); err != nil {
+		t.Fatal(err)
 	}
 	p.CloseQueue()
 	if err := p.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	f.Check(t)
-	if len(attempts) != 5 {
-		t.Fatalf("%d attempts of the failing task, want 5", len(attempts))
+	if len(attempts) != 5-prior {
+		t.Fatalf("%d attempts of the failing task, want %d", len(attempts), 5-prior)
 	}
 	var waits []time.Duration
 	for i := 1; i < len(attempts); i++ {
@@ -67,7 +72,7 @@ func sum(ds []time.Duration) (s time.Duration) {
 func TestRetryWaitFollowsThePace(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		waits := retryWaits(t, 10)
+		waits := retryWaits(t, 10, 0)
 		t.Logf("waits after 10 successes of 50 ms: %v", waits)
 		if waits[0] > 300*time.Millisecond {
 			t.Errorf("first retry after %v, want 4 × 50 ms ± 50 %%", waits[0])
@@ -82,9 +87,24 @@ func TestRetryWaitFollowsThePace(t *testing.T) {
 func TestRetryWaitBeforeAnySuccess(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		waits := retryWaits(t, 0)
+		waits := retryWaits(t, 0, 0)
 		if waits[0] < 500*time.Millisecond || waits[0] > 1500*time.Millisecond {
 			t.Errorf("first retry after %v, want 1 s ± 50 %%", waits[0])
+		}
+	})
+}
+
+// A task resumed with attempts of earlier runs has fewer retries left:
+// their waits still add up to those of 1 s doubling — its only retry
+// waits a second, not a few attempt durations.
+func TestRetryWaitOfAResumedTask(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		if waits := retryWaits(t, 10, 3); waits[0] < 500*time.Millisecond {
+			t.Errorf("the only retry left waits %v, want 1 s ± 50 %%", waits[0])
+		}
+		if s := sum(retryWaits(t, 10, 2)); s < 1500*time.Millisecond {
+			t.Errorf("the two retries left wait %v in all, want the 3 s of 1+2 s ± 50 %%", s)
 		}
 	})
 }

@@ -122,8 +122,9 @@ type Config[P any] struct {
 	// 1 min per wait, whose first wait is 4 times the smoothed duration of
 	// the pool's successful attempts (100 ms to 1 s; 1 s before the first
 	// success) and whose waits grow so that they add up to those from 1 s
-	// doubling per retry: a one-off error on a fast site costs little, a
-	// site that is down is waited for as long. An error with a RetryAfter()
+	// doubling per retry over the retries the task has left (Task.Prior
+	// counts against them; with one left it waits 1 s): a one-off error on
+	// a fast site costs little, a site that is down is waited for as long. An error with a RetryAfter()
 	// time.Duration method (see [Requeue]) waits at least that long.
 	NewBackOff func() backoff.BackOff
 

@@ -563,7 +563,7 @@ func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.D
 		next = retryAfter(err)
 	default:
 		if t.backoff == nil {
-			t.backoff = p.newBackOffLocked()
+			t.backoff = p.newBackOffLocked(p.cfg.MaxAttempts - t.attempts)
 		}
 		if next = t.backoff.NextBackOff(); next != backoff.Stop {
 			att.Final = false
