@@ -126,6 +126,9 @@ func ExampleTracker() {
 
 	// The scheduler: one attempt after another. VIN3 fails once.
 	err = tr.Feed(ctx, plan.Keys(), func(c checkpoint.Claim) error {
+		if c.Finished != nil {
+			return nil // adopted or given up at the claim: nothing to do
+		}
 		for attempt := c.Attempts + 1; ; attempt++ {
 			started := time.Now()
 			if err := tr.Begin(ctx, c.Key, attempt, started); err != nil {

@@ -61,7 +61,8 @@ const surveyChunk = 10_000
 // submit with Claim.Finished set, not to be worked on: the caller can
 // account for every item of todo that it does not hear of otherwise.
 //
-// When submit returns an error, Feed ends that claim (as Stop would) and
+// When submit returns an error, Feed ends that claim (as Stop would; a
+// finished item has none) and
 // those it has not submitted, and returns the error: submit must not have
 // started the work then.
 //

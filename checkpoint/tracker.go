@@ -180,7 +180,7 @@ type Tracker struct {
 // TrackerStats counts what a [Tracker] did.
 type TrackerStats struct {
 	Held      int // keys held now: claimed, not finished
-	Claimed   int // claims Feed handed to its caller
+	Claimed   int // claims Feed handed to its caller to work on (not those it finished)
 	Done      int // items finished here: Done
 	Failed    int // items given up here: by Fail, or at a claim that found their attempts used up
 	Poisoned  int // items given up here as poison pills (not in Failed)
@@ -190,9 +190,10 @@ type TrackerStats struct {
 	Crashes   int // Running records claims found: attempts during which a process died
 }
 
-// Claim is an item [Tracker.Feed] claimed for its caller to work on.
+// Claim is an item [Tracker.Feed] claimed for its caller to work on — or,
+// with Finished set, an item it finished at its claim, to account for.
 type Claim struct {
-	Key string // the claimed key, held until its Done, Fail or Stop
+	Key string // the claimed key, held until its Done, Fail or Stop (unless Finished)
 	// Attempts is how many attempts were charged to the item so far,
 	// across runs: the next is Attempts+1. It is 0 for an item given a
 	// fresh budget (see [TrackerOptions].RetryFailed).

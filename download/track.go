@@ -48,7 +48,8 @@ type Tracked[P any] struct {
 // with no attempt here (Worker 0): a file a dead run saved (Value: its
 // File; see checkpoint.TrackerOptions.Adopt), or an item given up (Err
 // wrapping checkpoint.ErrGivenUp or checkpoint.ErrPoison). So it sees
-// every item of Run's keys but those other processes finished.
+// every item of Run's keys but those other processes finished — unless
+// the run stops first: keys not claimed by then get no Result.
 // cfg.MaxAttempts is set to the tracker's.
 func NewTracked[P any](cfg pool.Config[P], tr *checkpoint.Tracker) (*Tracked[P], error) {
 	t := &Tracked[P]{tr: tr, suspects: map[string]bool{}}

@@ -286,7 +286,7 @@ func throughputChart(samples []pool.Sample) *chart {
 func timesChart(vs []outcome) *chart {
 	var secs []float64
 	for _, o := range vs {
-		if o.State == "done" {
+		if o.State == "done" && o.Worker != 0 { // worker 0: adopted, not downloaded
 			secs = append(secs, o.Seconds)
 		}
 	}

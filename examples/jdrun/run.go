@@ -286,7 +286,7 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 		ps := r.pool.Stats()
 		s.Retries, s.Requeues, s.Rescued, s.Recycled, s.Workers = ps.Retries, ps.Requeued, ps.Rescued, ps.Recycled, ps.Target
 		if ps.Elapsed > 0 {
-			s.PerHour = float64(s.Done) / ps.Elapsed.Hours()
+			s.PerHour = float64(ps.Done) / ps.Elapsed.Hours() // downloaded: not the files adopted
 		}
 	}
 	for _, smp := range samples {
