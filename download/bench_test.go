@@ -155,17 +155,14 @@ func BenchmarkMemory(b *testing.B) {
 	if _, err := session.TreePSS(os.Getpid()); err != nil {
 		b.Skip(err)
 	}
-	without := func(flag string) []string {
-		return slices.DeleteFunc(slices.Clone(session.DefaultArgs), func(a string) bool { return a == flag })
-	}
 	flags := []struct {
 		name string
 		args []string // replace session.DefaultArgs
 	}{
 		{"default", session.DefaultArgs},
-		{"process-per-page", without("--process-per-site")},
+		{"process-per-site", append(slices.Clone(session.DefaultArgs), "--process-per-site")}, // shares a busy page's hang: see DefaultArgs
 		{"disable-gpu", append(slices.Clone(session.DefaultArgs), "--disable-gpu")},
-		{"renderer-limit-1", append(without("--process-per-site"), "--renderer-process-limit=1")},
+		{"renderer-limit-1", append(slices.Clone(session.DefaultArgs), "--renderer-process-limit=1")},
 		{"no-zygote", append(slices.Clone(session.DefaultArgs), "--no-zygote")},
 	}
 	if extra := benchArgs(); len(extra) > 0 {

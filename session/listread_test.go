@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	playwright "github.com/mxschmitt/playwright-go"
 
 	"github.com/pagefleet/pagefleet/session"
 	"github.com/pagefleet/pagefleet/session/sessiontest"
@@ -190,5 +191,48 @@ func TestRenderBusyPage(t *testing.T) {
 	_, err = s.Render(ctx, page, srv.URL, session.Expect{Timeout: 3 * time.Second})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Render of a page that never yields: %v; want a timeout", err)
+	}
+}
+
+// TestEvaluateBusyPage: playwright's Evaluate takes no timeout; on a page
+// whose script never yields, Session.Evaluate gives up after its bound,
+// and the session's other pages still work (each page has a renderer of
+// its own: with one per site they all froze).
+func TestEvaluateBusyPage(t *testing.T) {
+	s := sessiontest.Open(t, session.Config{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Path == "/busy" {
+			fmt.Fprint(w, `<!doctype html><title>busy</title><p class=row>item</p>
+<script>document.addEventListener("DOMContentLoaded", () => setTimeout(() => { for (;;) {} }, 0))</script>`)
+			return
+		}
+		fmt.Fprint(w, `<!doctype html><title>calm</title><p class=row>item</p>`)
+	}))
+	t.Cleanup(srv.Close)
+	ctx := t.Context()
+	busy, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.ClosePage(busy) }()
+	if _, err := s.Goto(ctx, busy, srv.URL+"/busy", session.Expect{WaitUntil: playwright.WaitUntilStateDomcontentloaded}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Evaluate(ctx, busy, session.Expect{Timeout: 3 * time.Second}, `() => document.title`, nil)
+	var te *session.TimeoutError
+	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Evaluate on a page that never yields: %v; want a TimeoutError", err)
+	}
+	calm, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.ClosePage(calm) }()
+	if _, err := s.Goto(ctx, calm, srv.URL+"/calm", session.Expect{Ready: ".row", Timeout: 10 * time.Second}); err != nil {
+		t.Errorf("another page beside the busy one: %v", err)
+	}
+	if v, err := s.Evaluate(ctx, calm, session.Expect{}, `() => document.title`, nil); err != nil || v != "calm" {
+		t.Errorf("Evaluate on a calm page: %v, %v", v, err)
 	}
 }

@@ -114,6 +114,9 @@ type Expect struct {
 	// download button, the inventory table). Goto waits for it, or for
 	// ErrorPage; a page that finished loading without either for Settle
 	// fails with [ErrNotReady] at once instead of waiting out the deadline.
+	// The wait is learned too (as "<Kind> ready"): a page that does not
+	// answer for longer than pages of its kind took to be ready — a script
+	// that never yields — is closed and fails with a [*TimeoutError].
 	// Defaults to "": no wait.
 	Ready string
 	// Settle is how long after the page's load event Ready may still take
@@ -211,19 +214,39 @@ const readyJS = `async ([errSel, readySel, settle, ms]) => {
 	}
 }`
 
+// ready waits for exp's error or ready element. Evaluate takes no timeout,
+// and a page whose script never yields never answers: the page is closed
+// once the time pages of this kind usually take to be ready (learned, as
+// Goto's timeout) has passed, and the script in it gives up a little
+// before, so that a page that is merely slow answers "not ready" and stays
+// usable. Either doubles the next wait, as a timeout does.
 func (s *Session) ready(ctx context.Context, page playwright.Page, st *pageState, url string, exp Expect) error {
-	ms := *Timeout(ctx, cmp.Or(exp.Timeout, s.cfg.Timeout))
-	ms -= min(ms/4, 2000)                                       // answer before the deadline, so the page stays usable
-	defer context.AfterFunc(ctx, func() { _ = page.Close() })() // Evaluate takes no timeout
+	rto := s.RTO(cmp.Or(exp.Kind, "page") + " ready")
+	ceiling := cmp.Or(exp.Timeout, s.cfg.Timeout)
+	bound := max(rto.Timeout(ceiling), min(s.cfg.MinPageTimeout, ceiling))
+	rctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	ms := *Timeout(rctx, 0)
+	ms -= min(ms/4, 2000)                                        // answer before the deadline, so the page stays usable
+	defer context.AfterFunc(rctx, func() { _ = page.Close() })() // the page does not answer
+	start := time.Now()
 	v, err := page.Evaluate(readyJS, []any{exp.ErrorPage, exp.Ready, cmp.Or(exp.Settle, 2*time.Second).Milliseconds(), ms})
 	switch text, ok := v.(string); {
+	case err != nil && rctx.Err() != nil && ctx.Err() == nil:
+		rto.Expired()
+		return fmt.Errorf("session: reading %s: %w", ScrubString(url), &TimeoutError{Kind: rto.kind, After: bound})
 	case err != nil:
 		return s.browserErr(ctx, st, fmt.Errorf("session: reading %s: %w", url, err))
 	case !ok:
+		if time.Since(start) >= time.Duration(ms)*time.Millisecond { // waited it out, not settled without it
+			rto.Expired()
+		}
 		return fmt.Errorf("%w: no %s at %s", ErrNotReady, exp.Ready, ScrubString(url))
 	case text != "":
+		rto.Observe(time.Since(start))
 		return &ErrorPageError{URL: url, Text: text}
 	}
+	rto.Observe(time.Since(start))
 	return nil
 }
 

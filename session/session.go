@@ -67,11 +67,12 @@ var DefaultBlockTypes = []string{"image", "stylesheet", "font", "media"}
 // DefaultArgs are the chromium flags every launch gets, before [Config].Args:
 // no background traffic, no first-run work, no QUIC (so test servers and
 // proxies see plain TCP), no sandbox (chromium refuses to start as root
-// with one), and fewer processes: one renderer per site instead of one per
-// page (the pages of a session all show one site: about 8 MB less per page
-// at no measured cost in speed, see the download package's
-// BenchmarkMemory), and the GPU thread and the network service inside the
-// browser process (about 35 MB less at 7 workers). The --enable-features
+// with one), and fewer processes: the GPU thread and the network service
+// inside the browser process (about 35 MB less at 7 workers). Each page
+// keeps a renderer of its own, although one per site (--process-per-site)
+// would save about 8 MB a page: a page whose script never yields would
+// then freeze every page of the site until the browser was relaunched,
+// closing it would not help. The --enable-features
 // list repeats Playwright's own (CDPScreenshotNewSurface), which a second
 // such flag replaces. Change DefaultArgs before Open to drop a flag.
 var DefaultArgs = []string{
@@ -81,7 +82,6 @@ var DefaultArgs = []string{
 	"--disable-sync",
 	"--no-first-run",
 	"--disable-quic",
-	"--process-per-site",
 	"--disable-gpu",
 	"--in-process-gpu",
 	"--enable-features=CDPScreenshotNewSurface,NetworkServiceInProcess2",

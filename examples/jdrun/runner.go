@@ -390,16 +390,18 @@ func (r *runner) onPage(ctx context.Context, page playwright.Page, v *vehicle, d
 	if _, err := r.sess.Goto(ctx, page, v.URL, exp); err != nil {
 		return download.File{}, err
 	}
-	info, err := page.Evaluate(`([vinSel, btnSel]) => {
+	info, err := r.sess.Evaluate(ctx, page, exp, `([vinSel, btnSel]) => {
 		const vin = vinSel && document.querySelector(vinSel), btn = document.querySelector(btnSel);
 		return [vin ? vin.textContent.trim() : "", btn && btn.tagName === "A" ? btn.href : ""];
 	}`, []any{r.site.PageVIN, r.site.StickerButton})
 	if err != nil {
-		return download.File{}, fmt.Errorf("reading the vehicle page: %w", session.Scrub(err))
+		return download.File{}, fmt.Errorf("reading the vehicle page: %w", err)
 	}
-	vals, _ := info.([]any)
-	pageVIN, _ := vals[0].(string)
-	href, _ := vals[1].(string)
+	var pageVIN, href string
+	if vals, _ := info.([]any); len(vals) == 2 { // a page's scripts can change what the expression returns
+		pageVIN, _ = vals[0].(string)
+		href, _ = vals[1].(string)
+	}
 	if pageVIN != "" && !strings.EqualFold(pageVIN, v.VIN) {
 		return download.File{}, fmt.Errorf("%w: the page of %s shows VIN %s", download.ErrWrongItem, v.VIN, pageVIN)
 	}

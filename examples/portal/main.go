@@ -83,6 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var((*idList)(&cfg.HugeVehicles), "huge", "vehicle `IDs` (comma-separated) whose sticker is a 200 MB stream without Content-Length")
 	fs.Var((*idList)(&cfg.CraftedVehicles), "crafted", "vehicle `IDs` (comma-separated) whose sticker is a tiny PDF whose page tree contains itself")
 	fs.Var((*idList)(&cfg.PageBombVehicles), "page-bomb", "vehicle `IDs` (comma-separated) whose sticker is a tiny PDF claiming a billion pages")
+	fs.Var((*idList)(&cfg.BusyVehicles), "busy", "vehicle `IDs` (comma-separated) whose page runs a script that never yields")
 	fs.BoolVar(&verbose, "v", false, "log every request")
 	fs.BoolVar(&quiet, "q", false, "log nothing")
 	fs.DurationVar(&grace, "grace", 5*time.Second, "how long shutdown waits for requests in progress")
@@ -157,6 +158,7 @@ func faults(c dealer.Config) string {
 	add(len(c.HugeVehicles) > 0, "huge stickers %s", idList(c.HugeVehicles))
 	add(len(c.CraftedVehicles) > 0, "crafted stickers %s", idList(c.CraftedVehicles))
 	add(len(c.PageBombVehicles) > 0, "page-bomb stickers %s", idList(c.PageBombVehicles))
+	add(len(c.BusyVehicles) > 0, "busy vehicle pages %s", idList(c.BusyVehicles))
 	if len(f) == 0 {
 		return "none"
 	}

@@ -201,6 +201,12 @@ type Config struct {
 	// node claims /Count 1000000000. Same rules for the IDs as
 	// GoneVehicles. Defaults to none.
 	PageBombVehicles []int
+	// BusyVehicles lists vehicle IDs whose vehicle page, once its DOM is
+	// ready, runs a script that never yields: the page stops answering
+	// its browser's calls (a script evaluated in it never returns) until
+	// it is closed. Same rules for the IDs as GoneVehicles. Defaults to
+	// none.
+	BusyVehicles []int
 
 	// Prewarm makes [Start] generate every vehicle's sticker PDF in the
 	// background (about 1 ms of one core each), so that even the first
@@ -222,6 +228,7 @@ func (c Config) withDefaults() Config {
 	c.HugeVehicles = slices.Clone(c.HugeVehicles)
 	c.CraftedVehicles = slices.Clone(c.CraftedVehicles)
 	c.PageBombVehicles = slices.Clone(c.PageBombVehicles)
+	c.BusyVehicles = slices.Clone(c.BusyVehicles)
 	c.Addr = cmp.Or(c.Addr, "127.0.0.1:0")
 	c.Vehicles = cmp.Or(c.Vehicles, DefaultVehicles)
 	c.PageSize = cmp.Or(c.PageSize, 25)
@@ -298,5 +305,5 @@ func (c Config) vehicleLists() []struct {
 		name string
 		ids  []int
 	}{{"GoneVehicles", c.GoneVehicles}, {"HugeVehicles", c.HugeVehicles},
-		{"CraftedVehicles", c.CraftedVehicles}, {"PageBombVehicles", c.PageBombVehicles}}
+		{"CraftedVehicles", c.CraftedVehicles}, {"PageBombVehicles", c.PageBombVehicles}, {"BusyVehicles", c.BusyVehicles}}
 }

@@ -120,6 +120,8 @@
 //   - CraftedVehicles, PageBombVehicles: these vehicles' stickers are tiny
 //     PDFs that look well formed but whose page tree contains itself, or
 //     claims a billion pages: naive text extraction never ends.
+//   - BusyVehicles: these vehicles' pages run a script that never yields
+//     once their DOM is ready: a script evaluated in the page never returns.
 //   - LowercaseVINs: every VIN the site shows (inventory, vehicle page,
 //     sticker text) is in lower case; [Vehicle.VIN] is not.
 //

@@ -126,6 +126,7 @@ const (
 	huge             // Config.HugeVehicles
 	crafted          // Config.CraftedVehicles
 	pageBomb         // Config.PageBombVehicles
+	busy             // Config.BusyVehicles
 )
 
 // specials returns the fault of each vehicle, by vehicle index.
@@ -142,6 +143,9 @@ func (c Config) specials() []special {
 	}
 	for _, id := range c.PageBombVehicles {
 		sp[id-1] = pageBomb
+	}
+	for _, id := range c.BusyVehicles {
+		sp[id-1] = busy
 	}
 	return sp
 }

@@ -153,6 +153,7 @@ type vehicleData struct {
 	Mode        string
 	Standard    []string
 	SavingsText string
+	Busy        bool // Config.BusyVehicles
 }
 
 // vehiclePage serves GET /vehicle/{id} and makes it the session's current
@@ -169,7 +170,11 @@ func (s *Server) vehiclePage(w http.ResponseWriter, r *http.Request, sess *sessi
 	sess.mu.Lock()
 	sess.current = v.ID
 	sess.mu.Unlock()
-	d := vehicleData{V: s.show(v), Mode: string(s.cfg.StickerMode), Standard: standardEquipment(v)}
+	d := vehicleData{V: s.show(v), Mode: string(s.cfg.StickerMode), Standard: standardEquipment(v), Busy: s.special[v.ID-1] == busy}
+	if d.Busy {
+		s.count(&s.st.Busy)
+		s.log.Info("fault: busy vehicle page", "vehicle", v.ID)
+	}
 	for i := 1; i <= s.cfg.Photos; i++ {
 		d.Photos = append(d.Photos, "/photos/"+strconv.Itoa(v.ID)+"/"+strconv.Itoa(i)+".jpg")
 	}

@@ -69,6 +69,9 @@ type Stats struct {
 	// Gone counts requests for the vehicle page, sticker or prepare URL of
 	// a vehicle in Config.GoneVehicles, answered 404.
 	Gone int64 `json:"gone"`
+	// Busy counts vehicle pages served with a script that never yields
+	// (Config.BusyVehicles).
+	Busy int64 `json:"busy"`
 	// EndlessPages counts inventory pages past the last one answered with
 	// the last page's rows (Config.EndlessNext).
 	EndlessPages int64 `json:"endless_pages"`
