@@ -112,6 +112,7 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"-gone", "1,x"}, `vehicle ID "x" is not a number`, ""},
 		{[]string{"-vehicles", "10", "-huge", "11"}, "HugeVehicles", ""},
 		{[]string{"-crafted", "2", "-page-bomb", "2"}, "PageBombVehicles", ""},
+		{[]string{"-gone", "3", "-busy", "3"}, "BusyVehicles", ""},
 		{[]string{"-mention-rate", "-1"}, "MentionRate", ""},
 	} {
 		var stdout, stderr bytes.Buffer

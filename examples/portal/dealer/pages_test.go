@@ -677,3 +677,20 @@ func TestBrowserOnlyStickers(t *testing.T) {
 		t.Errorf("the vehicle page: %d; the session should still be logged in", r.status)
 	}
 }
+
+func TestBusyVehicles(t *testing.T) {
+	t.Parallel()
+	srv := start(t, dealer.Config{Vehicles: 3, BusyVehicles: []int{2}})
+	c := newClient(t, srv)
+	c.login()
+	const spin = "for (;;) {}"
+	if r := c.get(srv.Vehicles()[1].Path()); r.status != http.StatusOK || !strings.Contains(r.text(), spin) {
+		t.Errorf("busy vehicle page: %d, without the script that never yields", r.status)
+	}
+	if r := c.get(srv.Vehicles()[0].Path()); strings.Contains(r.text(), spin) {
+		t.Error("an ordinary vehicle page carries the busy script")
+	}
+	if st := srv.Stats(); st.Busy != 1 {
+		t.Errorf("Stats.Busy = %d, want 1", st.Busy)
+	}
+}
