@@ -59,6 +59,8 @@ func Classify(err error) Class {
 		return Class{"not a valid file", "the site sent something else than the file (or one too large or too complex to check)"}
 	case errors.Is(err, ErrNoDownload), errors.Is(err, ErrNoElement), errors.Is(err, session.ErrNotReady):
 		return Class{"no download on the page", "the item's page has no download link or it brought nothing: check the selectors"}
+	case errors.Is(err, session.ErrUnresponsive):
+		return Class{"page hung", "a script on the item's page never yields: the page was closed and the item retried; if it repeats, the page is broken"}
 	case errors.Is(err, session.ErrErrorPage):
 		return Class{"site error page", "the site had trouble: rerun later"}
 	case errors.As(err, &st) && (st.Code == http.StatusNotFound || st.Code == http.StatusGone):

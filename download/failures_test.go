@@ -41,12 +41,18 @@ func TestClassify(t *testing.T) {
 		{pool.Requeue(session.ErrDisconnected), "browser crashed"},
 		{fmt.Errorf("%w: the process died during 2 attempts", checkpoint.ErrPoison), "crashed the process"},
 		{fmt.Errorf("%w: 5 attempt(s); the last: HTTP 500", checkpoint.ErrGivenUp), "attempts used up"},
+		{fmt.Errorf("session: reading http://x/1: %w", session.ErrUnresponsive), "page hung"},
 		{errors.New("something new"), "other"},
 	} {
 		c := download.Classify(wrap(tc.err))
 		if c.Name != tc.want || c.Hint == "" {
 			t.Errorf("Classify(%v) = %+v, want %q with a hint", tc.err, c, tc.want)
 		}
+	}
+	// A hung page is the page's doing: the adaptive pool must not shed
+	// workers for it, as it does for the site's timeouts.
+	if session.Overload(session.ErrUnresponsive) || !session.Overload(context.DeadlineExceeded) {
+		t.Error("Overload: a hung page counts as overload, or a timeout does not")
 	}
 }
 

@@ -330,23 +330,17 @@ func (s *Session) IsLoginURL(url string) bool {
 	return s.cfg.LoginURL != "" && SamePage(url, s.cfg.LoginURL)
 }
 
-// Evaluate is page.Evaluate(expression, arg) bounded by ctx and by the
-// learned timeout of the page's kind (exp.Kind, Timeout and the floor as
-// for [Session.Goto]): playwright's Evaluate has no timeout, so a page
-// whose script never yields would hold the call — and its worker — until
-// the page closed. After an error, close the page: the call may still be
-// pending. A timeout is a [*TimeoutError].
-func (s *Session) Evaluate(ctx context.Context, page playwright.Page, exp Expect, expression string, arg any) (any, error) {
-	ceiling := cmp.Or(exp.Timeout, s.cfg.Timeout)
-	after := max(s.RTO(cmp.Or(exp.Kind, "page")).Timeout(ceiling), min(s.cfg.MinPageTimeout, ceiling))
-	cctx, cancel := context.WithTimeout(ctx, after)
-	defer cancel()
-	v, err := await(cctx, &s.wg, func() (any, error) { return page.Evaluate(expression, arg) }, nil)
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = &TimeoutError{Kind: "script", After: after}
-	}
+// Evaluate is page.Evaluate(expression, arg) bounded by ctx and by within
+// (0: Config.Timeout), the most the script may take: playwright's
+// Evaluate has no timeout, so a page whose script never yields would hold
+// the call — and its worker — for ever. A page that has not answered by
+// then is closed and the error wraps [ErrUnresponsive]; ctx ending first
+// closes it too.
+func (s *Session) Evaluate(ctx context.Context, page playwright.Page, within time.Duration, expression string, arg any) (any, error) {
+	url := ScrubString(page.URL())
+	v, err := s.evalOrClose(ctx, page, cmp.Or(within, s.cfg.Timeout), expression, arg)
 	if err != nil {
-		return nil, fmt.Errorf("session: evaluating a script in %s: %w", ScrubString(page.URL()), Scrub(err))
+		return nil, fmt.Errorf("session: evaluating a script in %s: %w", url, Scrub(err))
 	}
 	return v, nil
 }

@@ -195,9 +195,11 @@ func TestRenderBusyPage(t *testing.T) {
 }
 
 // TestEvaluateBusyPage: playwright's Evaluate takes no timeout; on a page
-// whose script never yields, Session.Evaluate gives up after its bound,
-// and the session's other pages still work (each page has a renderer of
-// its own: with one per site they all froze).
+// whose script never yields, Session.Evaluate gives up after its bound and
+// closes the page, Goto waiting for an element on such a page gives up
+// after a slice and MinPageTimeout, and the session's other pages still
+// work (each page has a renderer of its own: with one per site they all
+// froze).
 func TestEvaluateBusyPage(t *testing.T) {
 	s := sessiontest.Open(t, session.Config{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -219,10 +221,19 @@ func TestEvaluateBusyPage(t *testing.T) {
 	if _, err := s.Goto(ctx, busy, srv.URL+"/busy", session.Expect{WaitUntil: playwright.WaitUntilStateDomcontentloaded}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Evaluate(ctx, busy, session.Expect{Timeout: 3 * time.Second}, `() => document.title`, nil)
-	var te *session.TimeoutError
-	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Evaluate on a page that never yields: %v; want a TimeoutError", err)
+	_, err = s.Evaluate(ctx, busy, 3*time.Second, `() => document.title`, nil)
+	if !errors.Is(err, session.ErrUnresponsive) || !busy.IsClosed() {
+		t.Errorf("Evaluate on a page that never yields: %v (closed: %v); want ErrUnresponsive, closed", err, busy.IsClosed())
+	}
+	busy2, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.ClosePage(busy2) }()
+	start := time.Now()
+	_, err = s.Goto(ctx, busy2, srv.URL+"/busy", session.Expect{Ready: ".missing", Timeout: time.Minute})
+	if !errors.Is(err, session.ErrUnresponsive) {
+		t.Errorf("Goto waiting for an element on a page that never yields: %v after %v; want ErrUnresponsive", err, time.Since(start))
 	}
 	calm, err := s.NewPage(ctx)
 	if err != nil {
@@ -232,7 +243,42 @@ func TestEvaluateBusyPage(t *testing.T) {
 	if _, err := s.Goto(ctx, calm, srv.URL+"/calm", session.Expect{Ready: ".row", Timeout: 10 * time.Second}); err != nil {
 		t.Errorf("another page beside the busy one: %v", err)
 	}
-	if v, err := s.Evaluate(ctx, calm, session.Expect{}, `() => document.title`, nil); err != nil || v != "calm" {
+	if v, err := s.Evaluate(ctx, calm, 0, `() => document.title`, nil); err != nil || v != "calm" {
 		t.Errorf("Evaluate on a calm page: %v, %v", v, err)
+	}
+}
+
+// TestReadyDrawnLate: an element a script draws seconds after the load is
+// waited for as Settle says, beyond the time a page may take to answer
+// one call (the wait is made of short calls).
+func TestReadyDrawnLate(t *testing.T) {
+	s := sessiontest.Open(t, session.Config{MinPageTimeout: 2 * time.Second})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Path == "/now" {
+			fmt.Fprint(w, `<!doctype html><title>now</title><p class=row>item</p>`)
+			return
+		}
+		fmt.Fprint(w, `<!doctype html><title>late</title>
+<script>addEventListener("load", () => setTimeout(() => document.body.insertAdjacentHTML("beforeend", "<p class=row>item</p>"), 4000))</script>`)
+	}))
+	t.Cleanup(srv.Close)
+	ctx := t.Context()
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.ClosePage(page) }()
+	// Pages whose element is there at once teach nothing about the wait.
+	for range 3 {
+		if _, err := s.Goto(ctx, page, srv.URL+"/now", session.Expect{Ready: ".row"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Goto(ctx, page, srv.URL, session.Expect{Ready: ".row", Settle: 10 * time.Second, Timeout: 30 * time.Second}); err != nil {
+		t.Errorf("Goto: %v; want the row drawn after 4 s", err)
+	}
+	if _, err := s.Goto(ctx, page, srv.URL, session.Expect{Ready: ".row", Settle: time.Second, Timeout: 30 * time.Second}); !errors.Is(err, session.ErrNotReady) {
+		t.Errorf("Goto with a settle time shorter than the drawing: %v; want ErrNotReady", err)
 	}
 }

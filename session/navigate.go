@@ -114,10 +114,9 @@ type Expect struct {
 	// download button, the inventory table). Goto waits for it, or for
 	// ErrorPage; a page that finished loading without either for Settle
 	// fails with [ErrNotReady] at once instead of waiting out the deadline.
-	// The wait is learned too (as "<Kind> ready"): a page that does not
-	// answer for longer than pages of its kind took to be ready — a script
-	// that never yields — is closed and fails with a [*TimeoutError].
-	// Defaults to "": no wait.
+	// A page that stops answering meanwhile (a script on it that never
+	// yields) is closed after Config.MinPageTimeout and fails with
+	// [ErrUnresponsive]. Defaults to "": no wait.
 	Ready string
 	// Settle is how long after the page's load event Ready may still take
 	// to appear (drawn by a script). Defaults to 2 s.
@@ -198,56 +197,87 @@ func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, ex
 }
 
 // readyJS waits until the page shows the error element (→ its text), the
-// ready element (→ ""), or has been loaded for settle ms without either, or
-// ms passed (→ null). One round trip, polled in the page.
+// ready element (→ ""), or has been loaded for settle ms without either (→
+// null), for at most ms (→ false: ask again). Polled in the page; the load
+// time comes from the page's navigation timing, so that the settle time
+// counts across calls.
 const readyJS = `async ([errSel, readySel, settle, ms]) => {
 	const end = Date.now() + ms;
-	let loaded = 0;
 	for (;;) {
 		const e = errSel && document.querySelector(errSel);
 		if (e) return (e.textContent || "").trim().slice(0, 200) || "(empty)";
 		if (!readySel || document.querySelector(readySel)) return "";
+		const nav = performance.getEntriesByType("navigation")[0];
+		const loaded = nav ? (nav.loadEventEnd > 0 ? performance.timeOrigin + nav.loadEventEnd : 0)
+			: (document.readyState === "complete" ? performance.timeOrigin : 0);
 		const now = Date.now();
-		if (document.readyState === "complete") loaded = loaded || now;
-		if ((loaded && now - loaded > settle) || now > end) return null;
+		if (loaded && now - loaded > settle) return null;
+		if (now > end) return false;
 		await new Promise(r => setTimeout(r, 50));
 	}
 }`
 
-// ready waits for exp's error or ready element. Evaluate takes no timeout,
-// and a page whose script never yields never answers: the page is closed
-// once the time pages of this kind usually take to be ready (learned, as
-// Goto's timeout) has passed, and the script in it gives up a little
-// before, so that a page that is merely slow answers "not ready" and stays
-// usable. Either doubles the next wait, as a timeout does.
+// readySlice is how long one call of readyJS waits in the page. The wait
+// for the element is made of such calls, so that a page that stops
+// answering — a script that never yields — is found out within a slice
+// and [Config].MinPageTimeout, however long the element may take.
+const readySlice = time.Second
+
+// ready waits for exp's error or ready element until ctx's deadline (or
+// exp.Timeout) draws near.
 func (s *Session) ready(ctx context.Context, page playwright.Page, st *pageState, url string, exp Expect) error {
-	rto := s.RTO(cmp.Or(exp.Kind, "page") + " ready")
-	ceiling := cmp.Or(exp.Timeout, s.cfg.Timeout)
-	bound := max(rto.Timeout(ceiling), min(s.cfg.MinPageTimeout, ceiling))
-	rctx, cancel := context.WithTimeout(ctx, bound)
-	defer cancel()
-	ms := *Timeout(rctx, 0)
-	ms -= min(ms/4, 2000)                                        // answer before the deadline, so the page stays usable
-	defer context.AfterFunc(rctx, func() { _ = page.Close() })() // the page does not answer
-	start := time.Now()
-	v, err := page.Evaluate(readyJS, []any{exp.ErrorPage, exp.Ready, cmp.Or(exp.Settle, 2*time.Second).Milliseconds(), ms})
-	switch text, ok := v.(string); {
-	case err != nil && rctx.Err() != nil && ctx.Err() == nil:
-		rto.Expired()
-		return fmt.Errorf("session: reading %s: %w", ScrubString(url), &TimeoutError{Kind: rto.kind, After: bound})
-	case err != nil:
-		return s.browserErr(ctx, st, fmt.Errorf("session: reading %s: %w", url, err))
-	case !ok:
-		if time.Since(start) >= time.Duration(ms)*time.Millisecond { // waited it out, not settled without it
-			rto.Expired()
+	ms := *Timeout(ctx, cmp.Or(exp.Timeout, s.cfg.Timeout))
+	ms -= min(ms/4, 2000) // answer before the deadline, so the page stays usable
+	end := time.Now().Add(time.Duration(ms) * time.Millisecond)
+	settle := cmp.Or(exp.Settle, 2*time.Second).Milliseconds()
+	for {
+		slice := min(time.Until(end), readySlice)
+		if slice <= 0 {
+			return fmt.Errorf("%w: no %s at %s", ErrNotReady, exp.Ready, ScrubString(url))
 		}
-		return fmt.Errorf("%w: no %s at %s", ErrNotReady, exp.Ready, ScrubString(url))
-	case text != "":
-		rto.Observe(time.Since(start))
-		return &ErrorPageError{URL: url, Text: text}
+		v, err := s.evalOrClose(ctx, page, slice+s.answerWithin(exp), readyJS, []any{exp.ErrorPage, exp.Ready, settle, slice.Milliseconds()})
+		switch text, isText := v.(string); {
+		case errors.Is(err, ErrUnresponsive):
+			return fmt.Errorf("session: reading %s: %w", ScrubString(url), err)
+		case err != nil:
+			return s.browserErr(ctx, st, fmt.Errorf("session: reading %s: %w", url, err))
+		case v == false:
+			continue
+		case !isText:
+			return fmt.Errorf("%w: no %s at %s", ErrNotReady, exp.Ready, ScrubString(url))
+		case text != "":
+			return &ErrorPageError{URL: url, Text: text}
+		}
+		return nil
 	}
-	rto.Observe(time.Since(start))
-	return nil
+}
+
+// answerWithin is how long a page may take to answer a script beyond the
+// script's own wait before it is taken for hung.
+func (s *Session) answerWithin(exp Expect) time.Duration {
+	ceiling := cmp.Or(exp.Timeout, s.cfg.Timeout)
+	if s.cfg.FixedTimeouts {
+		return ceiling
+	}
+	return min(s.cfg.MinPageTimeout, ceiling)
+}
+
+// evalOrClose is page.Evaluate(expression, arg), which takes no timeout:
+// if the page has not answered within, it closes the page (which ends the
+// call) and returns [ErrUnresponsive]; if ctx ends first, it closes the
+// page too and returns ctx.Err().
+func (s *Session) evalOrClose(ctx context.Context, page playwright.Page, within time.Duration, expression string, arg any) (any, error) {
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	stop := context.AfterFunc(wctx, func() { _ = page.Close() })
+	v, err := page.Evaluate(expression, arg)
+	if stop() {
+		return v, err // answered before the page was closed
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, fmt.Errorf("%w (no answer in %v; closed it)", ErrUnresponsive, within)
 }
 
 // pageState returns what the session knows of page and the login

@@ -43,6 +43,11 @@ var (
 	// ErrLoggedOut is the cause [Session.Check] reports after it found the
 	// page logged out and logged in again.
 	ErrLoggedOut = errors.New("session: logged out")
+	// ErrUnresponsive is a page that stopped answering the browser's
+	// calls — a script on it that never yields — and was closed. It is the
+	// page's fault, not the site's load: [Overload] says no.
+	ErrUnresponsive = errors.New("session: the page does not answer (a script on it never yields)")
+
 	// ErrDisconnected is reported for pages of a browser that crashed or
 	// disconnected; the next [Session.NewPage] relaunches it.
 	ErrDisconnected = errors.New("session: browser disconnected")
@@ -70,9 +75,9 @@ var DefaultBlockTypes = []string{"image", "stylesheet", "font", "media"}
 // with one), and fewer processes: the GPU thread and the network service
 // inside the browser process (about 35 MB less at 7 workers). Each page
 // keeps a renderer of its own, although one per site (--process-per-site)
-// would save about 8 MB a page: a page whose script never yields would
-// then freeze every page of the site until the browser was relaunched,
-// closing it would not help. The --enable-features
+// saves about 30 MB a page (the demo portal's vehicle pages at 7 workers):
+// a page whose script never yields then freezes every page of the site
+// until the browser is relaunched — closing it does not help. The --enable-features
 // list repeats Playwright's own (CDPScreenshotNewSurface), which a second
 // such flag replaces. Change DefaultArgs before Open to drop a flag.
 var DefaultArgs = []string{
@@ -160,8 +165,10 @@ type Config struct {
 	// MinTimeout is the least a learned timeout can be. Defaults to
 	// [DefaultMinTimeout].
 	MinTimeout time.Duration
-	// MinPageTimeout is the least a learned navigation timeout can be.
-	// Defaults to [DefaultMinPageTimeout], at most the configured timeout.
+	// MinPageTimeout is the least a learned navigation timeout can be, and
+	// how long a page may take to answer a call (beyond the call's own
+	// wait) before it is taken for hung ([ErrUnresponsive]). Defaults to
+	// [DefaultMinPageTimeout], at most the configured timeout.
 	MinPageTimeout time.Duration
 	// Logger receives the session's events (never a password). Defaults to
 	// slog.Default().

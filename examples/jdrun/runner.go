@@ -376,6 +376,11 @@ func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any
 	return f, err
 }
 
+// pageAnswer is how long reading the vehicle page (two querySelector
+// calls) may take: a page that does not answer that by then has a script
+// that never yields.
+const pageAnswer = 15 * time.Second
+
 // onPage gets v's sticker from its page: it fetches the sticker link
 // (fetchLink), or clicks the button.
 func (r *runner) onPage(ctx context.Context, page playwright.Page, v *vehicle, dst download.Target, afterDirect, fetchLink bool) (download.File, error) {
@@ -390,7 +395,7 @@ func (r *runner) onPage(ctx context.Context, page playwright.Page, v *vehicle, d
 	if _, err := r.sess.Goto(ctx, page, v.URL, exp); err != nil {
 		return download.File{}, err
 	}
-	info, err := r.sess.Evaluate(ctx, page, exp, `([vinSel, btnSel]) => {
+	info, err := r.sess.Evaluate(ctx, page, pageAnswer, `([vinSel, btnSel]) => {
 		const vin = vinSel && document.querySelector(vinSel), btn = document.querySelector(btnSel);
 		return [vin ? vin.textContent.trim() : "", btn && btn.tagName === "A" ? btn.href : ""];
 	}`, []any{r.site.PageVIN, r.site.StickerButton})
