@@ -337,32 +337,24 @@ func (s *Session) IsLoginURL(url string) bool {
 // then is closed and the error wraps [ErrUnresponsive]; ctx ending first
 // closes it too.
 func (s *Session) Evaluate(ctx context.Context, page playwright.Page, within time.Duration, expression string, arg any) (any, error) {
-	url := ScrubString(page.URL())
 	v, err := s.evalOrClose(ctx, page, cmp.Or(within, s.cfg.Timeout), expression, arg)
 	if err != nil {
-		return nil, fmt.Errorf("session: evaluating a script in %s: %w", url, Scrub(err))
+		return nil, fmt.Errorf("session: evaluating a script in %s: %w", ScrubString(page.URL()), Scrub(err))
 	}
 	return v, nil
 }
 
 // Render opens url in page and judges it as [Session.Goto] does, and
 // returns the page as its scripts drew it, parsed: [Session.Get] for a
-// page that is built in the browser. Reading the page ends with exp.Timeout
-// (default Config.Timeout) like the navigation; after an error, close the
-// page: a call to it may still be pending.
+// page that is built in the browser. A page that does not answer the read
+// as soon as a navigation would is closed ([ErrUnresponsive]).
 func (s *Session) Render(ctx context.Context, page playwright.Page, url string, exp Expect) (*Document, error) {
 	resp, err := s.Goto(ctx, page, url, exp)
 	if err != nil {
 		return nil, err
 	}
 	// A script that never yields blocks this call until the page closes.
-	after := cmp.Or(exp.Timeout, s.cfg.Timeout)
-	cctx, cancel := context.WithTimeout(ctx, after)
-	defer cancel()
-	html, err := await(cctx, &s.wg, func() (string, error) { return page.Content() }, nil)
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = &TimeoutError{Kind: "reading", After: after}
-	}
+	html, err := callOrClose(ctx, s, page, s.answerWithin(exp), func() (string, error) { return page.Content() })
 	if err != nil {
 		return nil, fmt.Errorf("session: reading %s: %w", ScrubString(url), Scrub(err))
 	}

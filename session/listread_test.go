@@ -172,8 +172,8 @@ func TestListReaderClosed(t *testing.T) {
 }
 
 // TestRenderBusyPage: a page whose script never yields after it loaded
-// cannot be read; Render says so when its timeout ends instead of waiting
-// for the page's HTML forever.
+// cannot be read; Render closes it and says so within the page's timeout
+// instead of waiting for the page's HTML forever.
 func TestRenderBusyPage(t *testing.T) {
 	s := sessiontest.Open(t, session.Config{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -189,8 +189,8 @@ func TestRenderBusyPage(t *testing.T) {
 	}
 	defer func() { _ = s.ClosePage(page) }()
 	_, err = s.Render(ctx, page, srv.URL, session.Expect{Timeout: 3 * time.Second})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Render of a page that never yields: %v; want a timeout", err)
+	if !errors.Is(err, session.ErrUnresponsive) || !page.IsClosed() {
+		t.Errorf("Render of a page that never yields: %v (closed: %v); want ErrUnresponsive, closed", err, page.IsClosed())
 	}
 }
 
@@ -280,5 +280,36 @@ func TestReadyDrawnLate(t *testing.T) {
 	}
 	if _, err := s.Goto(ctx, page, srv.URL, session.Expect{Ready: ".row", Settle: time.Second, Timeout: 30 * time.Second}); !errors.Is(err, session.ErrNotReady) {
 		t.Errorf("Goto with a settle time shorter than the drawing: %v; want ErrNotReady", err)
+	}
+}
+
+// TestReadyAfterFragmentNavigation: a navigation that changes only the
+// fragment (a page that routes by hash) keeps the document, loaded long
+// ago; the element its route draws still gets the full Settle time.
+func TestReadyAfterFragmentNavigation(t *testing.T) {
+	s := sessiontest.Open(t, session.Config{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<!doctype html><title>app</title><main></main>
+<script>
+const draw = () => setTimeout(() => { document.querySelector("main").innerHTML = "<p class=" + location.hash.slice(1) + ">route</p>" }, 500);
+addEventListener("hashchange", draw); draw();
+</script>`)
+	}))
+	t.Cleanup(srv.Close)
+	ctx := t.Context()
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.ClosePage(page) }()
+	exp := session.Expect{Ready: ".a", Settle: 2500 * time.Millisecond, Timeout: 30 * time.Second}
+	if _, err := s.Goto(ctx, page, srv.URL+"/#a", exp); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the document's load is now older than Settle
+	exp.Ready = ".b"
+	if _, err := s.Goto(ctx, page, srv.URL+"/#b", exp); err != nil {
+		t.Errorf("Goto to another route of the same document: %v; want its element, drawn after 0.5 s", err)
 	}
 }

@@ -115,8 +115,10 @@ type Expect struct {
 	// ErrorPage; a page that finished loading without either for Settle
 	// fails with [ErrNotReady] at once instead of waiting out the deadline.
 	// A page that stops answering meanwhile (a script on it that never
-	// yields) is closed after Config.MinPageTimeout and fails with
-	// [ErrUnresponsive]. Defaults to "": no wait.
+	// yields) is closed once it has not answered a 1 s poll for as long as
+	// a navigation may take (at least Config.MinPageTimeout; the full
+	// timeout with Config.FixedTimeouts), and fails with [ErrUnresponsive].
+	// Defaults to "": no wait.
 	Ready string
 	// Settle is how long after the page's load event Ready may still take
 	// to appear (drawn by a script). Defaults to 2 s.
@@ -197,21 +199,26 @@ func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, ex
 }
 
 // readyJS waits until the page shows the error element (→ its text), the
-// ready element (→ ""), or has been loaded for settle ms without either (→
-// null), for at most ms (→ false: ask again). Polled in the page; the load
-// time comes from the page's navigation timing, so that the settle time
-// counts across calls.
-const readyJS = `async ([errSel, readySel, settle, ms]) => {
-	const end = Date.now() + ms;
+// ready element (→ ""), or has settled for settle ms without either (→
+// null), for at most ms (→ false: ask again). Settled counts from the
+// later of the page's load event and the start of the wait, waited ms
+// before this call: a page loaded long ago (a fragment-only navigation,
+// a tab reused) gets its full settle time too. Polled in the page.
+const readyJS = `async ([errSel, readySel, settle, ms, waited]) => {
+	const start = Date.now() - waited, end = Date.now() + ms;
+	const loadedAt = () => {
+		try {
+			const nav = performance.getEntriesByType("navigation")[0];
+			if (nav) return nav.loadEventEnd > 0 ? Date.now() - (performance.now() - nav.loadEventEnd) : 0;
+		} catch (e) {} // a page that shadows performance: judge by readyState
+		return document.readyState === "complete" ? start : 0;
+	};
 	for (;;) {
 		const e = errSel && document.querySelector(errSel);
 		if (e) return (e.textContent || "").trim().slice(0, 200) || "(empty)";
 		if (!readySel || document.querySelector(readySel)) return "";
-		const nav = performance.getEntriesByType("navigation")[0];
-		const loaded = nav ? (nav.loadEventEnd > 0 ? performance.timeOrigin + nav.loadEventEnd : 0)
-			: (document.readyState === "complete" ? performance.timeOrigin : 0);
-		const now = Date.now();
-		if (loaded && now - loaded > settle) return null;
+		const loaded = loadedAt(), now = Date.now();
+		if (loaded && now - Math.max(loaded, start) > settle) return null;
 		if (now > end) return false;
 		await new Promise(r => setTimeout(r, 50));
 	}
@@ -228,14 +235,16 @@ const readySlice = time.Second
 func (s *Session) ready(ctx context.Context, page playwright.Page, st *pageState, url string, exp Expect) error {
 	ms := *Timeout(ctx, cmp.Or(exp.Timeout, s.cfg.Timeout))
 	ms -= min(ms/4, 2000) // answer before the deadline, so the page stays usable
-	end := time.Now().Add(time.Duration(ms) * time.Millisecond)
+	start := time.Now()
+	end := start.Add(time.Duration(ms) * time.Millisecond)
 	settle := cmp.Or(exp.Settle, 2*time.Second).Milliseconds()
 	for {
 		slice := min(time.Until(end), readySlice)
 		if slice <= 0 {
 			return fmt.Errorf("%w: no %s at %s", ErrNotReady, exp.Ready, ScrubString(url))
 		}
-		v, err := s.evalOrClose(ctx, page, slice+s.answerWithin(exp), readyJS, []any{exp.ErrorPage, exp.Ready, settle, slice.Milliseconds()})
+		args := []any{exp.ErrorPage, exp.Ready, settle, slice.Milliseconds(), time.Since(start).Milliseconds()}
+		v, err := s.evalOrClose(ctx, page, slice+s.answerWithin(exp), readyJS, args)
 		switch text, isText := v.(string); {
 		case errors.Is(err, ErrUnresponsive):
 			return fmt.Errorf("session: reading %s: %w", ScrubString(url), err)
@@ -253,13 +262,15 @@ func (s *Session) ready(ctx context.Context, page playwright.Page, st *pageState
 }
 
 // answerWithin is how long a page may take to answer a script beyond the
-// script's own wait before it is taken for hung.
+// script's own wait before it is taken for hung: as long as a navigation
+// of its kind may take (at least Config.MinPageTimeout), so that a page
+// that is merely slow — a renderer starved of CPU — is not.
 func (s *Session) answerWithin(exp Expect) time.Duration {
 	ceiling := cmp.Or(exp.Timeout, s.cfg.Timeout)
 	if s.cfg.FixedTimeouts {
 		return ceiling
 	}
-	return min(s.cfg.MinPageTimeout, ceiling)
+	return max(s.RTO(cmp.Or(exp.Kind, "page")).Timeout(ceiling), min(s.cfg.MinPageTimeout, ceiling))
 }
 
 // evalOrClose is page.Evaluate(expression, arg), which takes no timeout:
@@ -267,17 +278,23 @@ func (s *Session) answerWithin(exp Expect) time.Duration {
 // call) and returns [ErrUnresponsive]; if ctx ends first, it closes the
 // page too and returns ctx.Err().
 func (s *Session) evalOrClose(ctx context.Context, page playwright.Page, within time.Duration, expression string, arg any) (any, error) {
+	return callOrClose(ctx, s, page, within, func() (any, error) { return page.Evaluate(expression, arg) })
+}
+
+// callOrClose is fn, a call to page that takes no timeout, bounded by ctx
+// and within: past either the page is closed, which ends the call.
+func callOrClose[T any](ctx context.Context, s *Session, page playwright.Page, within time.Duration, fn func() (T, error)) (T, error) {
 	wctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	stop := context.AfterFunc(wctx, func() { _ = page.Close() })
-	v, err := page.Evaluate(expression, arg)
-	if stop() {
-		return v, err // answered before the page was closed
+	v, err := await(wctx, &s.wg, fn, nil)
+	if wctx.Err() == nil || !errors.Is(err, wctx.Err()) {
+		return v, err
 	}
+	_ = s.closePage(page) // the worker's page goes; the pool replaces it
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return v, ctx.Err()
 	}
-	return nil, fmt.Errorf("%w (no answer in %v; closed it)", ErrUnresponsive, within)
+	return v, fmt.Errorf("%w (no answer in %v; closed it)", ErrUnresponsive, within)
 }
 
 // pageState returns what the session knows of page and the login

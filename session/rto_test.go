@@ -98,3 +98,28 @@ func TestStatusErr(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerWithin: a page may take as long to answer a script as a
+// navigation of its kind may take, at least MinPageTimeout: on a machine
+// so loaded that pages take seconds, a slow page is not a hung one.
+func TestAnswerWithin(t *testing.T) {
+	s := &Session{cfg: Config{}.withDefaults()}
+	exp := Expect{Kind: "vehicle"}
+	s.RTO("vehicle").Observe(50 * time.Millisecond)
+	if got := s.answerWithin(exp); got != DefaultMinPageTimeout {
+		t.Errorf("a fast site: %v, want MinPageTimeout %v", got, DefaultMinPageTimeout)
+	}
+	for range 5 {
+		s.RTO("vehicle").Observe(8 * time.Second)
+	}
+	if got, nav := s.answerWithin(exp), s.RTO("vehicle").Timeout(s.cfg.Timeout); got != nav || got <= 8*time.Second {
+		t.Errorf("navigations take 8 s: %v, want the navigation timeout %v", got, nav)
+	}
+	if got := s.answerWithin(Expect{Timeout: 3 * time.Second}); got != 3*time.Second {
+		t.Errorf("a 3 s page: %v, want its timeout", got)
+	}
+	fixed := &Session{cfg: Config{FixedTimeouts: true}.withDefaults()}
+	if got := fixed.answerWithin(Expect{Timeout: time.Minute}); got != time.Minute {
+		t.Errorf("fixed timeouts: %v, want the page's timeout", got)
+	}
+}

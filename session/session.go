@@ -157,7 +157,9 @@ type Config struct {
 	// deadline: launch, login steps, page defaults, closing. Defaults to 30s.
 	Timeout time.Duration
 	// FixedTimeouts turns learned timeouts off: every navigation, page
-	// read and download then waits its full timeout. By default the wait
+	// read and download then waits its full timeout, and a page is taken
+	// for hung ([ErrUnresponsive]) only when it has not answered a call
+	// within that timeout. By default the wait
 	// for an answer is learned from the site's latency per kind of request
 	// (see [RTO] and [Session.RTO]), so that on a site that answers in
 	// 50 ms a hung request costs seconds, not a minute.
