@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -65,10 +66,24 @@ func FormLogin(f Form) LoginFunc {
 	}
 }
 
+// statusOf is resp's HTTP status; 0 without a response.
+func statusOf(resp playwright.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.Status()
+}
+
 func (f Form) login(ctx context.Context, page playwright.Page) error {
 	ms := func() *float64 { return Timeout(ctx, f.Timeout) }
-	if _, err := page.Goto(f.URL, playwright.PageGotoOptions{Timeout: ms()}); err != nil {
+	resp, err := page.Goto(f.URL, playwright.PageGotoOptions{Timeout: ms()})
+	if err != nil {
 		return fmt.Errorf("open login page: %w", err)
+	}
+	// A login page that is down has no form to wait for. (Some sites serve
+	// their form with 401 or 403: only 5xx and 429 say down.)
+	if code := statusOf(resp); code >= 500 || code == http.StatusTooManyRequests {
+		return fmt.Errorf("open login page: %w", StatusErr(code, f.URL, resp.Headers()["retry-after"]))
 	}
 	if f.Success != "" {
 		// A site whose session is still good sends its login page on to a

@@ -107,6 +107,13 @@ type Config struct {
 	// NewBackOff makes the pause policy between login attempts. Defaults to
 	// exponential backoff from 500ms up to 10s, with jitter.
 	NewBackOff func() backoff.BackOff
+	// LoginOutage is how long re-logins may keep failing for reasons that
+	// may pass — the login page down or timing out, not refused
+	// credentials — before the session gives up for good ([pool.Abort]).
+	// Meanwhile the tasks that meet the logout are requeued uncharged
+	// ([LoginDownError]), so a site's maintenance window in the night
+	// costs time, not vehicles. Defaults to 30 minutes.
+	LoginOutage time.Duration
 	// LoginURL is where the site sends logged-out visitors; the default
 	// LoggedOut reports a page on it (same host and path) as logged out.
 	// Defaults to "": pages are never seen as logged out.
@@ -181,6 +188,7 @@ func (c Config) withDefaults() Config {
 	c.LoginAttempts = cmp.Or(c.LoginAttempts, 8)
 	c.Timeout = cmp.Or(c.Timeout, 30*time.Second)
 	c.MinPageTimeout = cmp.Or(c.MinPageTimeout, DefaultMinPageTimeout)
+	c.LoginOutage = cmp.Or(c.LoginOutage, 30*time.Minute)
 	if c.NewBackOff == nil {
 		c.NewBackOff = func() backoff.BackOff {
 			b := backoff.NewExponentialBackOff()
@@ -225,8 +233,9 @@ type Session struct {
 	mu     sync.Mutex // never held across a browser call: event handlers take it
 	drv    *driver
 	cur    *browser
-	gen    uint64 // login generation: +1 per successful (re-)login
-	fatal  error  // a permanent login failure; no login is attempted after it
+	gen    uint64    // login generation: +1 per successful (re-)login
+	fatal  error     // a permanent login failure; no login is attempted after it
+	down   time.Time // when the re-logins began to fail, if they still do
 	closed bool
 	pages  map[playwright.Page]*pageState
 	wg     group   // goroutines still talking to the driver
@@ -733,7 +742,9 @@ func (s *Session) Generation() uint64 {
 // generation seen (see [Session.Generation]) showed it logged out. If a
 // login already happened since seen, it returns nil at once; concurrent
 // callers share one login. A permanent failure is remembered and returned
-// wrapped with [pool.Abort], now and on every later call.
+// wrapped with [pool.Abort], now and on every later call; one that may
+// pass (the login page down) is a [pool.Requeue] of a [*LoginDownError],
+// until it has lasted Config.LoginOutage.
 func (s *Session) Relogin(ctx context.Context, seen uint64) error {
 	s.mu.Lock()
 	b, gen, fatal, closed := s.cur, s.gen, s.fatal, s.closed
@@ -747,7 +758,7 @@ func (s *Session) Relogin(ctx context.Context, seen uint64) error {
 		return nil
 	case b.dead():
 		_, err := s.live(ctx) // a relaunch logs in
-		return err
+		return s.loginOutage(ctx, err)
 	}
 	_, err := s.do(ctx, "login", func(ctx context.Context) (any, error) {
 		s.mu.Lock()
@@ -765,7 +776,56 @@ func (s *Session) Relogin(ctx context.Context, seen uint64) error {
 		s.mu.Unlock()
 		return nil, nil
 	})
-	return err
+	return s.loginOutage(ctx, err)
+}
+
+// LoginDownError is a re-login that failed for a reason that may pass —
+// the login page down (HTTP 5xx) or timing out — rather than a refusal of
+// the credentials. [Session.Relogin] returns it wrapped with
+// [pool.Requeue]: the task that met the logout runs again uncharged once
+// RetryAfter has passed, a wait that grows with the outage; past
+// Config.LoginOutage the session gives up. It wraps the last failure,
+// hence [ErrLoginFailed].
+type LoginDownError struct {
+	For  time.Duration // how long re-logins have been failing
+	Wait time.Duration // what the task waits before it runs again
+	Err  error
+}
+
+func (e *LoginDownError) Error() string {
+	return fmt.Sprintf("the site's login has been failing for %v (retrying in %v): %v", e.For.Round(time.Second), e.Wait.Round(time.Second), e.Err)
+}
+
+// Unwrap returns the last failure.
+func (e *LoginDownError) Unwrap() error { return e.Err }
+
+// RetryAfter is the wait before the task runs again: see pool.Requeue.
+func (e *LoginDownError) RetryAfter() time.Duration { return e.Wait }
+
+// loginOutage judges a re-login's error: a failure that may pass is a
+// requeue after a wait as long as the outage so far (5 s to 1 min), until
+// Config.LoginOutage, which ends the session's logins.
+func (s *Session) loginOutage(ctx context.Context, err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err == nil:
+		s.down = time.Time{}
+		return nil
+	case ctx.Err() != nil || s.fatal != nil || pool.IsAbort(err) || !errors.Is(err, ErrLoginFailed):
+		return err
+	}
+	now := time.Now()
+	if s.down.IsZero() {
+		s.down = now
+	}
+	down := now.Sub(s.down)
+	if down >= s.cfg.LoginOutage {
+		s.fatal = fmt.Errorf("%w; re-logins have failed for %v (Config.LoginOutage)", err, down.Round(time.Second))
+		s.log.Error("session: the login stays down; no further logins", "for", down.Round(time.Second), "err", err)
+		return pool.Abort(s.fatal)
+	}
+	return pool.Requeue(&LoginDownError{For: down, Wait: min(max(down, 5*time.Second), time.Minute), Err: err})
 }
 
 // login runs the LoginFunc on a fresh page of b, retrying transient

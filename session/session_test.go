@@ -193,6 +193,67 @@ func TestReloginRefused(t *testing.T) {
 	}
 }
 
+// TestLoginOutage takes the login page down (503) while the session is
+// logged out: each re-login gives up at once per try instead of waiting
+// for a form, the task that met the logout is requeued uncharged with a
+// wait, and once the login is back the session logs in again. An outage
+// longer than Config.LoginOutage ends the session's logins.
+func TestLoginOutage(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+	s := sessiontest.Open(t, cfg)
+	ctx := t.Context()
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ClosePage(page)
+	srv.SetLoginDown(true)
+	srv.Expire()
+	_, err = s.Goto(ctx, page, srv.ItemURL("A"), session.Expect{})
+	var down *session.LoginDownError
+	var status *session.StatusError
+	switch {
+	case !pool.IsRequeue(err) || !errors.As(err, &down) || !errors.Is(err, session.ErrLoginFailed):
+		t.Fatalf("Goto while the login is down = %v; want pool.Requeue of a *LoginDownError wrapping ErrLoginFailed", err)
+	case down.RetryAfter() < 5*time.Second:
+		t.Errorf("RetryAfter = %v, want at least 5 s", down.RetryAfter())
+	case !errors.As(err, &status) || status.Code != 503:
+		t.Errorf("Goto while the login is down = %v; want the login page's 503 in it", err)
+	}
+	srv.SetLoginDown(false)
+	for try := 1; ; try++ {
+		_, err := s.Goto(ctx, page, srv.ItemURL("A"), session.Expect{})
+		if err == nil {
+			break
+		}
+		if !pool.IsRequeue(err) || try == 2 {
+			t.Fatalf("Goto once the login is back, try %d: %v", try, err)
+		}
+	}
+
+	cfg.LoginOutage = time.Millisecond
+	short := sessiontest.Open(t, cfg)
+	page, err = short.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.ClosePage(page)
+	srv.SetLoginDown(true)
+	srv.Expire()
+	if _, err := short.Goto(ctx, page, srv.ItemURL("B"), session.Expect{}); !errors.As(err, &down) {
+		t.Fatalf("first Goto of the outage = %v; want a *LoginDownError", err)
+	}
+	time.Sleep(2 * time.Millisecond) // past LoginOutage
+	for range 2 {
+		if _, err := short.Goto(ctx, page, srv.ItemURL("B"), session.Expect{}); !pool.IsAbort(err) || !errors.Is(err, session.ErrLoginFailed) {
+			t.Errorf("Goto past LoginOutage = %v; want pool.Abort wrapping ErrLoginFailed", err)
+		}
+	}
+}
+
 // TestCrashRecovery kills chromium while 4 pages work: the session must
 // relaunch it once, log in again, and every task must still finish.
 func TestCrashRecovery(t *testing.T) {

@@ -156,7 +156,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	printSummary(stdout, sum, cfg.StateDir)
 
 	switch {
-	case runErr != nil && errors.Is(runErr, session.ErrBadCredentials):
+	case errors.Is(runErr, session.ErrBadCredentials), errors.Is(runErr, session.ErrLoginFailed): // refused, or down past session.Config.LoginOutage
 		return fmt.Errorf("%w: %w", errLogin, runErr)
 	case runErr != nil:
 		return runErr

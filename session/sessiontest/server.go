@@ -61,7 +61,8 @@ type Server struct {
 
 	srv                   *httptest.Server
 	mu                    sync.Mutex
-	refuse                int // login posts to refuse as an expired form
+	refuse                int  // login posts to refuse as an expired form
+	loginDown             bool // the login page answers 503
 	password              string
 	sessions              map[string]bool
 	faults                map[string]Fault
@@ -80,14 +81,14 @@ func NewServer(t testing.TB) *Server {
 func StartServer() *Server {
 	s := &Server{User: "dealer", Password: "s3cret-Pa55word", sessions: map[string]bool{}, faults: map[string]Fault{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /login", s.up(func(w http.ResponseWriter, r *http.Request) {
 		if s.loggedIn(r) { // as most sites do
 			http.Redirect(w, r, "/items", http.StatusFound)
 			return
 		}
 		s.loginForm(w, "")
-	})
-	mux.HandleFunc("POST /login", s.login)
+	}))
+	mux.HandleFunc("POST /login", s.up(s.login))
 	mux.HandleFunc("GET /logout", func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie("sid"); err == nil {
 			s.mu.Lock()
@@ -160,6 +161,15 @@ func (s *Server) RefuseLogins(n int) {
 	s.refuse = n
 }
 
+// SetLoginDown makes the login page (form and post) answer 503 Service
+// Unavailable while down is true, as a site's login service in
+// maintenance does.
+func (s *Server) SetLoginDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loginDown = down
+}
+
 // Expire logs every session out, as a server-side session timeout does.
 func (s *Server) Expire() {
 	s.mu.Lock()
@@ -214,6 +224,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.logins.Add(1)
 	http.SetCookie(w, &http.Cookie{Name: "sid", Value: sid, Path: "/", HttpOnly: true, MaxAge: 3600})
 	http.Redirect(w, r, "/items", http.StatusSeeOther)
+}
+
+// up serves h unless the login is down (SetLoginDown).
+func (s *Server) up(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		down := s.loginDown
+		s.mu.Unlock()
+		if down {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, "<!doctype html><title>Maintenance</title><h1>Down for maintenance</h1>")
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (s *Server) loggedIn(r *http.Request) bool {
