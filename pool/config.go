@@ -113,7 +113,8 @@ type Config[P any] struct {
 	// uncharged; beyond it they are charged like any failure, so a site
 	// that logs out on every request cannot loop forever (they are still
 	// retried without backoff, after the RetryAfter the error asks for, if
-	// any). Defaults to 5.
+	// any). The requeues of a site's outage (see [Requeue]) do not count.
+	// Defaults to 5.
 	MaxRequeues int
 
 	// NewBackOff makes the retry policy of one task; each task gets a fresh

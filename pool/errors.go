@@ -28,7 +28,11 @@ var (
 // that returns more than zero — a site's "429 Too Many Requests, retry
 // after 2 s" — the task waits that long first, without holding a worker.
 // A pool limits how often one task may be requeued (Config.MaxRequeues);
-// beyond that the failure is charged an attempt, still without backoff.
+// beyond that the failure is charged an attempt, still without backoff —
+// unless err (or an error it wraps) has a method Outage() bool that
+// returns true: a failure of the whole site whose length the caller
+// bounds itself (a login page that is down for a while), which does not
+// count toward the limit.
 func Requeue(err error) error {
 	if err == nil {
 		return nil
@@ -48,6 +52,13 @@ func retryAfter(err error) time.Duration {
 		return ra.RetryAfter()
 	}
 	return 0
+}
+
+// isOutage reports whether err says it is an outage of the whole site
+// (see [Requeue]).
+func isOutage(err error) bool {
+	var o interface{ Outage() bool }
+	return errors.As(err, &o) && o.Outage()
 }
 
 // IsRequeue reports whether err was marked with [Requeue].

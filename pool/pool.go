@@ -60,6 +60,7 @@ type counts struct {
 type task[P any] struct {
 	Task[P]
 	attempts, requeues int
+	outages            int // of the requeues: those MaxRequeues does not count (see Requeue)
 	backoff            backoff.BackOff
 	first              time.Time
 	worker             int
@@ -518,8 +519,12 @@ func (p *PagePool[P]) finalizeLocked(t *task[P], err error) {
 // after running for d: a Result, a retry after backoff, or a requeue.
 func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.Duration) {
 	att := Attempt{Key: t.Key, Number: t.attempts + 1, Requeues: t.requeues, Worker: w.id, Err: err, Started: w.since, Duration: d}
-	if err != nil && IsRequeue(err) && t.requeues < p.cfg.MaxRequeues && !p.stopping {
+	outage := isOutage(err)
+	if err != nil && IsRequeue(err) && (outage || t.requeues-t.outages < p.cfg.MaxRequeues) && !p.stopping {
 		t.requeues++
+		if outage {
+			t.outages++
+		}
 		p.counts.requeued++
 		att.Requeued = true
 		p.pushAttemptLocked(att)

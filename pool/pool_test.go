@@ -557,6 +557,47 @@ func TestRequeueIsNotCharged(t *testing.T) {
 	}
 }
 
+// outageErr is a site's outage that its caller bounds (see pool.Requeue).
+type outageErr struct{}
+
+func (outageErr) Error() string             { return "the login page is down" }
+func (outageErr) Outage() bool              { return true }
+func (outageErr) RetryAfter() time.Duration { return time.Minute }
+
+// TestOutageRequeuesAreNotCounted: a task that meets a site's outage more
+// often than MaxRequeues allows is still not charged, and waits what the
+// outage asks each time; the limit still holds for other requeues. On a
+// fake clock: the waits are an hour of it.
+func TestOutageRequeuesAreNotCounted(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		loggedOut := errors.New("logged out")
+		f := &pooltest.Factory{Script: func(key string, call int) pooltest.Step {
+			switch {
+			case call <= 60:
+				return pooltest.Step{Err: pool.Requeue(fmt.Errorf("re-login: %w", outageErr{}))}
+			case call <= 62 || key == "then logged out":
+				return pooltest.Step{Err: pool.Requeue(loggedOut)}
+			}
+			return pooltest.Step{}
+		}}
+		start := time.Now()
+		res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 2, MaxAttempts: 1, MaxRequeues: 2}, "outage", "then logged out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := res["outage"]; r.Err != nil || r.Attempts != 1 || r.Requeues != 62 {
+			t.Errorf("outage: %+v, want success at the first attempt after 60 + 2 requeues", r)
+		}
+		if r := res["then logged out"]; !errors.Is(r.Err, loggedOut) || r.Attempts != 1 || r.Requeues != 62 {
+			t.Errorf("then logged out: %+v, want the 60 outage requeues free and the 2 others the limit", r)
+		}
+		if took := time.Since(start); took < time.Hour {
+			t.Errorf("the run took %v; each outage requeue should wait its minute", took)
+		}
+	})
+}
+
 func TestAbortStopsThePool(t *testing.T) {
 	t.Parallel()
 	badCreds := errors.New("credentials refused")
