@@ -61,7 +61,8 @@ type Response struct {
 // request, also while the body is read. A crashed browser is relaunched
 // (and logged in) first, as its cookies are the session. Any status comes
 // back as a Response; only a request that got no answer is an error
-// (scrubbed of secrets), or a refused re-login wrapped with [pool.Abort].
+// (scrubbed of secrets), or a refused re-login wrapped with [pool.Abort],
+// or a login that is down (pool.Requeue of a [*LoginDownError]).
 //
 // It sends the browser's user agent and Config.Context's extra headers and
 // HTTP credentials, and honours its proxy and IgnoreHttpsErrors. Cookies

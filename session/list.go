@@ -255,9 +255,10 @@ func (c *crawl[T]) readPage(url string) (ListPage[T], error) {
 			return page, nil
 		case c.ctx.Err() != nil:
 			return page, c.ctx.Err()
-		case pool.IsRequeue(err) && try < c.l.Attempts:
+		case pool.IsRequeue(err) && (try < c.l.Attempts || errors.As(err, new(*LoginDownError))):
 			// Dealt with (a re-login): at once — or after the wait a 429
-			// asks for.
+			// asks for. A login outage has its own bound
+			// (Config.LoginOutage), not Attempts.
 			var ra interface{ RetryAfter() time.Duration }
 			if errors.As(err, &ra) && ra.RetryAfter() > 0 {
 				t := time.NewTimer(ra.RetryAfter())

@@ -152,6 +152,9 @@ type Expect struct {
 //   - the site's error page (Expect.ErrorPage): an [*ErrorPageError];
 //   - Expect.Ready missing once the page settled: [ErrNotReady];
 //   - a refused re-login: the failure wrapped with [pool.Abort];
+//   - a re-login that failed for a reason that may pass (the login page
+//     down): a [*LoginDownError] wrapped with pool.Requeue (see
+//     [Session.Relogin]);
 //   - anything else (a timeout, a network error) as is, scrubbed of
 //     cookies and tokens ([Scrub]).
 //
@@ -205,7 +208,7 @@ func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, ex
 // before this call: a page loaded long ago (a fragment-only navigation,
 // a tab reused) gets its full settle time too. Polled in the page.
 const readyJS = `async ([errSel, readySel, settle, ms, waited]) => {
-	const start = Date.now() - waited, end = Date.now() + ms;
+	const start = Date.now() - waited;
 	const loadedAt = () => {
 		try {
 			const nav = performance.getEntriesByType("navigation")[0];
@@ -213,13 +216,13 @@ const readyJS = `async ([errSel, readySel, settle, ms, waited]) => {
 		} catch (e) {} // a page that shadows performance: judge by readyState
 		return document.readyState === "complete" ? start : 0;
 	};
-	for (;;) {
+	for (let i = 0; ; i++) { // counted, not timed: a page may shadow Date
 		const e = errSel && document.querySelector(errSel);
 		if (e) return (e.textContent || "").trim().slice(0, 200) || "(empty)";
 		if (!readySel || document.querySelector(readySel)) return "";
-		const loaded = loadedAt(), now = Date.now();
-		if (loaded && now - Math.max(loaded, start) > settle) return null;
-		if (now > end) return false;
+		const loaded = loadedAt();
+		if (loaded && Date.now() - Math.max(loaded, start) > settle) return null;
+		if (i * 50 >= ms) return false;
 		await new Promise(r => setTimeout(r, 50));
 	}
 }`
@@ -227,7 +230,8 @@ const readyJS = `async ([errSel, readySel, settle, ms, waited]) => {
 // readySlice is how long one call of readyJS waits in the page. The wait
 // for the element is made of such calls, so that a page that stops
 // answering — a script that never yields — is found out within a slice
-// and [Config].MinPageTimeout, however long the element may take.
+// and the time a navigation may take (at least [Config].MinPageTimeout),
+// however long the element may take.
 const readySlice = time.Second
 
 // ready waits for exp's error or ready element until ctx's deadline (or
@@ -381,6 +385,8 @@ func (s *Session) current() *browser {
 func Overload(err error) bool {
 	var st *StatusError
 	switch {
+	case errors.Is(err, ErrLoginFailed): // the login's trouble (its page down), not the pages' load
+		return false
 	case errors.As(err, &st):
 		return st.Code == http.StatusTooManyRequests || st.Code >= 502 && st.Code <= 504
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, pool.ErrStuck), errors.Is(err, playwright.ErrTimeout):

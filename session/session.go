@@ -175,8 +175,9 @@ type Config struct {
 	// [DefaultMinTimeout].
 	MinTimeout time.Duration
 	// MinPageTimeout is the least a learned navigation timeout can be, and
-	// how long a page may take to answer a call (beyond the call's own
-	// wait) before it is taken for hung ([ErrUnresponsive]). Defaults to
+	// the least time a page may take to answer a call (beyond the call's
+	// own wait) before it is taken for hung ([ErrUnresponsive]): as long as
+	// a navigation of its kind may take, at least this. Defaults to
 	// [DefaultMinPageTimeout], at most the configured timeout.
 	MinPageTimeout time.Duration
 	// Logger receives the session's events (never a password). Defaults to
@@ -211,6 +212,8 @@ func (c Config) validate() error {
 		return errors.New("session: Config.LoginAttempts is negative")
 	case c.Timeout < 0:
 		return errors.New("session: Config.Timeout is negative")
+	case c.LoginOutage < 0:
+		return errors.New("session: Config.LoginOutage is negative")
 	case c.Endpoint != "" && !strings.HasPrefix(c.Endpoint, "ws://") && !strings.HasPrefix(c.Endpoint, "wss://"):
 		return fmt.Errorf("session: Config.Endpoint %q is not a ws:// or wss:// URL", c.Endpoint)
 	}
@@ -230,18 +233,20 @@ type Session struct {
 	install Install
 	dir     string // private XDG_CONFIG_HOME of the browsers: chromium's crash handlers are found by it
 
-	mu     sync.Mutex // never held across a browser call: event handlers take it
-	drv    *driver
-	cur    *browser
-	gen    uint64    // login generation: +1 per successful (re-)login
-	fatal  error     // a permanent login failure; no login is attempted after it
-	down   time.Time // when the re-logins began to fail, if they still do
-	closed bool
-	pages  map[playwright.Page]*pageState
-	wg     group   // goroutines still talking to the driver
-	hc     *client // for requests without a page; see Fetch
-	ua     string  // the browser's user agent, read at login
-	rtos   map[string]*RTO
+	mu    sync.Mutex // never held across a browser call: event handlers take it
+	drv   *driver
+	cur   *browser
+	gen   uint64 // login generation: +1 per successful (re-)login
+	fatal error  // a permanent login failure; no login is attempted after it
+	// While re-logins fail (the login page down): since when, and the
+	// earliest time of the next try.
+	down, nextLogin time.Time
+	closed          bool
+	pages           map[playwright.Page]*pageState
+	wg              group   // goroutines still talking to the driver
+	hc              *client // for requests without a page; see Fetch
+	ua              string  // the browser's user agent, read at login
+	rtos            map[string]*RTO
 
 	flight                      singleflight.Group
 	logins, relaunches, blocked atomic.Int64
@@ -390,7 +395,7 @@ func (s *Session) open(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	s.gen++
+	s.loggedInLocked()
 	s.mu.Unlock()
 	return nil
 }
@@ -572,7 +577,7 @@ func (s *Session) live(ctx context.Context) (*browser, error) {
 	}
 	v, err := s.do(ctx, "relaunch", func(ctx context.Context) (any, error) { return s.relaunch(ctx, b) })
 	if err != nil {
-		return nil, err
+		return nil, s.loginOutage(ctx, err) // a relaunch logs in: its login may meet an outage too
 	}
 	return v.(*browser), nil
 }
@@ -641,7 +646,7 @@ func (s *Session) relaunch(ctx context.Context, old *browser) (*browser, error) 
 		return nil, ErrClosed
 	}
 	s.cur = b
-	s.gen++
+	s.loggedInLocked()
 	gen := s.gen
 	s.mu.Unlock()
 	s.relaunches.Add(1)
@@ -671,8 +676,9 @@ func (s *Session) restartDriver() error {
 // share one login — and returns [ErrLoggedOut] wrapped with [pool.Requeue],
 // so the task runs again without being charged an attempt. A page of a
 // crashed browser gives [ErrDisconnected] wrapped with pool.Requeue; a
-// refused login gives the failure wrapped with [pool.Abort]; any other
-// failure comes back as is.
+// refused login gives the failure wrapped with [pool.Abort]; a login that
+// is down, a [*LoginDownError] wrapped with pool.Requeue (see
+// [Session.Relogin]); any other failure comes back as is.
 //
 // Call it after navigating, before trusting what the page shows.
 func (s *Session) Check(ctx context.Context, page playwright.Page) error {
@@ -746,6 +752,9 @@ func (s *Session) Generation() uint64 {
 // pass (the login page down) is a [pool.Requeue] of a [*LoginDownError],
 // until it has lasted Config.LoginOutage.
 func (s *Session) Relogin(ctx context.Context, seen uint64) error {
+	if err := s.awaitNextLogin(ctx); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	b, gen, fatal, closed := s.cur, s.gen, s.fatal, s.closed
 	s.mu.Unlock()
@@ -758,13 +767,16 @@ func (s *Session) Relogin(ctx context.Context, seen uint64) error {
 		return nil
 	case b.dead():
 		_, err := s.live(ctx) // a relaunch logs in
-		return s.loginOutage(ctx, err)
+		return err
 	}
 	_, err := s.do(ctx, "login", func(ctx context.Context) (any, error) {
 		s.mu.Lock()
-		done := s.gen != seen // a straggler's flight after the real one
+		done, fatal := s.gen != seen, s.fatal // a straggler's flight after the real one
 		s.mu.Unlock()
-		if done {
+		switch {
+		case fatal != nil:
+			return nil, fatal
+		case done:
 			return nil, nil
 		}
 		s.log.Warn("session: logged out, logging in again", "generation", seen)
@@ -772,11 +784,22 @@ func (s *Session) Relogin(ctx context.Context, seen uint64) error {
 			return nil, err
 		}
 		s.mu.Lock()
-		s.gen++
+		s.loggedInLocked()
 		s.mu.Unlock()
 		return nil, nil
 	})
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrClosed) && !pool.IsAbort(err) {
+		// The task's time ran out while the login goes on (a login page
+		// that hangs): not the task's fault.
+		return pool.Requeue(&LoginDownError{Wait: minLoginWait, Err: fmt.Errorf("%w: still logging in when the task's time ran out: %w", ErrLoginFailed, err)})
+	}
 	return s.loginOutage(ctx, err)
+}
+
+// loggedInLocked notes a login: a new generation, the end of any outage.
+func (s *Session) loggedInLocked() {
+	s.gen++
+	s.down, s.nextLogin = time.Time{}, time.Time{}
 }
 
 // LoginDownError is a re-login that failed for a reason that may pass —
@@ -802,6 +825,39 @@ func (e *LoginDownError) Unwrap() error { return e.Err }
 // RetryAfter is the wait before the task runs again: see pool.Requeue.
 func (e *LoginDownError) RetryAfter() time.Duration { return e.Wait }
 
+// Outage makes the pool requeue the task however often it meets the
+// outage: Config.LoginOutage bounds it (see pool.Requeue).
+func (e *LoginDownError) Outage() bool { return true }
+
+// The wait between re-login tries while the login is down: as long as
+// the outage so far, within these bounds.
+const minLoginWait, maxLoginWait = 5 * time.Second, time.Minute
+
+// awaitNextLogin holds a re-login while the login is down until its next
+// try is due, so that the workers meeting the logout wait together rather
+// than each starting a login; if ctx ends before then, it returns the
+// requeue at once.
+func (s *Session) awaitNextLogin(ctx context.Context) error {
+	s.mu.Lock()
+	down, next, over := s.down, s.nextLogin, s.fatal != nil || s.closed
+	s.mu.Unlock()
+	wait := time.Until(next)
+	if wait <= 0 || over {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		return pool.Requeue(&LoginDownError{For: time.Since(down), Wait: wait, Err: fmt.Errorf("%w: the login page is down; next try in %v", ErrLoginFailed, wait.Round(time.Second))})
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // loginOutage judges a re-login's error: a failure that may pass is a
 // requeue after a wait as long as the outage so far (5 s to 1 min), until
 // Config.LoginOutage, which ends the session's logins.
@@ -810,9 +866,10 @@ func (s *Session) loginOutage(ctx context.Context, err error) error {
 	defer s.mu.Unlock()
 	switch {
 	case err == nil:
-		s.down = time.Time{}
 		return nil
-	case ctx.Err() != nil || s.fatal != nil || pool.IsAbort(err) || !errors.Is(err, ErrLoginFailed):
+	case s.fatal != nil: // set by this flight's other waiter
+		return pool.Abort(s.fatal)
+	case ctx.Err() != nil || pool.IsAbort(err) || !errors.Is(err, ErrLoginFailed):
 		return err
 	}
 	now := time.Now()
@@ -825,7 +882,11 @@ func (s *Session) loginOutage(ctx context.Context, err error) error {
 		s.log.Error("session: the login stays down; no further logins", "for", down.Round(time.Second), "err", err)
 		return pool.Abort(s.fatal)
 	}
-	return pool.Requeue(&LoginDownError{For: down, Wait: min(max(down, 5*time.Second), time.Minute), Err: err})
+	wait := min(max(down, minLoginWait), maxLoginWait)
+	if next := now.Add(wait); next.After(s.nextLogin) {
+		s.nextLogin = next
+	}
+	return pool.Requeue(&LoginDownError{For: down, Wait: s.nextLogin.Sub(now), Err: err})
 }
 
 // login runs the LoginFunc on a fresh page of b, retrying transient
@@ -868,6 +929,10 @@ func (s *Session) login(ctx context.Context, b *browser) error {
 		wait := bo.NextBackOff()
 		if wait == backoff.Stop {
 			return err
+		}
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(err, &ra) {
+			wait = max(wait, ra.RetryAfter()) // a login page's 429 or 503 said how long
 		}
 		s.log.Warn("session: login failed, retrying", "err", err, "in", wait)
 		t := time.NewTimer(wait)
@@ -1140,6 +1205,11 @@ func await[T any](ctx context.Context, g *group, fn func() (T, error), discard f
 	case r := <-ch:
 		return r.v, r.err
 	case <-ctx.Done():
+		select {
+		case r := <-ch: // answered just as ctx ended: the answer counts
+			return r.v, r.err
+		default:
+		}
 		close(gaveUp)
 		var zero T
 		return zero, ctx.Err()

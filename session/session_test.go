@@ -234,23 +234,60 @@ func TestLoginOutage(t *testing.T) {
 		}
 	}
 
-	cfg.LoginOutage = time.Millisecond
-	short := sessiontest.Open(t, cfg)
-	page, err = short.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer short.ClosePage(page)
+	// While it is down, re-logins are paced: a task that cannot wait for
+	// the next try is requeued at once, without a login.
 	srv.SetLoginDown(true)
 	srv.Expire()
-	if _, err := short.Goto(ctx, page, srv.ItemURL("B"), session.Expect{}); !errors.As(err, &down) {
-		t.Fatalf("first Goto of the outage = %v; want a *LoginDownError", err)
+	if _, err := s.Goto(ctx, page, srv.ItemURL("A"), session.Expect{}); !errors.As(err, &down) {
+		t.Fatalf("Goto as the login goes down again = %v; want a *LoginDownError", err)
 	}
-	time.Sleep(2 * time.Millisecond) // past LoginOutage
-	for range 2 {
-		if _, err := short.Goto(ctx, page, srv.ItemURL("B"), session.Expect{}); !pool.IsAbort(err) || !errors.Is(err, session.ErrLoginFailed) {
-			t.Errorf("Goto past LoginOutage = %v; want pool.Abort wrapping ErrLoginFailed", err)
+	hits := srv.LoginRequests()
+	short, cancel := context.WithTimeout(ctx, 3*time.Second)
+	_, err = s.Goto(short, page, srv.ItemURL("A"), session.Expect{})
+	cancel()
+	if hits++; !pool.IsRequeue(err) || !errors.As(err, &down) || srv.LoginRequests() != hits { // the Goto's own, redirected
+		t.Errorf("Goto with 3 s left before the next login try = %v, %d login page requests; want a requeue, 1", err, srv.LoginRequests()-hits+1)
+	}
+
+	// Past LoginOutage, every task waiting on the failed login is told to
+	// stop, not one of them.
+	srv.SetLoginDown(false)
+	cfg.LoginOutage = time.Millisecond
+	brief := sessiontest.Open(t, cfg)
+	srv.SetLoginDown(true)
+	gen := brief.Generation()
+	if err := brief.Relogin(ctx, gen); !errors.As(err, &down) {
+		t.Fatalf("first re-login of the outage = %v; want a *LoginDownError", err)
+	}
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { errs <- brief.Relogin(ctx, gen) }()
+	}
+	for range 3 {
+		if err := <-errs; !pool.IsAbort(err) || !errors.Is(err, session.ErrLoginFailed) {
+			t.Errorf("re-login past LoginOutage = %v; want pool.Abort wrapping ErrLoginFailed", err)
 		}
+	}
+	if err := brief.Relogin(ctx, gen); !pool.IsAbort(err) {
+		t.Errorf("a later re-login = %v; want the remembered abort", err)
+	}
+}
+
+// TestLoginThatHangsRequeues: a re-login whose login page never answers
+// outlasts the task that started it; the task is requeued uncharged (a
+// *LoginDownError), not failed with its deadline.
+func TestLoginThatHangsRequeues(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	s := sessiontest.Open(t, srv.Config())
+	srv.SetLoginHang(true)
+	t.Cleanup(func() { srv.SetLoginHang(false) })
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	err := s.Relogin(ctx, s.Generation())
+	var down *session.LoginDownError
+	if !pool.IsRequeue(err) || !errors.As(err, &down) {
+		t.Errorf("re-login that outlasts the task = %v; want pool.Requeue of a *LoginDownError", err)
 	}
 }
 

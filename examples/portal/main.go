@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.TruncateRate, "truncate-rate", 0, "share of sticker PDFs cut short (0..1)")
 	fs.BoolVar(&cfg.TruncateAbort, "truncate-abort", false, "truncated PDFs drop the connection instead of ending cleanly")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 0, "how long a login lasts (0: forever)")
+	fs.IntVar(&cfg.LoginDownAfter, "login-down-after", 0, "take the login page down (503) from this successful login on (0: never)")
+	fs.DurationVar(&cfg.LoginDownFor, "login-down-for", 0, "for this long (with -login-down-after)")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "end sessions idle this long (0: never)")
 	fs.IntVar(&cfg.MaxInFlight, "max-inflight", 0, "requests one session may have in progress; more get 429 (0: no limit)")
 	fs.BoolVar(&cfg.KickOnLimit, "kick", false, "also log the session out when it goes over -max-inflight")

@@ -61,12 +61,14 @@ type Server struct {
 
 	srv                   *httptest.Server
 	mu                    sync.Mutex
-	refuse                int  // login posts to refuse as an expired form
-	loginDown             bool // the login page answers 503
+	refuse                int           // login posts to refuse as an expired form
+	loginDown             bool          // the login page answers 503
+	loginHang             chan struct{} // the login page answers when it is closed
 	password              string
 	sessions              map[string]bool
 	faults                map[string]Fault
 	loginPosts, logins    atomic.Int64
+	loginHits             atomic.Int64
 	pdfs, assets, fetches atomic.Int64
 }
 
@@ -170,6 +172,21 @@ func (s *Server) SetLoginDown(down bool) {
 	s.loginDown = down
 }
 
+// SetLoginHang makes the login page (form and post) answer nothing while
+// hang is true: the requests wait until it is false again or the client
+// gives up.
+func (s *Server) SetLoginHang(hang bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case hang && s.loginHang == nil:
+		s.loginHang = make(chan struct{})
+	case !hang && s.loginHang != nil:
+		close(s.loginHang)
+		s.loginHang = nil
+	}
+}
+
 // Expire logs every session out, as a server-side session timeout does.
 func (s *Server) Expire() {
 	s.mu.Lock()
@@ -179,6 +196,10 @@ func (s *Server) Expire() {
 
 // LoginPosts returns how many times the login form was submitted.
 func (s *Server) LoginPosts() int64 { return s.loginPosts.Load() }
+
+// LoginRequests returns how many requests the login page got, form and
+// post, answered or not.
+func (s *Server) LoginRequests() int64 { return s.loginHits.Load() }
 
 // Logins returns how many logins succeeded.
 func (s *Server) Logins() int64 { return s.logins.Load() }
@@ -226,12 +247,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/items", http.StatusSeeOther)
 }
 
-// up serves h unless the login is down (SetLoginDown).
+// up serves h unless the login is down (SetLoginDown) or hangs
+// (SetLoginHang).
 func (s *Server) up(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		s.loginHits.Add(1)
 		s.mu.Lock()
-		down := s.loginDown
+		down, hang := s.loginDown, s.loginHang
 		s.mu.Unlock()
+		if hang != nil {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if down {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusServiceUnavailable)

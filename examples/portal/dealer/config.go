@@ -121,6 +121,14 @@ type Config struct {
 	// [Stats.LoginsBadCSRF] and [Stats.CSRFRaces]. Defaults to 0.
 	CSRFRaceRate float64
 
+	// LoginDownAfter and LoginDownFor take the login page down — 503 for
+	// the form and its post — for LoginDownFor from the LoginDownAfter-th
+	// successful login on, as a login service in maintenance does while
+	// the rest of the site runs. Counted in [Stats.LoginsDown]. Default to
+	// 0: never.
+	LoginDownAfter int
+	LoginDownFor   time.Duration
+
 	// SessionTTL is how long a login lasts; after it, requests of that
 	// session are redirected (302) to /login?next=…. Defaults to 0: forever.
 	SessionTTL time.Duration

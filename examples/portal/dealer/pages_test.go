@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pagefleet/pagefleet/examples/portal/dealer"
 )
@@ -544,6 +545,40 @@ func TestCSRFRace(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "fault: CSRF race") || strings.Contains(logs.String(), dealer.DemoPassword) {
 		t.Errorf("logs: no CSRF race, or a password:\n%s", logs.String())
+	}
+}
+
+// TestLoginDown: from the LoginDownAfter-th login on, the login page
+// answers 503 for LoginDownFor, form and post alike, and then works again;
+// the rest of the site keeps serving the sessions already logged in.
+func TestLoginDown(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := start(t, dealer.Config{Vehicles: 5, LoginDownAfter: 2, LoginDownFor: time.Minute, Now: clock})
+	first := newClient(t, srv)
+	first.login()
+	if r := first.get("/login"); r.status != http.StatusOK {
+		t.Fatalf("login page before the outage: %d", r.status)
+	}
+	newClient(t, srv).login() // the 2nd: the outage begins
+	c := newClient(t, srv)
+	if r := c.get("/login"); r.status != http.StatusServiceUnavailable {
+		t.Errorf("login form during the outage: %d, want 503", r.status)
+	}
+	if r := c.post("/login", url.Values{"username": {dealer.DemoUser}, "password": {dealer.DemoPassword}}, nil); r.status != http.StatusServiceUnavailable {
+		t.Errorf("login post during the outage: %d, want 503", r.status)
+	}
+	if r := first.get("/inventory"); r.status != http.StatusOK || !loggedIn(r) {
+		t.Errorf("inventory of a live session during the outage: %d", r.status)
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	c.login()
+	if st := c.httpStats(); st.LoginsDown != 2 || st.LoginsOK != 3 {
+		t.Errorf("stats: %d logins down, %d ok; want 2, 3", st.LoginsDown, st.LoginsOK)
 	}
 }
 

@@ -32,7 +32,8 @@ type Server struct {
 	closed   bool       // no new requests are handled
 	active   int        // handlers running
 	sessions map[string]*session
-	lastN    int // number of the last session made
+	lastN    int       // number of the last session made
+	downTill time.Time // the login page answers 503 until then (Config.LoginDownAfter)
 	st       Stats
 	// hugeActive is the number of huge stickers being written: a gauge
 	// that ResetStats leaves alone.

@@ -157,6 +157,9 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 		s.interrupted(w, err)
 		return
 	}
+	if s.loginDown(w) {
+		return
+	}
 	next := safeNext(r.URL.Query().Get("next"))
 	if s.current(r) != nil {
 		http.Redirect(w, r, next, http.StatusFound)
@@ -176,6 +179,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	d := s.decide(KindLogin)
 	if err := s.wait(r.Context(), d.latency); err != nil {
 		s.interrupted(w, err)
+		return
+	}
+	if s.loginDown(w) {
 		return
 	}
 	user := r.PostFormValue("username")
@@ -215,11 +221,30 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	sess.n = s.lastN
 	s.sessions[sess.id] = sess
 	s.st.LoginsOK++
+	if s.cfg.LoginDownAfter > 0 && s.st.LoginsOK == int64(s.cfg.LoginDownAfter) {
+		s.downTill = now.Add(s.cfg.LoginDownFor)
+	}
 	s.mu.Unlock()
 	s.log.Info("login", "user", user, "session", sess.n)
 	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true})
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: sess.id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// loginDown answers 503 while the login page is down
+// (Config.LoginDownAfter), and reports whether it did.
+func (s *Server) loginDown(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	down := s.cfg.Now().Before(s.downTill)
+	if down {
+		s.st.LoginsDown++
+	}
+	s.mu.Unlock()
+	if down {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "Sign-in is down for maintenance", http.StatusServiceUnavailable)
+	}
+	return down
 }
 
 // formExpired refuses a login POST for its CSRF token: 403 and the form

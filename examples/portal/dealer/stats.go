@@ -20,6 +20,7 @@ type Stats struct {
 	LoginsBadCSRF int64 `json:"logins_bad_csrf"` // login POSTs refused for their CSRF token: missing, wrong, or a CSRF race
 	CSRFRaces     int64 `json:"csrf_races"`      // right login POSTs refused as if their token were wrong (Config.CSRFRaceRate)
 	Logouts       int64 `json:"logouts"`         // GET or POST /logout of a live session
+	LoginsDown    int64 `json:"logins_down"`     // login requests answered 503 (Config.LoginDownAfter)
 
 	// Forced logouts: sessions the server ended, counted once per session
 	// when a request of it notices, or else at the next successful login
