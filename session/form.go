@@ -83,7 +83,7 @@ func (f Form) login(ctx context.Context, page playwright.Page) error {
 	// A login page that is down has no form to wait for. (Some sites serve
 	// their form with 401 or 403: only 5xx and 429 say down.)
 	if code := statusOf(resp); code >= 500 || code == http.StatusTooManyRequests {
-		return fmt.Errorf("open login page: %w", StatusErr(code, f.URL, resp.Headers()["retry-after"]))
+		return fmt.Errorf("open login page: %w", StatusErr(code, resp.URL(), resp.Headers()["retry-after"]))
 	}
 	if f.Success != "" {
 		// A site whose session is still good sends its login page on to a

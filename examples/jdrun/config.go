@@ -527,7 +527,8 @@ Flags:
 	})
 	fmt.Fprint(w, `
 Exit codes: 0 all done; 1 error; 2 invalid configuration; 3 login refused
-(bad credentials) or the site unreachable; 4 finished, but some vehicles failed;
+(bad credentials), down for 30 minutes, or the site unreachable; 4 finished,
+but some vehicles failed;
 130 interrupted (Ctrl-C / SIGTERM; the checkpoint keeps everything finished).
 `)
 }

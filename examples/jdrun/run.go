@@ -110,10 +110,12 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	lv.SetPhase("listing the inventory")
 
 	vehicles, err := r.list(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w while listing the inventory", errInterrupted)
-		}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("%w while listing the inventory", errInterrupted)
+	case errors.Is(err, session.ErrLoginFailed): // the login went down while listing, past LoginOutage
+		return fmt.Errorf("%w: %w", errLogin, err)
+	case err != nil:
 		return err
 	}
 	todo, plan, err := r.plan(ctx, vehicles)
