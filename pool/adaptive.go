@@ -140,6 +140,9 @@ func (c *controller) observe(a Attempt) {
 	if a.Started.Before(c.since) {
 		return // ran (partly) under the previous count
 	}
+	if a.Requeued && isOutage(a.Err) {
+		return // the site's outage (its login down) says nothing of its load
+	}
 	c.n++
 	c.totalTime += a.Duration
 	switch {

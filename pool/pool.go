@@ -520,7 +520,7 @@ func (p *PagePool[P]) finalizeLocked(t *task[P], err error) {
 func (p *PagePool[P]) settleLocked(t *task[P], w *worker[P], err error, d time.Duration) {
 	att := Attempt{Key: t.Key, Number: t.attempts + 1, Requeues: t.requeues, Worker: w.id, Err: err, Started: w.since, Duration: d}
 	outage := isOutage(err)
-	if err != nil && IsRequeue(err) && (outage || t.requeues-t.outages < p.cfg.MaxRequeues) && !p.stopping {
+	if err != nil && IsRequeue(err) && !IsAbort(err) && (outage || t.requeues-t.outages < p.cfg.MaxRequeues) && !p.stopping {
 		t.requeues++
 		if outage {
 			t.outages++

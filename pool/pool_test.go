@@ -395,6 +395,25 @@ func TestFactoryFailures(t *testing.T) {
 			t.Errorf("Run: %v, task: %v", err, res["a"].Err)
 		}
 	})
+	t.Run("an outage does not count", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			f := &pooltest.Factory{NewErr: func(n int) error {
+				if n <= 10 {
+					return pool.Requeue(outageErr{}) // the login is down: no page for an hour of the fake clock
+				}
+				return nil
+			}}
+			start := time.Now()
+			res, err := run(t, t.Context(), f, pool.Config[*pooltest.Page]{Workers: 1, PageAttempts: 2}, "a")
+			if err != nil || res["a"].Err != nil {
+				t.Errorf("Run: %v, task: %v; want the page made after the outage", err, res["a"].Err)
+			}
+			if took := time.Since(start); took < 10*time.Minute {
+				t.Errorf("made after %v; each try should wait the outage's minute", took)
+			}
+		})
+	})
 	t.Run("permanent stops at once", func(t *testing.T) {
 		t.Parallel()
 		f := &pooltest.Factory{NewErr: func(int) error { return backoff.Permanent(pooltest.ErrInjected) }}

@@ -71,6 +71,10 @@ func (p *PagePool[P]) ensurePage(w *worker[P]) bool {
 			b = retryBackOff(classicFirstWait, 0) // the classic 1 s doubling: a page's failure says nothing of the site's pace
 		}
 		wait := b.NextBackOff()
+		if isOutage(err) { // the site's, bounded by whoever says so: not this page's failure
+			failures--
+			wait = max(wait, retryAfter(err))
+		}
 		var permanent *backoff.PermanentError
 		if errors.As(err, &permanent) || IsAbort(err) || failures >= p.cfg.PageAttempts || wait == backoff.Stop {
 			p.stopLocked(fmt.Errorf("pool: worker %d could not make a page (%d attempt(s)): %w", w.id, failures, err))
