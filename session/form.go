@@ -83,7 +83,9 @@ func (f Form) login(ctx context.Context, page playwright.Page) error {
 	// A login page that is down has no form to wait for. (Some sites serve
 	// their form with 401 or 403: only 5xx and 429 say down.)
 	if code := statusOf(resp); code >= 500 || code == http.StatusTooManyRequests {
-		return fmt.Errorf("open login page: %w", StatusErr(code, resp.URL(), resp.Headers()["retry-after"]))
+		// Not StatusErr's: its 429 is a requeue, which would outlive the
+		// abort a login that stays down ends in.
+		return fmt.Errorf("open login page: %w", &StatusError{Code: code, URL: ScrubString(resp.URL()), Wait: parseRetryAfter(resp.Headers()["retry-after"])})
 	}
 	if f.Success != "" {
 		// A site whose session is still good sends its login page on to a

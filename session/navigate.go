@@ -208,7 +208,7 @@ func (s *Session) Goto(ctx context.Context, page playwright.Page, url string, ex
 // before this call: a page loaded long ago (a fragment-only navigation,
 // a tab reused) gets its full settle time too. Polled in the page.
 const readyJS = `async ([errSel, readySel, settle, ms, waited]) => {
-	const start = Date.now() - waited;
+	const start = Date.now() - waited, end = Date.now() + ms;
 	const loadedAt = () => {
 		try {
 			const nav = performance.getEntriesByType("navigation")[0];
@@ -216,13 +216,13 @@ const readyJS = `async ([errSel, readySel, settle, ms, waited]) => {
 		} catch (e) {} // a page that shadows performance: judge by readyState
 		return document.readyState === "complete" ? start : 0;
 	};
-	for (let i = 0; ; i++) { // counted, not timed: a page may shadow Date
+	for (let i = 0; ; i++) { // counted too: a page may shadow Date
 		const e = errSel && document.querySelector(errSel);
 		if (e) return (e.textContent || "").trim().slice(0, 200) || "(empty)";
 		if (!readySel || document.querySelector(readySel)) return "";
 		const loaded = loadedAt();
 		if (loaded && Date.now() - Math.max(loaded, start) > settle) return null;
-		if (i * 50 >= ms) return false;
+		if (Date.now() > end || i * 50 >= ms) return false;
 		await new Promise(r => setTimeout(r, 50));
 	}
 }`

@@ -166,10 +166,10 @@ type Config struct {
 	// FixedTimeouts turns learned timeouts off: every navigation, page
 	// read and download then waits its full timeout, and a page is taken
 	// for hung ([ErrUnresponsive]) only when it has not answered a call
-	// within that timeout. By default the wait
-	// for an answer is learned from the site's latency per kind of request
-	// (see [RTO] and [Session.RTO]), so that on a site that answers in
-	// 50 ms a hung request costs seconds, not a minute.
+	// within that timeout. By default the wait for an answer is learned
+	// from the site's latency per kind of request (see [RTO] and
+	// [Session.RTO]), so that on a site that answers in 50 ms a hung
+	// request costs seconds, not a minute.
 	FixedTimeouts bool
 	// MinTimeout is the least a learned timeout can be. Defaults to
 	// [DefaultMinTimeout].
@@ -238,15 +238,16 @@ type Session struct {
 	cur   *browser
 	gen   uint64 // login generation: +1 per successful (re-)login
 	fatal error  // a permanent login failure; no login is attempted after it
-	// While re-logins fail (the login page down): since when, and the
-	// earliest time of the next try.
-	down, nextLogin time.Time
-	closed          bool
-	pages           map[playwright.Page]*pageState
-	wg              group   // goroutines still talking to the driver
-	hc              *client // for requests without a page; see Fetch
-	ua              string  // the browser's user agent, read at login
-	rtos            map[string]*RTO
+	// While logins fail for reasons that may pass (the login page down):
+	// since when, the last failure, and the earliest time of the next try.
+	down, lastFail, nextLogin time.Time
+	closing                   chan struct{} // closed by Close
+	closed                    bool
+	pages                     map[playwright.Page]*pageState
+	wg                        group   // goroutines still talking to the driver
+	hc                        *client // for requests without a page; see Fetch
+	ua                        string  // the browser's user agent, read at login
+	rtos                      map[string]*RTO
 
 	flight                      singleflight.Group
 	logins, relaunches, blocked atomic.Int64
@@ -357,7 +358,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, log: cfg.Logger, install: install, pages: map[playwright.Page]*pageState{}}
+	s := &Session{cfg: cfg, log: cfg.Logger, install: install, pages: map[playwright.Page]*pageState{}, closing: make(chan struct{})}
 	if s.dir, err = os.MkdirTemp("", "pagefleet-session-"); err != nil {
 		return nil, err
 	}
@@ -575,9 +576,19 @@ func (s *Session) live(ctx context.Context) (*browser, error) {
 	case !b.dead():
 		return b, nil
 	}
-	v, err := s.do(ctx, "relaunch", func(ctx context.Context) (any, error) { return s.relaunch(ctx, b) })
+	if err := s.awaitNextLogin(ctx); err != nil { // a relaunch logs in: the login may be down
+		return nil, err
+	}
+	v, err := s.do(ctx, "relaunch", func(ctx context.Context) (any, error) {
+		start := time.Now()
+		nb, err := s.relaunch(ctx, b)
+		if err != nil {
+			s.loginFailed(start, err)
+		}
+		return nb, err
+	})
 	if err != nil {
-		return nil, s.loginOutage(ctx, err) // a relaunch logs in: its login may meet an outage too
+		return nil, s.outageErr(ctx, err)
 	}
 	return v.(*browser), nil
 }
@@ -780,7 +791,9 @@ func (s *Session) Relogin(ctx context.Context, seen uint64) error {
 			return nil, nil
 		}
 		s.log.Warn("session: logged out, logging in again", "generation", seen)
+		start := time.Now()
 		if err := s.login(ctx, b); err != nil {
+			s.loginFailed(start, err)
 			return nil, err
 		}
 		s.mu.Lock()
@@ -788,12 +801,7 @@ func (s *Session) Relogin(ctx context.Context, seen uint64) error {
 		s.mu.Unlock()
 		return nil, nil
 	})
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrClosed) && !pool.IsAbort(err) {
-		// The task's time ran out while the login goes on (a login page
-		// that hangs): not the task's fault.
-		return pool.Requeue(&LoginDownError{Wait: minLoginWait, Err: fmt.Errorf("%w: still logging in when the task's time ran out: %w", ErrLoginFailed, err)})
-	}
-	return s.loginOutage(ctx, err)
+	return s.outageErr(ctx, err)
 }
 
 // loggedInLocked notes a login: a new generation, the end of any outage.
@@ -816,6 +824,9 @@ type LoginDownError struct {
 }
 
 func (e *LoginDownError) Error() string {
+	if e.For <= 0 {
+		return fmt.Sprintf("the site's login is down or slow (retrying in %v): %v", e.Wait.Round(time.Second), e.Err)
+	}
 	return fmt.Sprintf("the site's login has been failing for %v (retrying in %v): %v", e.For.Round(time.Second), e.Wait.Round(time.Second), e.Err)
 }
 
@@ -833,7 +844,7 @@ func (e *LoginDownError) Outage() bool { return true }
 // the outage so far, within these bounds.
 const minLoginWait, maxLoginWait = 5 * time.Second, time.Minute
 
-// awaitNextLogin holds a re-login while the login is down until its next
+// awaitNextLogin holds a login while the login is down until its next
 // try is due, so that the workers meeting the logout wait together rather
 // than each starting a login; if ctx ends before then, it returns the
 // requeue at once.
@@ -846,47 +857,76 @@ func (s *Session) awaitNextLogin(ctx context.Context) error {
 		return nil
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-		return pool.Requeue(&LoginDownError{For: time.Since(down), Wait: wait, Err: fmt.Errorf("%w: the login page is down; next try in %v", ErrLoginFailed, wait.Round(time.Second))})
+		return pool.Requeue(&LoginDownError{For: time.Since(down), Wait: wait, Err: fmt.Errorf("%w: the login is down; next try in %v", ErrLoginFailed, wait.Round(time.Second))})
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return nil
+	case <-s.closing:
+		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// loginOutage judges a re-login's error: a failure that may pass is a
-// requeue after a wait as long as the outage so far (5 s to 1 min), until
-// Config.LoginOutage, which ends the session's logins.
-func (s *Session) loginOutage(ctx context.Context, err error) error {
+// loginFailed notes a failed login (of a flight that started at start)
+// once per flight, whether anyone still waits for it: a failure that may
+// pass starts or continues an outage, sets the next try 5 s to 1 min
+// later (as long as the outage so far), and past Config.LoginOutage ends
+// the session's logins.
+func (s *Session) loginFailed(start time.Time, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case err == nil:
-		return nil
-	case s.fatal != nil: // set by this flight's other waiter
-		return pool.Abort(s.fatal)
-	case ctx.Err() != nil || pool.IsAbort(err) || !errors.Is(err, ErrLoginFailed):
-		return err
+	if s.fatal != nil || s.closed || !errors.Is(err, ErrLoginFailed) {
+		return
 	}
 	now := time.Now()
-	if s.down.IsZero() {
-		s.down = now
+	// Paced flights follow each other within maxLoginWait: a failure long
+	// after the last one (the pages worked meanwhile) is a new outage.
+	if s.down.IsZero() || s.lastFail.Before(start.Add(-2*maxLoginWait)) {
+		s.down = start
 	}
+	s.lastFail = now
 	down := now.Sub(s.down)
 	if down >= s.cfg.LoginOutage {
-		s.fatal = fmt.Errorf("%w; re-logins have failed for %v (Config.LoginOutage)", err, down.Round(time.Second))
+		s.fatal = fmt.Errorf("%w; logins have failed for %v (Config.LoginOutage)", err, down.Round(time.Second))
 		s.log.Error("session: the login stays down; no further logins", "for", down.Round(time.Second), "err", err)
-		return pool.Abort(s.fatal)
+		return
 	}
-	wait := min(max(down, minLoginWait), maxLoginWait)
-	if next := now.Add(wait); next.After(s.nextLogin) {
+	if next := now.Add(min(max(down, minLoginWait), maxLoginWait)); next.After(s.nextLogin) {
 		s.nextLogin = next
 	}
-	return pool.Requeue(&LoginDownError{For: down, Wait: s.nextLogin.Sub(now), Err: err})
+}
+
+// outageErr is what a caller of a login flight (a re-login or a relaunch)
+// gets for its error: the abort once the session gave up; a requeue until
+// the next try while the login is down, or when the caller's time ran out
+// while the flight goes on (a login page that hangs); else err.
+func (s *Session) outageErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	s.mu.Lock()
+	fatal, down, next := s.fatal, s.down, s.nextLogin
+	s.mu.Unlock()
+	var since time.Duration
+	if !down.IsZero() {
+		since = time.Since(down)
+	}
+	wait := max(time.Until(next), minLoginWait)
+	switch {
+	case fatal != nil:
+		return pool.Abort(fatal)
+	case errors.Is(err, ErrClosed) || pool.IsAbort(err):
+		return err
+	case ctx.Err() != nil:
+		return pool.Requeue(&LoginDownError{For: since, Wait: wait, Err: fmt.Errorf("%w: still logging in when the task's time ran out: %w", ErrLoginFailed, err)})
+	case !errors.Is(err, ErrLoginFailed):
+		return err
+	}
+	return pool.Requeue(&LoginDownError{For: since, Wait: wait, Err: err})
 }
 
 // login runs the LoginFunc on a fresh page of b, retrying transient
@@ -1138,6 +1178,7 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.closing)
 	b, drv, save := s.cur, s.drv, s.gen > 0 && s.fatal == nil
 	s.mu.Unlock()
 

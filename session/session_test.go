@@ -252,7 +252,7 @@ func TestLoginOutage(t *testing.T) {
 	// Past LoginOutage, every task waiting on the failed login is told to
 	// stop, not one of them.
 	srv.SetLoginDown(false)
-	cfg.LoginOutage = time.Millisecond
+	cfg.LoginAttempts, cfg.LoginOutage = 1, 4*time.Second // a flight of 5 tries fails within it; the next, 5 s later, past it
 	brief := sessiontest.Open(t, cfg)
 	srv.SetLoginDown(true)
 	gen := brief.Generation()
@@ -270,6 +270,36 @@ func TestLoginOutage(t *testing.T) {
 	}
 	if err := brief.Relogin(ctx, gen); !pool.IsAbort(err) {
 		t.Errorf("a later re-login = %v; want the remembered abort", err)
+	}
+}
+
+// TestRelaunchDuringALoginOutage: the browser crashes while the login
+// page is down; the relaunch's login fails, and NewPage (the pool's page
+// factory) says so as an outage — a requeue the pool does not count
+// against its page attempts — and once the login is back, the next
+// relaunch logs in.
+func TestRelaunchDuringALoginOutage(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+	s := sessiontest.Open(t, cfg)
+	ctx := t.Context()
+	srv.SetLoginDown(true)
+	sessiontest.KillBrowser(t, s)
+	_, err := s.NewPage(ctx)
+	var down *session.LoginDownError
+	if !pool.IsRequeue(err) || !errors.As(err, &down) || !errors.Is(err, session.ErrLoginFailed) {
+		t.Fatalf("NewPage after a crash while the login is down = %v; want pool.Requeue of a *LoginDownError", err)
+	}
+	srv.SetLoginDown(false)
+	page, err := s.NewPage(ctx)
+	if err != nil {
+		t.Fatalf("NewPage once the login is back: %v", err)
+	}
+	defer s.ClosePage(page)
+	if _, err := s.Goto(ctx, page, srv.ItemURL("A"), session.Expect{}); err != nil {
+		t.Errorf("Goto after the relaunch: %v", err)
 	}
 }
 

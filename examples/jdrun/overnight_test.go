@@ -154,22 +154,22 @@ func TestUnreachableSiteFailsFast(t *testing.T) {
 }
 
 // TestLoginOutageCostsTime: the portal's login page goes down (503) for
-// 40 s while sessions last 2 s and an attempt may take 20 s, so re-logins
+// 40 s while sessions last 4 s and an attempt may take 20 s, so re-logins
 // fail for longer than an attempt; with no retries allowed, every vehicle
 // still ends done: the vehicles that met the outage waited, uncharged.
 // Before: each login try waited 30 s for a form the 503 page lacks, and
 // the vehicles waiting on it failed at their deadline.
 func TestLoginOutageCostsTime(t *testing.T) {
 	sessiontest.RequireBrowser(t)
-	srv := startPortal(t, dealer.Config{Vehicles: 120, Seed: 5, Photos: 1, Latency: 100 * time.Millisecond,
-		SessionTTL: 2 * time.Second, LoginDownAfter: 2, LoginDownFor: 40 * time.Second})
+	srv := startPortal(t, dealer.Config{Vehicles: 240, Seed: 5, Photos: 1, Latency: 100 * time.Millisecond,
+		SessionTTL: 4 * time.Second, LoginDownAfter: 2, LoginDownFor: 40 * time.Second})
 	dir := t.TempDir()
 	r := runJD(t, dir, srv, secret, "-download", "direct", "-retries", "0", "-workers", "2", "-adaptive=false", "-timeout", "20s")
 	if r.err != nil {
 		t.Fatalf("jdrun: %v\n%s", r.err, r.stderr)
 	}
-	if m := readMetrics(t, dir); m.Run.Done != 120 || m.Run.Failed != 0 {
-		t.Errorf("done %d, failed %d; want all 120 done", m.Run.Done, m.Run.Failed)
+	if m := readMetrics(t, dir); m.Run.Done != 240 || m.Run.Failed != 0 {
+		t.Errorf("done %d, failed %d; want all 240 done", m.Run.Done, m.Run.Failed)
 	}
 	if st := srv.Stats(); st.LoginsDown == 0 {
 		t.Error("no login met the outage")
