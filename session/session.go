@@ -528,7 +528,8 @@ func (s *Session) blockArgs() []string {
 // NewPage opens a page in the session's context. If the browser crashed
 // or disconnected, NewPage relaunches it and logs in first (one relaunch
 // however many callers ask at once). After a permanent login failure it
-// returns that failure wrapped with [pool.Abort].
+// returns that failure wrapped with [pool.Abort]; while the login is down,
+// a [*LoginDownError] wrapped with pool.Requeue (see [Session.Relogin]).
 func (s *Session) NewPage(ctx context.Context) (playwright.Page, error) {
 	for try := 0; ; try++ {
 		b, err := s.live(ctx)
@@ -810,9 +811,9 @@ func (s *Session) loggedInLocked() {
 	s.down, s.nextLogin = time.Time{}, time.Time{}
 }
 
-// LoginDownError is a re-login that failed for a reason that may pass —
-// the login page down (HTTP 5xx) or timing out — rather than a refusal of
-// the credentials. [Session.Relogin] returns it wrapped with
+// LoginDownError is a re-login (or a relaunch's login) that failed for a
+// reason that may pass — the login page down (HTTP 5xx, 429) or timing out
+// — rather than a refusal of the credentials. [Session.Relogin] returns it wrapped with
 // [pool.Requeue]: the task that met the logout runs again uncharged once
 // RetryAfter has passed, a wait that grows with the outage; past
 // Config.LoginOutage the session gives up. It wraps the last failure,
