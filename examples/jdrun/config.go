@@ -36,6 +36,7 @@ type config struct {
 	ReqTimeout   time.Duration
 	FixedTimeout bool // no learned timeouts
 	StuckAfter   time.Duration
+	LoginOutage  time.Duration // session.Config.LoginOutage
 	Retries      int
 	Grace        time.Duration
 	NameTemplate string
@@ -142,6 +143,7 @@ func newFlagSet(c *config, fs *flag.FlagSet) map[string]string {
 	dur(&c.ReqTimeout, "request-timeout", "REQUEST_TIMEOUT", time.Minute, "the longest a page load or sticker request may wait for its answer; once the site's latency is learned, a hung request is given up after a few seconds (see -fixed-timeouts)")
 	boolean(&c.FixedTimeout, "fixed-timeouts", "FIXED_TIMEOUTS", false, "wait the whole -request-timeout for every answer instead of a timeout learned from the site's latency")
 	dur(&c.StuckAfter, "stuck-after", "STUCK_AFTER", 5*time.Minute, "an attempt running this long is rescued by the watchdog")
+	dur(&c.LoginOutage, "login-outage", "LOGIN_OUTAGE", 30*time.Minute, "how long the site's login may stay down (a maintenance window) while vehicles wait, uncharged, before the run ends with exit 3")
 	num(&c.Retries, "retries", "MAX_RETRIES", 4, "retries per vehicle after the first attempt, counted across runs")
 	dur(&c.Grace, "grace", "GRACE_PERIOD", 10*time.Second, "on Ctrl-C, how long running downloads may finish")
 	str(&c.NameTemplate, "name", "FILE_NAME", "{{.VIN}}.pdf", "file name template; fields: .VIN .Stock .Year .Make .Model .ID")
@@ -398,6 +400,8 @@ func (c *config) validate() error {
 		return bad("STUCK_AFTER (-stuck-after)", "%v must exceed TASK_TIMEOUT %v", c.StuckAfter, c.Timeout)
 	case c.Retries < 0 || c.Retries > 20:
 		return bad("MAX_RETRIES (-retries)", "%d is outside 0..20", c.Retries)
+	case c.LoginOutage <= 0:
+		return bad("LOGIN_OUTAGE (-login-outage)", "must be positive")
 	case c.Grace < 0:
 		return bad("GRACE_PERIOD (-grace)", "%v is negative", c.Grace)
 	case !oneOf(c.Download, "auto", "direct", "fetch", "click"):
@@ -527,8 +531,8 @@ Flags:
 	})
 	fmt.Fprint(w, `
 Exit codes: 0 all done; 1 error; 2 invalid configuration; 3 login refused
-(bad credentials), down for 30 minutes, or the site unreachable; 4 finished,
-but some vehicles failed;
+(bad credentials), down longer than -login-outage, or the site unreachable;
+4 finished, but some vehicles failed;
 130 interrupted (Ctrl-C / SIGTERM; the checkpoint keeps everything finished).
 `)
 }

@@ -176,3 +176,21 @@ func TestLoginOutageCostsTime(t *testing.T) {
 	}
 	checkSaved(t, filepath.Join(dir, "out"), srv.Vehicles())
 }
+
+// TestLoginOutageEndsTheRun: a login that stays down longer than
+// -login-outage ends the run with exit 3, and the vehicles it stopped are
+// not charged: nothing failed, the rest is left for the next run.
+func TestLoginOutageEndsTheRun(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 200, Seed: 5, Photos: 1, Latency: 100 * time.Millisecond,
+		SessionTTL: 4 * time.Second, LoginDownAfter: 2, LoginDownFor: time.Hour})
+	dir := t.TempDir()
+	r := runJD(t, dir, srv, secret, "-download", "direct", "-workers", "2", "-adaptive=false", "-timeout", "20s", "-login-outage", "5s")
+	if !errors.Is(r.err, errLogin) || exitCodeOf(r.err) != 3 {
+		t.Fatalf("jdrun: %v (exit %d), want exit 3 for a login that stays down\n%s", r.err, exitCodeOf(r.err), r.stderr)
+	}
+	m := readMetrics(t, dir)
+	if m.Run.Failed != 0 || m.Run.Done == 0 || m.Run.Done+m.Run.Stopped != 200 {
+		t.Errorf("done %d, failed %d, not finished %d; want none failed, the rest left for the next run", m.Run.Done, m.Run.Failed, m.Run.Stopped)
+	}
+}

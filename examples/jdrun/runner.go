@@ -133,7 +133,7 @@ func (r *runner) openSession(ctx context.Context) (*session.Session, error) {
 			UserField: st.UserInput, PasswordField: st.PasswordInput, Submit: st.Submit,
 			Success: st.LoggedIn, Failure: st.LoginError, BadCredentials: st.BadCredentials}),
 		LoginURL: r.abs(st.LoginPath), Block: cfg.Block, Endpoint: cfg.Browser, Headed: !cfg.Headless, Logger: r.log,
-		FixedTimeouts: cfg.FixedTimeout,
+		FixedTimeouts: cfg.FixedTimeout, LoginOutage: cfg.LoginOutage,
 	})
 	switch {
 	case errors.Is(err, session.ErrBadCredentials):
