@@ -66,14 +66,6 @@ func FormLogin(f Form) LoginFunc {
 	}
 }
 
-// statusOf is resp's HTTP status; 0 without a response.
-func statusOf(resp playwright.Response) int {
-	if resp == nil {
-		return 0
-	}
-	return resp.Status()
-}
-
 func (f Form) login(ctx context.Context, page playwright.Page) error {
 	ms := func() *float64 { return Timeout(ctx, f.Timeout) }
 	resp, err := page.Goto(f.URL, playwright.PageGotoOptions{Timeout: ms()})
@@ -82,10 +74,10 @@ func (f Form) login(ctx context.Context, page playwright.Page) error {
 	}
 	// A login page that is down has no form to wait for. (Some sites serve
 	// their form with 401 or 403: only 5xx and 429 say down.)
-	if code := statusOf(resp); code >= 500 || code == http.StatusTooManyRequests {
+	if resp != nil && (resp.Status() >= 500 || resp.Status() == http.StatusTooManyRequests) {
 		// Not StatusErr's: its 429 is a requeue, which would outlive the
 		// abort a login that stays down ends in.
-		return fmt.Errorf("open login page: %w", &StatusError{Code: code, URL: ScrubString(resp.URL()), Wait: parseRetryAfter(resp.Headers()["retry-after"])})
+		return fmt.Errorf("open login page: %w", &StatusError{Code: resp.Status(), URL: ScrubString(resp.URL()), Wait: parseRetryAfter(resp.Headers()["retry-after"])})
 	}
 	if f.Success != "" {
 		// A site whose session is still good sends its login page on to a
