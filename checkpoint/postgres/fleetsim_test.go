@@ -100,17 +100,9 @@ func fleetKey(i int) string { return fmt.Sprintf("1FTFW1E5%09d", i) }
 // script is the pages' behaviour: a pure function of the seed, the key and
 // the call, so every process plays the same one.
 func (c fleetConfig) script(key string, call int) pooltest.Step {
-	u := func(salt string) float64 {
-		h := fnv.New64a()
-		fmt.Fprintf(h, "%d/%s/%s/%d", c.Seed, salt, key, call)
-		return float64(h.Sum64()>>11) / (1 << 53)
-	}
+	u := func(salt string) float64 { return uniform(fmt.Sprintf("%d/%s/%s/%d", c.Seed, salt, key, call)) }
 	lat := time.Duration(float64(c.Work) * (0.8 + 0.4*u("latency"))) // ±20 %
-	itemFails := func() bool {
-		h := fnv.New64a()
-		fmt.Fprintf(h, "%d/fail/%s", c.Seed, key)
-		return float64(h.Sum64()>>11)/(1<<53) < c.FailRate
-	}
+	itemFails := func() bool { return uniform(fmt.Sprintf("%d/fail/%s", c.Seed, key)) < c.FailRate }
 	switch {
 	case u("hang") < c.HangRate:
 		return pooltest.Step{Hang: true}
@@ -120,6 +112,21 @@ func (c fleetConfig) script(key string, call int) pooltest.Step {
 		return pooltest.Step{Latency: lat, Err: errSimFlaky}
 	}
 	return pooltest.Step{Latency: lat}
+}
+
+// uniform maps s to [0, 1). FNV's high bits barely change with the last
+// byte of its input, so they are mixed (SplitMix64's finalizer): unmixed,
+// the attempts of a key, whose inputs differ in the last digit, drew
+// nearly the same number, and a key that hung or failed once did so at
+// every attempt.
+func uniform(s string) float64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	x := h.Sum64()
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
 }
 
 var (
@@ -1119,6 +1126,30 @@ func newFleet(t testing.TB, items, procs, workers int) *fleetRun {
 		TrackerLogLevel: slog.LevelError,
 	}
 	return &fleetRun{cfg: cfg, table: s.Table()}
+}
+
+// TestFleetScript: the script's faults are what its rates say, and a
+// key's attempts draw them independently — a flaky error at one attempt
+// makes one at the next no likelier.
+func TestFleetScript(t *testing.T) {
+	c := fleetConfig{Seed: 1, Work: 50 * time.Millisecond, ErrRate: 0.05}
+	const n = 100_000
+	first, both := 0, 0
+	for i := range n {
+		k := fleetKey(i)
+		if c.script(k, 1).Err != nil {
+			first++
+			if c.script(k, 2).Err != nil {
+				both++
+			}
+		}
+	}
+	if r := float64(first) / n; r < 0.045 || r > 0.055 {
+		t.Errorf("%.4f of first attempts failed; want about %.2f", r, c.ErrRate)
+	}
+	if r := float64(both) / float64(first); r < 0.03 || r > 0.07 {
+		t.Errorf("%.4f of the keys that failed once failed again; want about %.2f", r, c.ErrRate)
+	}
 }
 
 // TestFleetInvariants runs the simulation small — 3 processes of 4
