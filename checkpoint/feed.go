@@ -96,7 +96,8 @@ func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) er
 		t.mu.Unlock()
 	}()
 	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{},
-		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1, survey: -1}
+		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1, survey: -1,
+		pollIn: t.opts.PollInterval / pollSoon}
 	f.queue = slices.Clone(todo)
 	if t.opts.Spread && len(todo) > 0 {
 		f.queue = spread(todo, t.opts.Owner)
@@ -127,13 +128,22 @@ type feed struct {
 	parked map[string]struct{} // offered, not claimable: finished or held by other owners
 	mine   map[string]*item    // claimed here, until they end
 
-	batch   int       // claim when at least this many keys are free to hold
-	window  int       // keys to offer a claim: minWindow to claimWindow
-	reach   int       // the furthest place in order offered so far
-	survey  int       // the furthest place in order skip asked about
-	pruneAt int       // prune the parked keys when this many gathered
-	failing time.Time // when the store started failing, zero if it works
+	batch   int           // claim when at least this many keys are free to hold
+	window  int           // keys to offer a claim: minWindow to claimWindow
+	reach   int           // the furthest place in order offered so far
+	survey  int           // the furthest place in order skip asked about
+	pruneAt int           // prune the parked keys when this many gathered
+	failing time.Time     // when the store started failing, zero if it works
+	pollIn  time.Duration // the next poll's wait: see pollSoon
 }
+
+// pollSoon is the first wait of a poll, as a fraction of PollInterval.
+// Other owners finishing keys is the sign of the job's end, and the keys
+// left end about an attempt apart: polling from a sixteenth of the interval
+// while polls find keys finished, and doubling the wait while they find
+// none, ends a Feed soon after the last key, at the cost of a few more
+// polls at the very end.
+const pollSoon = 16
 
 func (f *feed) run(ctx context.Context) error {
 	var poll *time.Timer
@@ -167,7 +177,11 @@ func (f *feed) run(ctx context.Context) error {
 		var pollC <-chan time.Time
 		if !f.failing.IsZero() || len(f.queue) == 0 && len(f.parked) > 0 && f.t.free() > 0 {
 			if poll == nil {
-				poll = time.NewTimer(f.t.opts.PollInterval)
+				wait := f.t.opts.PollInterval
+				if f.failing.IsZero() {
+					wait = f.pollIn
+				}
+				poll = time.NewTimer(wait)
 			}
 			pollC = poll.C
 		}
@@ -177,8 +191,14 @@ func (f *feed) run(ctx context.Context) error {
 		case <-f.t.wake:
 		case <-pollC:
 			poll = nil
+			left := len(f.queue) + len(f.parked)
 			if err := f.check(ctx); err != nil {
 				return err
+			}
+			if len(f.queue)+len(f.parked) < left { // others finished some
+				f.pollIn = f.t.opts.PollInterval / pollSoon
+			} else {
+				f.pollIn = min(2*f.pollIn, f.t.opts.PollInterval)
 			}
 		}
 	}

@@ -491,3 +491,52 @@ func TestFeedSurveysAKeyOnce(t *testing.T) {
 		t.Errorf("Left asked about %d keys in %d calls to get past %d held ones: want each key at most once (≤ %d)", asked, len(store.lefts), len(held), len(keys))
 	}
 }
+
+// TestFeedNoticesTheEndSoon: at the end of a shared job, what is left is
+// held by other owners, who finish it one key after another. Feed polls
+// often while they do — it ends soon after the last of them, not up to a
+// whole PollInterval later — and less often while nothing ends, back to
+// one poll per PollInterval.
+func TestFeedNoticesTheEndSoon(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := newCounted()
+		other := newTracker(t, store, checkpoint.TrackerOptions{Owner: "other", Hold: 8})
+		theirs := keysN(8)
+		fo := startFeed(other, theirs)
+		for range theirs {
+			fo.claim(t)
+		}
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", PollInterval: time.Second})
+		done := make(chan error, 1)
+		go func() { done <- tr.Feed(ctx, theirs, func(checkpoint.Claim) error { return nil }) }()
+
+		// Nothing ends for a minute: the polls back off to the interval.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		store.mu.Lock()
+		idle := len(store.lefts)
+		store.mu.Unlock()
+		if idle > 70 {
+			t.Errorf("%d polls in a minute with nothing ending; want about one a second", idle)
+		}
+		// Then the other owner finishes a key every 130 ms.
+		var last time.Time
+		for _, k := range theirs {
+			time.Sleep(130 * time.Millisecond)
+			if err := other.Done(ctx, k, 1, checkpoint.SavedFile{Path: "/out/" + k, SHA256: "00"}); err != nil {
+				t.Fatal(err)
+			}
+			last = time.Now()
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if lag := time.Since(last); lag > 200*time.Millisecond {
+			t.Errorf("Feed ended %v after the last key was finished; want it soon", lag)
+		}
+		if err := <-fo.done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
