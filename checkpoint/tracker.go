@@ -90,7 +90,9 @@ type TrackerOptions struct {
 	Spread bool
 	// PollInterval is how often Feed, when it can claim nothing while keys
 	// remain, looks in the store for keys finished by other owners and for
-	// leases that ran out. Defaults to 1 second.
+	// leases that ran out. While these looks find keys finished — the end
+	// of a shared job — Feed looks sooner, from a sixteenth of it, so that
+	// it ends soon after the last key. Defaults to 1 second.
 	PollInterval time.Duration
 	// Logger receives crashes found, items given up, lost leases and store
 	// failures Feed rides out. Defaults to slog.Default().
