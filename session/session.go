@@ -884,11 +884,7 @@ func (s *Session) loginFailed(start time.Time, err error) {
 		return
 	}
 	now := time.Now()
-	// Paced flights follow each other within maxLoginWait: a failure long
-	// after the last one (the pages worked meanwhile) is a new outage.
-	if s.down.IsZero() || s.lastFail.Before(start.Add(-2*maxLoginWait)) {
-		s.down = start
-	}
+	s.down = s.outageStartLocked(start)
 	s.lastFail = now
 	down := now.Sub(s.down)
 	if down >= s.cfg.LoginOutage {
@@ -899,6 +895,17 @@ func (s *Session) loginFailed(start time.Time, err error) {
 	if next := now.Add(min(max(down, minLoginWait), maxLoginWait)); next.After(s.nextLogin) {
 		s.nextLogin = next
 	}
+}
+
+// outageStartLocked is when the outage that a failure of a login flight
+// begun at start belongs to began. Paced flights follow each other within
+// maxLoginWait: a failure long after the last one (the pages worked
+// meanwhile) is a new outage, begun with its flight.
+func (s *Session) outageStartLocked(start time.Time) time.Time {
+	if s.down.IsZero() || s.lastFail.Before(start.Add(-2*maxLoginWait)) {
+		return start
+	}
+	return s.down
 }
 
 // outageErr is what a caller of a login flight (a re-login or a relaunch)
@@ -941,6 +948,7 @@ func (s *Session) login(ctx context.Context, b *browser) error {
 	defer s.loggingIn.Add(-1)
 	bo := backoff.WithContext(s.cfg.NewBackOff(), ctx)
 	bo.Reset()
+	begun := time.Now()
 	relogin, tries := s.logins.Load(), s.cfg.LoginAttempts
 	if relogin > 0 {
 		tries = max(tries, 5)
@@ -973,7 +981,18 @@ func (s *Session) login(ctx context.Context, b *browser) error {
 		}
 		var ra interface{ RetryAfter() time.Duration }
 		if errors.As(err, &ra) {
-			wait = max(wait, ra.RetryAfter()) // a login page's 429 or 503 said how long
+			wait = max(wait, ra.RetryAfter()) // a login page's 429 or 503 said how long (a minute at most)
+		}
+		if relogin > 0 {
+			// Not past the end of Config.LoginOutage: the flight fails
+			// then, and the session gives up on time.
+			s.mu.Lock()
+			left := time.Until(s.outageStartLocked(begun).Add(s.cfg.LoginOutage))
+			s.mu.Unlock()
+			if left <= 0 {
+				return err
+			}
+			wait = min(wait, left)
 		}
 		s.log.Warn("session: login failed, retrying", "err", err, "in", wait)
 		t := time.NewTimer(wait)

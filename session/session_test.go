@@ -273,6 +273,26 @@ func TestLoginOutage(t *testing.T) {
 	}
 }
 
+// TestLoginOutageEndsOnTime: a login page that is down and says to come
+// back in an hour (Retry-After) does not hold the re-login past
+// Config.LoginOutage: the session gives up when the outage has lasted
+// that long.
+func TestLoginOutageEndsOnTime(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+	cfg.LoginOutage = 3 * time.Second
+	s := sessiontest.Open(t, cfg)
+	srv.SetLoginDown(true)
+	srv.SetLoginRetryAfter(time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := s.Relogin(ctx, s.Generation()); !pool.IsAbort(err) || !errors.Is(err, session.ErrLoginFailed) {
+		t.Errorf("re-login while the login page says to come back in an hour = %v; want pool.Abort wrapping ErrLoginFailed once LoginOutage (3 s) has passed", err)
+	}
+}
+
 // TestRelaunchDuringALoginOutage: the browser crashes while the login
 // page is down; the relaunch's login fails, and NewPage (the pool's page
 // factory) says so as an outage — a requeue the pool does not count

@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,7 @@ type Server struct {
 	mu                    sync.Mutex
 	refuse                int           // login posts to refuse as an expired form
 	loginDown             bool          // the login page answers 503
+	loginRetryAfter       time.Duration // and says to come back after this, if not 0
 	loginHang             chan struct{} // the login page answers when it is closed
 	password              string
 	sessions              map[string]bool
@@ -172,6 +174,14 @@ func (s *Server) SetLoginDown(down bool) {
 	s.loginDown = down
 }
 
+// SetLoginRetryAfter makes the login page's 503 (SetLoginDown) carry a
+// Retry-After header of d, in whole seconds; 0 removes it.
+func (s *Server) SetLoginRetryAfter(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loginRetryAfter = d
+}
+
 // SetLoginHang makes the login page (form and post) answer nothing while
 // hang is true: the requests wait until it is false again or the client
 // gives up.
@@ -253,7 +263,7 @@ func (s *Server) up(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.loginHits.Add(1)
 		s.mu.Lock()
-		down, hang := s.loginDown, s.loginHang
+		down, hang, retryAfter := s.loginDown, s.loginHang, s.loginRetryAfter
 		s.mu.Unlock()
 		if hang != nil {
 			select {
@@ -263,6 +273,9 @@ func (s *Server) up(h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		if down {
+			if retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+			}
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprint(w, "<!doctype html><title>Maintenance</title><h1>Down for maintenance</h1>")
