@@ -194,3 +194,20 @@ func TestLoginOutageEndsTheRun(t *testing.T) {
 		t.Errorf("done %d, failed %d, not finished %d; want none failed, the rest left for the next run", m.Run.Done, m.Run.Failed, m.Run.Stopped)
 	}
 }
+
+// TestLoginOutageWhileListing: the session expires while the inventory is
+// being listed and the login page stays down: past -login-outage the run
+// ends with exit 3, a login problem, as it does while downloading.
+func TestLoginOutageWhileListing(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 2000, Seed: 5, Photos: 1, Latency: 100 * time.Millisecond,
+		SessionTTL: time.Second, LoginDownAfter: 1, LoginDownFor: time.Hour})
+	dir := t.TempDir()
+	r := runJD(t, dir, srv, secret, "-download", "direct", "-workers", "2", "-adaptive=false", "-timeout", "20s", "-login-outage", "3s")
+	if !errors.Is(r.err, errLogin) || exitCodeOf(r.err) != 3 {
+		t.Fatalf("jdrun: %v (exit %d), want exit 3 for a login that stays down while listing\n%s", r.err, exitCodeOf(r.err), r.stderr)
+	}
+	if !strings.Contains(r.err.Error(), "listing the inventory") {
+		t.Errorf("jdrun: %v; want it to say it was listing the inventory", r.err)
+	}
+}
