@@ -138,11 +138,13 @@ type feed struct {
 }
 
 // pollSoon is the first wait of a poll, as a fraction of PollInterval.
-// Other owners finishing keys is the sign of the job's end, and the keys
-// left end about an attempt apart: polling from a sixteenth of the interval
-// while polls find keys finished, and doubling the wait while they find
-// none, ends a Feed soon after the last key, at the cost of a few more
-// polls at the very end.
+// Other owners finishing the last keys — no more than this tracker may
+// hold — is the sign of the job's end: polling from a sixteenth of the
+// interval while polls find such keys finished, and doubling the wait
+// while they find none, ends a Feed soon after the last key, at the cost
+// of a few more polls at the very end. Before that, while a fleet works
+// through its last thousands of keys, the wait doubles back to
+// PollInterval: many idle processes polling fast would load the store.
 const pollSoon = 16
 
 func (f *feed) run(ctx context.Context) error {
@@ -195,7 +197,7 @@ func (f *feed) run(ctx context.Context) error {
 			if err := f.check(ctx); err != nil {
 				return err
 			}
-			if len(f.queue)+len(f.parked) < left { // others finished some
+			if now := len(f.queue) + len(f.parked); now < left && now <= f.t.opts.Hold {
 				f.pollIn = f.t.opts.PollInterval / pollSoon
 			} else {
 				f.pollIn = min(2*f.pollIn, f.t.opts.PollInterval)

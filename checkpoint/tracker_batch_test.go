@@ -540,3 +540,47 @@ func TestFeedNoticesTheEndSoon(t *testing.T) {
 		}
 	})
 }
+
+// TestFeedPollsGentlyInALongTail: while other owners work through many
+// more keys than this tracker holds, Feed, which can claim none of them,
+// polls about once per PollInterval, not as fast as at the very end.
+func TestFeedPollsGentlyInALongTail(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := newCounted()
+		theirs := keysN(300)
+		other := newTracker(t, store, checkpoint.TrackerOptions{Owner: "other", Hold: len(theirs)})
+		fo := startFeed(other, theirs)
+		for range theirs {
+			fo.claim(t)
+		}
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 8, PollInterval: time.Second})
+		done := make(chan error, 1)
+		go func() { done <- tr.Feed(ctx, theirs, func(checkpoint.Claim) error { return nil }) }()
+		// The other owner finishes a key every 50 ms: 15 s for the 300.
+		for i, k := range theirs {
+			time.Sleep(50 * time.Millisecond)
+			if err := other.Done(ctx, k, 1, checkpoint.SavedFile{Path: "/out/" + k, SHA256: "00"}); err != nil {
+				t.Fatal(err)
+			}
+			if i == len(theirs)-9 { // the last 8 keys are left
+				synctest.Wait()
+				store.mu.Lock()
+				if n := len(store.lefts); n > 25 {
+					t.Errorf("%d polls in the 14.6 s while more keys were left than Feed holds; want about one a second", n)
+				}
+				store.mu.Unlock()
+			}
+		}
+		last := time.Now()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if lag := time.Since(last); lag > 200*time.Millisecond {
+			t.Errorf("Feed ended %v after the last key was finished; want it soon", lag)
+		}
+		if err := <-fo.done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

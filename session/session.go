@@ -857,8 +857,12 @@ func (s *Session) awaitNextLogin(ctx context.Context) error {
 	if wait <= 0 || over {
 		return nil
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+	requeue := func() error {
+		wait := max(time.Until(next), 0)
 		return pool.Requeue(&LoginDownError{For: time.Since(down), Wait: wait, Err: fmt.Errorf("%w: the login is down; next try in %v", ErrLoginFailed, wait.Round(time.Second))})
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		return requeue()
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -868,6 +872,9 @@ func (s *Session) awaitNextLogin(ctx context.Context) error {
 	case <-s.closing:
 		return ErrClosed
 	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return requeue() // a loaded machine woke us after both: still the outage's doing
+		}
 		return ctx.Err()
 	}
 }
@@ -929,8 +936,10 @@ func (s *Session) outageErr(ctx context.Context, err error) error {
 		return pool.Abort(fatal)
 	case errors.Is(err, ErrClosed) || pool.IsAbort(err):
 		return err
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && (s.loggingIn.Load() > 0 || !down.IsZero()):
 		return pool.Requeue(&LoginDownError{For: since, Wait: wait, Err: fmt.Errorf("%w: still logging in when the task's time ran out: %w", ErrLoginFailed, err)})
+	case ctx.Err() != nil:
+		return err // a relaunch that hangs before its login is no outage: the attempt is charged
 	case !errors.Is(err, ErrLoginFailed):
 		return err
 	}
@@ -998,6 +1007,9 @@ func (s *Session) login(ctx context.Context, b *browser) error {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+		case <-s.closing: // a flight runs without its callers' contexts: Close ends its wait
+			t.Stop()
+			return errors.Join(err, ErrClosed)
 		case <-ctx.Done():
 			t.Stop()
 			return errors.Join(err, ctx.Err())

@@ -293,6 +293,67 @@ func TestLoginOutageEndsOnTime(t *testing.T) {
 	}
 }
 
+// TestCloseEndsALoginWait: Close ends a re-login that waits a minute for
+// its next try (the login page said Retry-After), rather than wait for it.
+func TestCloseEndsALoginWait(t *testing.T) {
+	t.Parallel()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+	s := sessiontest.Open(t, cfg)
+	srv.SetLoginDown(true)
+	srv.SetLoginRetryAfter(time.Minute)
+	hits := srv.LoginRequests()
+	errs := make(chan error, 1)
+	go func() { errs <- s.Relogin(t.Context(), s.Generation()) }()
+	for srv.LoginRequests() == hits {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // the first try failed: the flight waits for the next
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	select {
+	case err := <-errs:
+		if err == nil {
+			t.Error("Relogin after Close = nil; want an error")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Relogin still waits for its next login try 20 s after Close")
+	}
+}
+
+// TestRelaunchThatHangsIsNoOutage: a relaunch whose browser never starts
+// is no login outage: the task whose time ran out while it waited for the
+// relaunch gets a charged error, not an outage's uncharged requeue, which
+// would rerun it for ever.
+func TestRelaunchThatHangsIsNoOutage(t *testing.T) {
+	t.Parallel()
+	in := sessiontest.RequireBrowser(t)
+	dir := t.TempDir()
+	hang := filepath.Join(dir, "hang")
+	wrapper := filepath.Join(dir, "chromium")
+	script := fmt.Sprintf("#!/bin/sh\n[ -e %q ] && exec sleep 30\nexec %q \"$@\"\n", hang, in.Browser)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.Install, cfg.Install.Browser, cfg.Timeout = in, wrapper, 10*time.Second
+	s := sessiontest.Open(t, cfg)
+	if err := os.WriteFile(hang, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sessiontest.KillBrowser(t, s)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, err := s.NewPage(ctx)
+	var down *session.LoginDownError
+	if err == nil || errors.As(err, &down) || pool.IsRequeue(err) {
+		t.Errorf("NewPage while the relaunch hangs = %v; want a charged error, no login outage", err)
+	}
+}
+
 // TestRelaunchDuringALoginOutage: the browser crashes while the login
 // page is down; the relaunch's login fails, and NewPage (the pool's page
 // factory) says so as an outage — a requeue the pool does not count
