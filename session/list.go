@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,7 +45,10 @@ type Listing[T any] struct {
 	// 1 first, then along the Next links) as soon as they can be, so work
 	// on them can start before the listing ends. Optional.
 	OnPage func(n int, url string, items []T)
-	// Readers is how many pages are read at once. Defaults to 4.
+	// Readers is how many pages are read at once. Defaults to 4. Each
+	// read the site refuses with HTTP 429 lowers it by one, down to one,
+	// for the rest of the listing; such a try does not count against
+	// Attempts while it does.
 	Readers int
 	// MaxPages ends the listing after that many pages, with an error
 	// wrapping [ErrListTooLong]. Defaults to 10,000.
@@ -159,6 +163,36 @@ type crawl[T any] struct {
 	mu    sync.Mutex
 	pages map[string]chan read[T] // by URL: the result, once (buffered 1)
 	done  map[string]bool         // consumed by List
+	fewer int                     // reader slots taken for good after 429s
+}
+
+// tooMany reports whether err is the site refusing a read for the
+// requests at once (HTTP 429), and if so takes a reader slot for good —
+// down to one reader — so the site sees fewer at once; it then reports
+// true, and the try is the site's pace, not the page's failure.
+func (c *crawl[T]) tooMany(err error) bool {
+	var st *StatusError
+	if !errors.As(err, &st) || st.Code != http.StatusTooManyRequests {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fewer >= cap(c.sem)-1 {
+		return false
+	}
+	c.fewer++
+	log := c.l.Logger.Debug
+	if c.fewer == 1 {
+		log = c.l.Logger.Info
+	}
+	log("session: the site refused a listing page (429): reading fewer at once", "readers", cap(c.sem)-c.fewer)
+	c.wg.Go(func() {
+		select {
+		case c.sem <- struct{}{}: // held until the listing ends
+		case <-c.ctx.Done():
+		}
+	})
+	return true
 }
 
 func (c *crawl[T]) consume(url string) {
@@ -188,14 +222,7 @@ func (c *crawl[T]) startLocked(url string) chan read[T] {
 	ch := make(chan read[T], 1)
 	c.pages[url] = ch
 	c.wg.Go(func() {
-		select {
-		case c.sem <- struct{}{}:
-		case <-c.ctx.Done():
-			ch <- read[T]{err: c.ctx.Err()}
-			return
-		}
 		page, err := c.readPage(url)
-		<-c.sem
 		if err == nil {
 			c.mu.Lock()
 			// Read ahead what this page links to, its next page first —
@@ -248,7 +275,16 @@ func countingUp(url, next string, n int) func(k int) string {
 func (c *crawl[T]) readPage(url string) (ListPage[T], error) {
 	b := c.l.NewBackOff()
 	for try := 1; ; try++ {
+		select { // a slot for this try only: a page waiting to retry holds none
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			return ListPage[T]{}, c.ctx.Err()
+		}
 		page, err := c.l.Read(c.ctx, url)
+		<-c.sem
+		if c.tooMany(err) {
+			try--
+		}
 		var perm *backoff.PermanentError
 		switch {
 		case err == nil:

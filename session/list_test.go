@@ -28,6 +28,10 @@ type site struct {
 	fresh   bool // pages past the end hold new items forever
 	loopTo  int  // the last page's next link points back to this page
 	fail    map[int]error
+	limit   int           // reads at once the site takes; more are refused with 429 (0: any)
+	latency time.Duration // of each read
+	refused atomic.Int32  // reads refused for the limit
+	now     atomic.Int32  // reads in progress
 	reads   atomic.Int32
 	mu      sync.Mutex
 	tries   map[int]int
@@ -35,6 +39,13 @@ type site struct {
 
 func (s *site) read(ctx context.Context, url string) (session.ListPage[string], error) {
 	s.reads.Add(1)
+	busy := s.now.Add(1)
+	defer s.now.Add(-1)
+	time.Sleep(s.latency)
+	if s.limit > 0 && int(busy) > s.limit {
+		s.refused.Add(1)
+		return session.ListPage[string]{}, session.StatusErr(429, url, "1")
+	}
 	n, _ := strconv.Atoi(strings.TrimPrefix(url, "p"))
 	s.mu.Lock()
 	s.tries[n]++
@@ -183,6 +194,28 @@ func TestListWaitsWhatA429Asks(t *testing.T) {
 		}
 		if s.tries[2] != 2 {
 			t.Errorf("page 2 read %d times, want 2", s.tries[2])
+		}
+	})
+}
+
+// TestListReadersFollowA429: a site that takes two requests at once
+// refuses the rest with 429. The listing reads fewer pages at once after
+// each refusal, down to one, instead of failing the pages that the site
+// keeps refusing while all the readers ask at once.
+func TestListReadersFollowA429(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := newSite(73)
+		s.limit, s.latency = 2, 100*time.Millisecond
+		l := listing(s)
+		l.Readers = 16
+		items, err := session.List(t.Context(), l)
+		if err != nil || len(items) != 730 {
+			t.Fatalf("List = %d items, %v; want 730", len(items), err)
+		}
+		t.Logf("%d reads refused with 429", s.refused.Load())
+		if n := s.refused.Load(); n > 40 {
+			t.Errorf("%d reads refused with 429; want the readers to come down to what the site takes", n)
 		}
 	})
 }

@@ -124,6 +124,27 @@ func noSecret(t *testing.T, r runResult, dirs ...string) {
 	}
 }
 
+// TestStrictSite: a site that takes two requests of a session at once
+// and refuses more with 429, and jdrun asked for 16 workers. The listing
+// (73 pages) reads fewer pages at once after each refusal, the adaptive
+// pool settles at what the site takes, and the 40 vehicles asked for
+// (-max) are done. Before, the listing's
+// 16 readers had pages refused until their tries ran out: exit 1 before a
+// single download.
+func TestStrictSite(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 1820, Seed: 3, Photos: 1, Latency: 100 * time.Millisecond, MaxInFlight: 2})
+	dir := t.TempDir()
+	r := runJD(t, dir, srv, secret, "-workers", "16", "-download", "direct", "-max", "40")
+	if r.err != nil {
+		t.Fatalf("jdrun failed: %v\nstderr:\n%s", r.err, r.stderr)
+	}
+	checkFiles(t, filepath.Join(dir, "out"), srv.Vehicles()[:40])
+	if m := readMetrics(t, dir); m.Run.Done != 40 || m.Run.Failed != 0 {
+		t.Errorf("report: done %d, failed %d; want 40 (-max), 0", m.Run.Done, m.Run.Failed)
+	}
+}
+
 // TestEndToEndWithFaults: 120 vehicles, every fault the portal has, eight
 // workers over one session; views and downloads so that the "current
 // vehicle" interference bites. Every file must be there and right.
