@@ -28,7 +28,7 @@ type site struct {
 	fresh   bool // pages past the end hold new items forever
 	loopTo  int  // the last page's next link points back to this page
 	fail    map[int]error
-	limit   int           // reads at once the site takes; more are refused with 429 (0: any)
+	limit   int           // reads at once the site takes; more are refused with 429 (0: any; -1: none)
 	latency time.Duration // of each read
 	refused atomic.Int32  // reads refused for the limit
 	now     atomic.Int32  // reads in progress
@@ -42,7 +42,7 @@ func (s *site) read(ctx context.Context, url string) (session.ListPage[string], 
 	busy := s.now.Add(1)
 	defer s.now.Add(-1)
 	time.Sleep(s.latency)
-	if s.limit > 0 && int(busy) > s.limit {
+	if s.limit != 0 && int(busy) > s.limit {
 		s.refused.Add(1)
 		return session.ListPage[string]{}, session.StatusErr(429, url, "1")
 	}
@@ -216,6 +216,27 @@ func TestListReadersFollowA429(t *testing.T) {
 		t.Logf("%d reads refused with 429", s.refused.Load())
 		if n := s.refused.Load(); n > 40 {
 			t.Errorf("%d reads refused with 429; want the readers to come down to what the site takes", n)
+		}
+	})
+}
+
+// TestListGivesUpOnASiteThatAlwaysSays429: fewer readers don't help a
+// site that refuses every read: once one reader is left, its refusals
+// count, and the listing ends with the 429.
+func TestListGivesUpOnASiteThatAlwaysSays429(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := newSite(10)
+		s.limit = -1 // every read is one too many
+		l := listing(s)
+		l.Readers = 4
+		_, err := session.List(t.Context(), l)
+		var st *session.StatusError
+		if !errors.As(err, &st) || st.Code != 429 {
+			t.Fatalf("List = %v; want the 429", err)
+		}
+		if n := s.reads.Load(); n > int32(l.Readers-1+8) {
+			t.Errorf("%d reads; want at most the readers given up (3) and Attempts (8)", n)
 		}
 	})
 }
