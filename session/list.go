@@ -172,8 +172,8 @@ type crawl[T any] struct {
 // true, and the try is the site's pace, not the page's failure.
 func (c *crawl[T]) tooMany(err error) bool {
 	var st *StatusError
-	if !errors.As(err, &st) || st.Code != http.StatusTooManyRequests {
-		return false
+	if !errors.As(err, &st) || st.Code != http.StatusTooManyRequests || errors.Is(err, ErrLoginFailed) {
+		return false // a login page's 429 says nothing of how many listing pages the site takes
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -220,6 +220,47 @@ func TestListReadersFollowA429(t *testing.T) {
 	})
 }
 
+// TestListKeepsReadersAfterALoginPage429: a re-login met while listing
+// that finds the login page rate-limited (a 429 inside the
+// *LoginDownError) says nothing of how many listing pages the site takes:
+// the readers stay as many.
+func TestListKeepsReadersAfterALoginPage429(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := newSite(40)
+		s.latency = 100 * time.Millisecond
+		var refusals atomic.Int32
+		var now, peak atomic.Int32
+		l := listing(s)
+		l.Readers = 8
+		l.Read = func(ctx context.Context, url string) (session.ListPage[string], error) {
+			n := now.Add(1)
+			defer now.Add(-1)
+			p, _ := strconv.Atoi(strings.TrimPrefix(url, "p"))
+			if p >= 3 && p <= 10 && refusals.Add(1) <= 8 { // the login page says 429 eight times
+				time.Sleep(s.latency)
+				return session.ListPage[string]{}, pool.Requeue(&session.LoginDownError{Wait: time.Second,
+					Err: fmt.Errorf("%w: open login page: %w", session.ErrLoginFailed, session.StatusErr(429, "login", "1"))})
+			}
+			if p > 20 {
+				for {
+					if old := peak.Load(); n <= old || peak.CompareAndSwap(old, n) {
+						break
+					}
+				}
+			}
+			return s.read(ctx, url)
+		}
+		items, err := session.List(t.Context(), l)
+		if err != nil || len(items) != 400 {
+			t.Fatalf("List = %d items, %v; want 400", len(items), err)
+		}
+		if p := peak.Load(); p < 4 {
+			t.Errorf("at most %d pages read at once after the login page's 429s; want the 8 readers kept", p)
+		}
+	})
+}
+
 // TestListGivesUpOnASiteThatAlwaysSays429: fewer readers don't help a
 // site that refuses every read: once one reader is left, its refusals
 // count, and the listing ends with the 429.

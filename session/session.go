@@ -242,6 +242,7 @@ type Session struct {
 	// since when, the last failure, and the earliest time of the next try.
 	down, lastFail, nextLogin time.Time
 	closing                   chan struct{} // closed by Close
+	relaunchLogin             atomic.Bool   // the relaunch flight under way got to its login
 	closed                    bool
 	pages                     map[playwright.Page]*pageState
 	wg                        group   // goroutines still talking to the driver
@@ -582,6 +583,7 @@ func (s *Session) live(ctx context.Context) (*browser, error) {
 	}
 	v, err := s.do(ctx, "relaunch", func(ctx context.Context) (any, error) {
 		start := time.Now()
+		s.relaunchLogin.Store(false)
 		nb, err := s.relaunch(ctx, b)
 		if err != nil {
 			s.loginFailed(start, err)
@@ -589,7 +591,9 @@ func (s *Session) live(ctx context.Context) (*browser, error) {
 		return nb, err
 	})
 	if err != nil {
-		return nil, s.outageErr(ctx, err)
+		// A caller whose time ran out waited for a login only if the
+		// relaunch got that far: a launch that hangs is no outage.
+		return nil, s.outageErr(ctx, err, s.relaunchLogin.Load())
 	}
 	return v.(*browser), nil
 }
@@ -647,6 +651,7 @@ func (s *Session) relaunch(ctx context.Context, old *browser) (*browser, error) 
 	if err != nil {
 		return nil, err
 	}
+	s.relaunchLogin.Store(true)
 	if err := s.login(ctx, b); err != nil {
 		_ = b.b.Close()
 		return nil, err
@@ -802,7 +807,7 @@ func (s *Session) Relogin(ctx context.Context, seen uint64) error {
 		s.mu.Unlock()
 		return nil, nil
 	})
-	return s.outageErr(ctx, err)
+	return s.outageErr(ctx, err, true)
 }
 
 // loggedInLocked notes a login: a new generation, the end of any outage.
@@ -918,8 +923,9 @@ func (s *Session) outageStartLocked(start time.Time) time.Time {
 // outageErr is what a caller of a login flight (a re-login or a relaunch)
 // gets for its error: the abort once the session gave up; a requeue until
 // the next try while the login is down, or when the caller's time ran out
-// while the flight goes on (a login page that hangs); else err.
-func (s *Session) outageErr(ctx context.Context, err error) error {
+// while the flight was logging in (loggingIn: a login page that hangs);
+// else err.
+func (s *Session) outageErr(ctx context.Context, err error, loggingIn bool) error {
 	if err == nil {
 		return nil
 	}
@@ -936,7 +942,7 @@ func (s *Session) outageErr(ctx context.Context, err error) error {
 		return pool.Abort(fatal)
 	case errors.Is(err, ErrClosed) || pool.IsAbort(err):
 		return err
-	case ctx.Err() != nil && (s.loggingIn.Load() > 0 || !down.IsZero()):
+	case ctx.Err() != nil && loggingIn:
 		return pool.Requeue(&LoginDownError{For: since, Wait: wait, Err: fmt.Errorf("%w: still logging in when the task's time ran out: %w", ErrLoginFailed, err)})
 	case ctx.Err() != nil:
 		return err // a relaunch that hangs before its login is no outage: the attempt is charged

@@ -324,9 +324,9 @@ func TestCloseEndsALoginWait(t *testing.T) {
 }
 
 // TestRelaunchThatHangsIsNoOutage: a relaunch whose browser never starts
-// is no login outage: the task whose time ran out while it waited for the
-// relaunch gets a charged error, not an outage's uncharged requeue, which
-// would rerun it for ever.
+// is no login outage, even while one is on record: the task whose time ran
+// out while it waited for the relaunch gets a charged error, not an
+// outage's uncharged requeue, which would rerun it for ever.
 func TestRelaunchThatHangsIsNoOutage(t *testing.T) {
 	t.Parallel()
 	in := sessiontest.RequireBrowser(t)
@@ -340,7 +340,15 @@ func TestRelaunchThatHangsIsNoOutage(t *testing.T) {
 	srv := sessiontest.NewServer(t)
 	cfg := srv.Config()
 	cfg.Install, cfg.Install.Browser, cfg.Timeout = in, wrapper, 10*time.Second
+	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
 	s := sessiontest.Open(t, cfg)
+	// An outage on record: a re-login failed; the next try is due in 5 s.
+	srv.SetLoginDown(true)
+	if err := s.Relogin(t.Context(), s.Generation()); !errors.As(err, new(*session.LoginDownError)) {
+		t.Fatalf("re-login while the login is down = %v; want a *LoginDownError", err)
+	}
+	srv.SetLoginDown(false)
+	time.Sleep(6 * time.Second)
 	if err := os.WriteFile(hang, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
