@@ -45,10 +45,10 @@ type Listing[T any] struct {
 	// 1 first, then along the Next links) as soon as they can be, so work
 	// on them can start before the listing ends. Optional.
 	OnPage func(n int, url string, items []T)
-	// Readers is how many pages are read at once. Defaults to 4. Each
-	// read the site refuses with HTTP 429 lowers it by one, down to one,
-	// for the rest of the listing; such a try does not count against
-	// Attempts while it does.
+	// Readers is how many pages are read at once. Defaults to 4. A read
+	// the site refuses with HTTP 429 halves it, down to one, for the rest
+	// of the listing (once for the reads under way then); such a try does
+	// not count against Attempts until one reader is left.
 	Readers int
 	// MaxPages ends the listing after that many pages, with an error
 	// wrapping [ErrListTooLong]. Defaults to 10,000.
@@ -93,7 +93,7 @@ func List[T any](ctx context.Context, l Listing[T]) ([]T, error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	c := &crawl[T]{l: &l, ctx: ctx, sem: make(chan struct{}, l.Readers), pages: map[string]chan read[T]{}, done: map[string]bool{}}
+	c := &crawl[T]{l: &l, ctx: ctx, readers: l.Readers, freed: make(chan struct{}), pages: map[string]chan read[T]{}, done: map[string]bool{}}
 	defer c.wg.Wait() // after cancel: reads ahead that nobody needs stop
 	defer cancel()
 
@@ -157,41 +157,74 @@ type read[T any] struct {
 type crawl[T any] struct {
 	l   *Listing[T]
 	ctx context.Context
-	sem chan struct{}
 	wg  sync.WaitGroup
 
-	mu    sync.Mutex
-	pages map[string]chan read[T] // by URL: the result, once (buffered 1)
-	done  map[string]bool         // consumed by List
-	fewer int                     // reader slots taken for good after 429s
+	mu      sync.Mutex
+	pages   map[string]chan read[T] // by URL: the result, once (buffered 1)
+	done    map[string]bool         // consumed by List
+	reading int                     // tries under way
+	readers int                     // tries allowed at once: Readers, cut by 429s
+	cuts    int                     // times readers was cut
+	freed   chan struct{}           // closed (and replaced) when a try ends
 }
 
-// tooMany reports whether err is the site refusing a read for the
-// requests at once (HTTP 429), and if so takes a reader slot for good —
-// down to one reader — so the site sees fewer at once; it then reports
-// true, and the try is the site's pace, not the page's failure.
-func (c *crawl[T]) tooMany(err error) bool {
+// begin waits until a try may start, and returns how often the readers
+// were cut so far; false if ctx ended first.
+func (c *crawl[T]) begin() (cuts int, ok bool) {
+	for {
+		c.mu.Lock()
+		if c.reading < c.readers {
+			c.reading++
+			cuts = c.cuts
+			c.mu.Unlock()
+			return cuts, true
+		}
+		freed := c.freed
+		c.mu.Unlock()
+		select {
+		case <-freed:
+		case <-c.ctx.Done():
+			return 0, false
+		}
+	}
+}
+
+// end ends a try begun by begin.
+func (c *crawl[T]) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reading--
+	close(c.freed)
+	c.freed = make(chan struct{})
+}
+
+// tooMany reports whether err, met by a try begun after cuts cuts of the
+// readers, is the site refusing a read for the requests at once (HTTP
+// 429). The first such refusal since the last cut halves the readers,
+// down to one; a refusal of a try begun before the last cut only follows
+// from the readers of then. tooMany reports true for both: the try is the
+// site's pace, not the page's failure. Once one reader is left, it reports
+// false.
+func (c *crawl[T]) tooMany(err error, cuts int) bool {
 	var st *StatusError
 	if !errors.As(err, &st) || st.Code != http.StatusTooManyRequests || errors.Is(err, ErrLoginFailed) {
 		return false // a login page's 429 says nothing of how many listing pages the site takes
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.fewer >= cap(c.sem)-1 {
+	switch {
+	case cuts != c.cuts:
+		return true
+	case c.readers <= 1:
 		return false
 	}
-	c.fewer++
+	c.cuts++
+	c.readers /= 2
 	log := c.l.Logger.Debug
-	if c.fewer == 1 {
+	if c.cuts == 1 {
 		log = c.l.Logger.Info
 	}
-	log("session: the site refused a listing page (429): reading fewer at once", "readers", cap(c.sem)-c.fewer)
-	c.wg.Go(func() {
-		select {
-		case c.sem <- struct{}{}: // held until the listing ends
-		case <-c.ctx.Done():
-		}
-	})
+	log("session: the site refused a listing page (429): reading fewer at once", "readers", c.readers)
 	return true
 }
 
@@ -275,14 +308,13 @@ func countingUp(url, next string, n int) func(k int) string {
 func (c *crawl[T]) readPage(url string) (ListPage[T], error) {
 	b := c.l.NewBackOff()
 	for try := 1; ; try++ {
-		select { // a slot for this try only: a page waiting to retry holds none
-		case c.sem <- struct{}{}:
-		case <-c.ctx.Done():
+		cuts, ok := c.begin() // for this try only: a page waiting to retry holds no reader
+		if !ok {
 			return ListPage[T]{}, c.ctx.Err()
 		}
 		page, err := c.l.Read(c.ctx, url)
-		<-c.sem
-		if c.tooMany(err) {
+		c.end()
+		if c.tooMany(err, cuts) {
 			try--
 		}
 		var perm *backoff.PermanentError

@@ -199,9 +199,9 @@ func TestListWaitsWhatA429Asks(t *testing.T) {
 }
 
 // TestListReadersFollowA429: a site that takes two requests at once
-// refuses the rest with 429. The listing reads fewer pages at once after
-// each refusal, down to one, instead of failing the pages that the site
-// keeps refusing while all the readers ask at once.
+// refuses the rest with 429. The listing halves its readers after a
+// refusal (16, 8, 4, 2) instead of failing the pages that the site keeps
+// refusing while all the readers ask at once.
 func TestListReadersFollowA429(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -209,13 +209,17 @@ func TestListReadersFollowA429(t *testing.T) {
 		s.limit, s.latency = 2, 100*time.Millisecond
 		l := listing(s)
 		l.Readers = 16
+		start := time.Now()
 		items, err := session.List(t.Context(), l)
 		if err != nil || len(items) != 730 {
 			t.Fatalf("List = %d items, %v; want 730", len(items), err)
 		}
-		t.Logf("%d reads refused with 429", s.refused.Load())
 		if n := s.refused.Load(); n > 40 {
 			t.Errorf("%d reads refused with 429; want the readers to come down to what the site takes", n)
+		}
+		// 73 pages of 100 ms: 3.7 s two at a time, 7.3 s one at a time.
+		if took := time.Since(start); took > 6500*time.Millisecond {
+			t.Errorf("the listing took %v (fake clock); want it to end reading two pages at once, as many as the site takes", took)
 		}
 	})
 }
