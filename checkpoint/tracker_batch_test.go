@@ -529,16 +529,23 @@ func TestFeedNoticesTheEndSoon(t *testing.T) {
 			}
 			last = time.Now()
 		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		if lag := time.Since(last); lag > 200*time.Millisecond {
-			t.Errorf("Feed ended %v after the last key was finished; want it soon", lag)
-		}
+		wantEndSoon(t, done, last)
 		if err := <-fo.done; err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// wantEndSoon waits for a Feed's end on done, which should come soon after
+// the last key was finished, at last.
+func wantEndSoon(t *testing.T, done <-chan error, last time.Time) {
+	t.Helper()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if lag := time.Since(last); lag > 200*time.Millisecond {
+		t.Errorf("Feed ended %v after the last key was finished; want it soon", lag)
+	}
 }
 
 // TestFeedPollsGentlyInALongTail: while other owners work through many
@@ -572,13 +579,7 @@ func TestFeedPollsGentlyInALongTail(t *testing.T) {
 				store.mu.Unlock()
 			}
 		}
-		last := time.Now()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		if lag := time.Since(last); lag > 200*time.Millisecond {
-			t.Errorf("Feed ended %v after the last key was finished; want it soon", lag)
-		}
+		wantEndSoon(t, done, time.Now())
 		if err := <-fo.done; err != nil {
 			t.Fatal(err)
 		}
