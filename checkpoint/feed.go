@@ -69,11 +69,11 @@ const surveyChunk = 10_000
 // The keys it passes over because other owners hold them it asks the store
 // about later, and drops those the others finished: when it can claim
 // nothing else — it then waits for a held key to end or for a poll (see
-// [TrackerOptions].PollInterval) — and, on a store that is a [Surveyor], whenever many have
-// gathered. A Surveyor answers for just those keys, in one round trip;
-// another store is read whole (All). A store failure Feed rides out,
-// retrying every PollInterval, for up to LeaseTTL; after that it returns
-// the error.
+// [TrackerOptions].PollInterval) — and, on a store that is a [Surveyor],
+// whenever many have gathered. A Surveyor answers for just those keys, in
+// one round trip; another store is read whole (All). A store failure Feed
+// rides out, retrying every PollInterval, for up to LeaseTTL; after that
+// it returns the error.
 //
 // When ctx ends Feed returns ctx.Err(); the keys it holds stay held until
 // their Done, Fail or Stop, or Close. A Feed may not overlap another on the
