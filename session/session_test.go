@@ -193,6 +193,11 @@ func TestReloginRefused(t *testing.T) {
 	}
 }
 
+// quickRetries is the login backoff of the outage tests: a flight's tries
+// follow each other in milliseconds, so the tests time the session's
+// pacing and bounds, not the default backoff.
+func quickRetries() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+
 // TestLoginOutage takes the login page down (503) while the session is
 // logged out: each re-login gives up at once per try instead of waiting
 // for a form, the task that met the logout is requeued uncharged with a
@@ -202,7 +207,7 @@ func TestLoginOutage(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
 	cfg := srv.Config()
-	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+	cfg.NewBackOff = quickRetries
 	s := sessiontest.Open(t, cfg)
 	ctx := t.Context()
 	page, err := s.NewPage(ctx)
@@ -281,7 +286,7 @@ func TestLoginOutageEndsOnTime(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
 	cfg := srv.Config()
-	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+	cfg.NewBackOff = quickRetries
 	cfg.LoginOutage = 3 * time.Second
 	s := sessiontest.Open(t, cfg)
 	srv.SetLoginDown(true)
@@ -299,7 +304,7 @@ func TestCloseEndsALoginWait(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
 	cfg := srv.Config()
-	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+	cfg.NewBackOff = quickRetries
 	s := sessiontest.Open(t, cfg)
 	srv.SetLoginDown(true)
 	srv.SetLoginRetryAfter(time.Minute)
@@ -340,7 +345,7 @@ func TestRelaunchThatHangsIsNoOutage(t *testing.T) {
 	srv := sessiontest.NewServer(t)
 	cfg := srv.Config()
 	cfg.Install, cfg.Install.Browser, cfg.Timeout = in, wrapper, 10*time.Second
-	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+	cfg.NewBackOff = quickRetries
 	s := sessiontest.Open(t, cfg)
 	// An outage on record: a re-login failed; the next try is due in 5 s.
 	srv.SetLoginDown(true)
@@ -371,7 +376,7 @@ func TestRelaunchDuringALoginOutage(t *testing.T) {
 	t.Parallel()
 	srv := sessiontest.NewServer(t)
 	cfg := srv.Config()
-	cfg.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
+	cfg.NewBackOff = quickRetries
 	s := sessiontest.Open(t, cfg)
 	ctx := t.Context()
 	srv.SetLoginDown(true)
