@@ -79,6 +79,21 @@ const surveyChunk = 10_000
 // their Done, Fail or Stop, or Close. A Feed may not overlap another on the
 // same tracker.
 func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) error) error {
+	in := make(chan []string, 1)
+	in <- todo
+	close(in)
+	return t.FeedFrom(ctx, in, submit)
+}
+
+// FeedFrom is [Tracker.Feed] for keys that arrive over time, a batch at a
+// time on todo — the pages of a listing, say — so that the work starts
+// with the first batch, not after the last. It claims each batch's keys
+// after those of the batches before, and returns once todo is closed and
+// every key is finished. A key given twice, in one batch or two, ends it
+// with an error. With Spread, each batch starts at a place of its own.
+// Once FeedFrom returns it reads todo no more: a sender should also watch
+// ctx, or whatever stops the work, so as not to wait for it forever.
+func (t *Tracker) FeedFrom(ctx context.Context, todo <-chan []string, submit func(Claim) error) error {
 	t.mu.Lock()
 	switch {
 	case t.closed:
@@ -95,20 +110,25 @@ func (t *Tracker) Feed(ctx context.Context, todo []string, submit func(Claim) er
 		t.feeding = false
 		t.mu.Unlock()
 	}()
-	f := &feed{t: t, submit: submit, order: make(map[string]int, len(todo)), parked: map[string]struct{}{}, mine: map[string]*item{},
+	f := &feed{t: t, submit: submit, in: todo, order: map[string]int{}, parked: map[string]struct{}{}, mine: map[string]*item{},
 		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1, survey: -1,
 		pollIn: t.opts.PollInterval / pollSoon}
-	f.queue = slices.Clone(todo)
-	if t.opts.Spread && len(todo) > 0 {
-		f.queue = spread(todo, t.opts.Owner)
+	return f.run(ctx)
+}
+
+// add queues keys, a batch of FeedFrom's, after the keys given before.
+func (f *feed) add(keys []string) error {
+	if f.t.opts.Spread && len(keys) > 0 {
+		keys = spread(keys, f.t.opts.Owner)
 	}
-	for i, k := range f.queue {
+	for _, k := range keys {
 		if _, dup := f.order[k]; dup {
 			return fmt.Errorf("checkpoint: Feed: key %.80q is given twice", k)
 		}
-		f.order[k] = i
+		f.order[k] = len(f.order)
 	}
-	return f.run(ctx)
+	f.queue = append(f.queue, keys...)
+	return nil
 }
 
 // spread returns keys rotated to start at a place of owner's: a hash of it.
@@ -123,6 +143,7 @@ func spread(keys []string, owner string) []string {
 type feed struct {
 	t      *Tracker
 	submit func(Claim) error
+	in     <-chan []string     // FeedFrom's todo; nil once closed
 	order  map[string]int      // key → its place in Feed's order: todo's, rotated if Spread
 	queue  []string            // keys to offer, in Feed's order
 	parked map[string]struct{} // offered, not claimable: finished or held by other owners
@@ -171,7 +192,7 @@ func (f *feed) run(ctx context.Context) error {
 			// more have gathered.
 			f.pruneAt = max(pruneAt, 2*len(f.parked))
 		}
-		if len(f.queue) == 0 && len(f.parked) == 0 && len(f.mine) == 0 {
+		if f.in == nil && len(f.queue) == 0 && len(f.parked) == 0 && len(f.mine) == 0 {
 			return nil
 		}
 		// Poll when the store failed, or when all that is left to claim is
@@ -191,6 +212,12 @@ func (f *feed) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-f.t.wake:
+		case keys, ok := <-f.in:
+			if !ok {
+				f.in = nil
+			} else if err := f.add(keys); err != nil {
+				return err
+			}
 		case <-pollC:
 			poll = nil
 			left := len(f.queue) + len(f.parked)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -582,6 +583,62 @@ func TestFeedPollsGentlyInALongTail(t *testing.T) {
 		wantEndSoon(t, done, time.Now())
 		if err := <-fo.done; err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestFeedFromTakesKeysAsTheyCome: FeedFrom claims a batch's keys as soon
+// as it arrives, not once the last batch has, in the order they came; it
+// ends once its channel is closed and every key is finished, and a key
+// given again in a later batch is an error.
+func TestFeedFromTakesKeysAsTheyCome(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTracker(t, checkpoint.NewMemory(), checkpoint.TrackerOptions{Owner: "a", Hold: 4})
+		in := make(chan []string)
+		claims := make(chan checkpoint.Claim, 100)
+		done := make(chan error, 1)
+		go func() { done <- tr.FeedFrom(ctx, in, func(c checkpoint.Claim) error { claims <- c; return nil }) }()
+		finish := func(want ...string) {
+			t.Helper()
+			synctest.Wait()
+			for _, k := range want {
+				select {
+				case c := <-claims:
+					if c.Key != k {
+						t.Fatalf("claimed %s; want %s", c.Key, k)
+					}
+					if err := tr.Done(ctx, k, 1, checkpoint.SavedFile{Path: "/out/" + k, SHA256: "00"}); err != nil {
+						t.Fatal(err)
+					}
+				default:
+					t.Fatalf("%s is not claimed before the next batch came", k)
+				}
+				synctest.Wait()
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("FeedFrom returned %v while its channel is open", err)
+			default:
+			}
+		}
+		in <- []string{"k1", "k2"}
+		finish("k1", "k2")
+		time.Sleep(time.Hour) // a listing may pause: nothing to claim meanwhile
+		in <- []string{"k3", "k4", "k5", "k6", "k7"}
+		finish("k3", "k4", "k5", "k6", "k7")
+		close(in)
+		if err := <-done; err != nil {
+			t.Fatalf("FeedFrom: %v", err)
+		}
+
+		in = make(chan []string, 2)
+		in <- []string{"k8"}
+		in <- []string{"k9", "k8"}
+		close(in)
+		err := tr.FeedFrom(ctx, in, func(c checkpoint.Claim) error { return tr.Stop(ctx, c.Key, 0) })
+		if err == nil || !strings.Contains(err.Error(), "given twice") {
+			t.Errorf("FeedFrom with a key in two batches: %v; want an error saying so", err)
 		}
 	})
 }
