@@ -67,8 +67,21 @@ func NewTracked[P any](cfg pool.Config[P], tr *checkpoint.Tracker) (*Tracked[P],
 // up — or ctx ends. task does one attempt at one item on a page of the
 // pool; a successful task returns the File it saved. A record that can't be
 // written stops the run with that error: every later outcome would be
-// lost. Run may be called once.
+// lost. Run (or RunFrom) may be called once.
 func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx context.Context, page P, key string) (any, error)) error {
+	in := make(chan []string, 1)
+	in <- keys
+	close(in)
+	return t.RunFrom(ctx, in, task)
+}
+
+// RunFrom is Run for keys that arrive over time, a batch at a time on
+// keys (see [checkpoint.Tracker.FeedFrom]): the pool starts on the first
+// batch while the caller is still finding the next — the pages of an
+// inventory, say. It returns once keys is closed and every item is
+// finished, or ctx ends; then it reads keys no more, so a sender should
+// also watch ctx.
+func (t *Tracked[P]) RunFrom(ctx context.Context, keys <-chan []string, task func(ctx context.Context, page P, key string) (any, error)) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	t.mu.Lock()
@@ -77,7 +90,7 @@ func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx conte
 	fed := make(chan error, 1)
 	go func() {
 		defer t.CloseQueue()
-		fed <- t.tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+		fed <- t.tr.FeedFrom(ctx, keys, func(c checkpoint.Claim) error {
 			if c.Finished != nil {
 				t.settled(c)
 				return nil

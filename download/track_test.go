@@ -453,3 +453,73 @@ func TestTrackedReportsItemsFinishedAtTheClaim(t *testing.T) {
 		t.Errorf("results %v, want all 4, fresh done", results)
 	}
 }
+
+// TestTrackedRunFrom: RunFrom works on a batch as soon as it arrives —
+// the first batch is done before the second is sent — returns once the
+// channel is closed and every item is done, and returns when its context
+// ends while the channel is still open.
+func TestTrackedRunFrom(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := t.Context()
+	store := checkpoint.NewMemory()
+	tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close(context.Background())
+	results := make(chan pool.Result, 10)
+	cfg := pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 2, Logger: slog.New(slog.DiscardHandler),
+		OnResult: func(r pool.Result) { results <- r }}
+	p, err := download.NewTracked(cfg, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make(chan []string)
+	ran := make(chan error, 1)
+	go func() {
+		ran <- p.RunFrom(ctx, in, func(ctx context.Context, _ *pooltest.Page, key string) (any, error) {
+			path := filepath.Join(dir, key)
+			if err := os.WriteFile(path, []byte(key), 0o644); err != nil {
+				return nil, err
+			}
+			size, sum, err := checkpoint.HashFile(path)
+			return download.File{Path: path, Size: size, SHA256: sum}, err
+		})
+	}()
+	for _, batch := range [][]string{{"a", "b", "c"}, {"d"}} {
+		in <- batch
+		for range batch {
+			if r := <-results; r.Err != nil {
+				t.Errorf("%s: %v", r.Key, r.Err)
+			}
+		}
+	}
+	close(in)
+	if err := <-ran; err != nil {
+		t.Fatalf("RunFrom: %v", err)
+	}
+	for _, k := range []string{"a", "b", "c", "d"} {
+		if r, err := store.Get(ctx, k); err != nil || r.State != checkpoint.Done {
+			t.Errorf("%s: %+v, %v; want Done", k, r, err)
+		}
+	}
+
+	// A run whose keys never stop coming ends with its context.
+	tr2, err := checkpoint.NewTracker(checkpoint.NewMemory(), checkpoint.TrackerOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.Close(context.Background())
+	cfg.OnResult = nil
+	p2, err := download.NewTracked(cfg, tr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	err = p2.RunFrom(cctx, make(chan []string), func(context.Context, *pooltest.Page, string) (any, error) { return nil, nil })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("RunFrom past its deadline with keys still to come: %v; want DeadlineExceeded", err)
+	}
+}
