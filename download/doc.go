@@ -40,10 +40,13 @@
 // page's title; a login form is [ErrLoginPage]), non-PDFs and truncated
 // PDFs. [PDFContains] reads the PDF's text and requires the item's own ID,
 // such as a VIN, ignoring case and white space. [PDFOf] also requires that
-// the text names no other ID of the job's [IDs], a set that may grow while
-// files download: the check that catches a server handing out another
-// item's file, even one that mentions the right ID in a footer
-// ([ErrWrongItem]; [InvalidError].Others names the IDs found). Failures are
+// the text names no other ID of the job's [IDs]: the check that catches a
+// server handing out another item's file, even one that mentions the right
+// ID in a footer ([ErrWrongItem]; [InvalidError].Others names the IDs
+// found). The set may grow while files download — the items still being
+// listed ([IDs.Growing]); a file that may name an item not listed yet then
+// waits for the listing ([IDs.Await]), and [Tracked.RunFrom] takes the items
+// as they are listed. Failures are
 // [*InvalidError] values whose Reason is one of the sentinel errors, for
 // errors.Is.
 //

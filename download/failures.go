@@ -41,6 +41,8 @@ func Classify(err error) Class {
 		return Class{"attempts used up", "earlier runs used up the item's attempts (see their reports): a rerun with retried failures tries it again"}
 	case errors.Is(err, ErrWrongItem):
 		return Class{"another item's file", "the site mixed items up (it keeps a per-session current item that parallel pages change): retried, and parallel views are serialised when it repeats"}
+	case errors.Is(err, ErrUnlisted):
+		return Class{"may be an item not listed yet", "the file names what may be the ID of an item listed later, and the attempt ended before the listing did: a slow listing; rerun"}
 	case errors.Is(err, ErrContentMismatch):
 		return Class{"file without the item's ID", "the file is not this item's: check that the ID is printed in it"}
 	case errors.Is(err, ErrTruncated):
@@ -207,7 +209,7 @@ func (f *Failures) Total() int {
 // hints are the classes' hints by name, for records that only keep it.
 var hints = func() map[string]string {
 	m := map[string]string{}
-	for _, err := range []error{checkpoint.ErrPoison, ErrWrongItem, ErrContentMismatch, ErrTruncated, ErrLoginLoop, ErrLoginPage,
+	for _, err := range []error{checkpoint.ErrPoison, ErrWrongItem, ErrUnlisted, ErrContentMismatch, ErrTruncated, ErrLoginLoop, ErrLoginPage,
 		session.ErrBadCredentials, session.ErrLoginFailed, ErrHTMLPage, ErrNotPDF, ErrNoDownload, session.ErrErrorPage, ErrDiskFull, pool.ErrStuck,
 		context.DeadlineExceeded, session.ErrDisconnected, &pool.PanicError{}, errors.New("")} {
 		c := Classify(err)

@@ -54,12 +54,14 @@ func FuzzPDFValidators(f *testing.F) {
 	f.Add(objStmInItself())
 
 	ids := download.NewIDs(vinA, vinB)
-	pdf, contains, of := download.PDF(), download.PDFContains(vinA), download.PDFOf(vinA, ids)
+	listing := download.NewIDs(vinA)
+	listing.Growing(true)
+	pdf, contains, of, early := download.PDF(), download.PDFContains(vinA), download.PDFOf(vinA, ids), download.PDFOf(vinA, listing)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, n := bytes.NewReader(data), int64(len(data))
 		_, _ = download.Extract(r, n) // panics on a bug, which the validators would hide
-		base, c, o := pdf(r, n), contains(r, n), of(r, n)
-		for _, err := range []error{base, c, o} {
+		base, c, o, e := pdf(r, n), contains(r, n), of(r, n), early(r, n)
+		for _, err := range []error{base, c, o, e} {
 			var inv *download.InvalidError
 			if err != nil && !errors.As(err, &inv) {
 				t.Fatalf("err = %v (%T); want an *InvalidError", err, err)
@@ -72,6 +74,8 @@ func FuzzPDFValidators(f *testing.F) {
 			t.Fatalf("PDFOf accepts a file PDF rejects: %v", base)
 		case c != nil && o == nil:
 			t.Fatalf("PDFOf accepts a file PDFContains rejects: %v", c)
+		case c != nil && e == nil:
+			t.Fatalf("PDFOf, while listing, accepts a file PDFContains rejects: %v", c)
 		}
 	})
 }

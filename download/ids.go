@@ -1,8 +1,13 @@
 package download
 
 import (
+	"context"
+	"errors"
+	"io"
 	"slices"
+	"strings"
 	"sync"
+	"unicode"
 )
 
 // IDs is a set of the item IDs of a job, such as the VINs of an
@@ -11,13 +16,63 @@ import (
 // characters, as [PDFContains] compares them.
 //
 // IDs is safe for concurrent use, and may grow while validators use it (an
-// inventory is often still being listed while the first files download).
-// The zero IDs is an empty set, ready to use.
+// inventory is often still being listed while the first files download):
+// mark it [IDs.Growing] meanwhile. The zero IDs is an empty set, complete,
+// ready to use.
 type IDs struct {
-	mu   sync.RWMutex
-	set  map[string]struct{}
-	lens []int       // the distinct lengths of the IDs in bytes, longest first
-	nLen map[int]int // IDs by length
+	mu      sync.RWMutex
+	set     map[string]struct{}
+	lens    []int         // the distinct lengths of the IDs in bytes, longest first
+	nLen    map[int]int   // IDs by length
+	growing chan struct{} // while the set grows; closed once it is complete
+}
+
+// Growing says whether IDs are still being added (true), or the set is
+// complete (false, as a new set is). While it grows, [PDFOf] can't tell
+// whether a file naming an ID not listed yet is another item's: it
+// returns an error wrapping [ErrUnlisted] for a file whose text has a word
+// shaped like an ID of the set that the set does not have (yet).
+func (s *IDs) Growing(growing bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case growing && s.growing == nil:
+		s.growing = make(chan struct{})
+	case !growing && s.growing != nil:
+		close(s.growing)
+		s.growing = nil
+	}
+}
+
+// Wait waits until the set is complete (see Growing), or ctx ends.
+func (s *IDs) Wait(ctx context.Context) error {
+	s.mu.RLock()
+	growing := s.growing
+	s.mu.RUnlock()
+	if growing == nil {
+		return nil
+	}
+	select {
+	case <-growing:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Await returns v made patient: when v fails with [ErrUnlisted], it waits
+// for the set to be complete (Wait) and validates again. A wait that ctx
+// ends — use the attempt's — leaves v's error. Use it where the file can
+// wait, as in a [Target] (its temporary file waits, unnamed), not where
+// the listing itself would wait for it.
+func (s *IDs) Await(ctx context.Context, v Validator) Validator {
+	return func(r io.ReaderAt, size int64) error {
+		err := v(r, size)
+		if errors.Is(err, ErrUnlisted) && s.Wait(ctx) == nil {
+			err = v(r, size)
+		}
+		return err
+	}
 }
 
 // NewIDs returns the set of ids.
@@ -65,6 +120,37 @@ func (s *IDs) Contains(id string) bool {
 	defer s.mu.RUnlock()
 	_, ok := s.set[normalizeID(id)]
 	return ok
+}
+
+// unlisted returns a word of text shaped like an ID of s, or like want
+// (normalised), that is neither want nor in s, while s is growing: maybe
+// the ID of an item not listed yet. A word is a run of letters and digits
+// (format characters such as zero-width spaces left out); it is shaped
+// like an ID if it is as long as one and has a digit, as VINs, stock and
+// order numbers do — words of the language don't. An ID split across two
+// words is not seen: a file naming an item listed later that way passes
+// while the set grows.
+func (s *IDs) unlisted(text, want string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.growing == nil {
+		return ""
+	}
+	words := strings.FieldsFunc(strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return unicode.ToUpper(r)
+	}, text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	for _, w := range words {
+		if len(w) != len(want) && s.nLen[len(w)] == 0 || w == want || !strings.ContainsFunc(w, unicode.IsDigit) {
+			continue
+		}
+		if _, known := s.set[w]; !known {
+			return w
+		}
+	}
+	return ""
 }
 
 // scan finds in the normalised text the IDs of s and want, which is

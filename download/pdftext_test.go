@@ -2,6 +2,7 @@ package download_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/ascii85"
 	"encoding/hex"
 	"errors"
@@ -217,6 +218,46 @@ func TestIDsGrow(t *testing.T) {
 		t.Errorf("Len = %d; want 2002", ids.Len())
 	}
 	check(t, v, data, download.ErrWrongItem, vinB)
+}
+
+// TestIDsWhileListing: while the IDs are still being listed, a file that
+// names its item and what may be another item's ID not listed yet can't be
+// judged: ErrUnlisted. Await waits for the listing, then judges: another
+// item's file once that ID is listed, the item's own if it never is. A
+// word without a digit, or of another length, is no ID.
+func TestIDsWhileListing(t *testing.T) {
+	t.Parallel()
+	ids := download.NewIDs(vinA)
+	ids.Growing(true)
+	v := download.PDFOf(vinA, ids)
+	own := onePage("VIN: "+vinA, "INTERNATIONALIZED", "Part 12345678")
+	check(t, v, own, nil, "")
+	mention := onePage("VIN: "+vinB, "replaces the sticker of "+vinA)
+	check(t, v, mention, download.ErrUnlisted, vinB)
+	hidden := onePage("VIN: "+vinB[:5]+"\xad"+vinB[5:], "replaces "+vinA) // a soft hyphen (WinAnsi)
+	check(t, v, hidden, download.ErrUnlisted, vinB)
+
+	// The listing ends without vinB: an ID of no item of the job.
+	ctx := t.Context()
+	quiet := download.NewIDs(vinA)
+	quiet.Growing(true)
+	go quiet.Growing(false)
+	check(t, quiet.Await(ctx, download.PDFOf(vinA, quiet)), mention, nil, "")
+
+	// The listing finds vinB: another item's file.
+	go func() {
+		ids.Add(vinB)
+		ids.Growing(false)
+	}()
+	check(t, ids.Await(ctx, v), mention, download.ErrWrongItem, vinB)
+	check(t, v, own, nil, "")
+
+	// An attempt that ends first keeps ErrUnlisted.
+	slow := download.NewIDs(vinA)
+	slow.Growing(true)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	check(t, slow.Await(cctx, download.PDFOf(vinA, slow)), mention, download.ErrUnlisted, vinB)
 }
 
 func a85(s string) []byte {

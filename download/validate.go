@@ -2,6 +2,7 @@ package download
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -56,6 +57,13 @@ func PDF() Validator {
 // ErrContentMismatch) holds for it too.
 var ErrWrongItem error = &wrapError{"download: file of another item", ErrContentMismatch}
 
+// ErrUnlisted is the Reason of an [*InvalidError] from [PDFOf] while its
+// IDs are [IDs.Growing]: the file names its item, and also a word shaped
+// like an ID that the set does not have yet — maybe an item listed later,
+// whose file this is. Whose file it is can be told once the set is
+// complete: see [IDs.Await].
+var ErrUnlisted = errors.New("download: the file names what may be an item not listed yet")
+
 type wrapError struct {
 	msg string
 	err error
@@ -104,7 +112,10 @@ func PDFContains(want string) Validator {
 // VINs are: text runs are joined without white space, so a short ID may
 // also turn up across the boundary of two words.
 //
-// known may grow while the validator is in use; nil is an empty set. The
+// known may grow while the validator is in use; nil is an empty set. While
+// it is [IDs.Growing], a file that names id and a word shaped like an ID
+// not in known is [ErrUnlisted]: it may be the file of an item listed
+// later (see [IDs.Await]). The
 // text is extracted once per call, as by [PDFContains], whose other
 // errors PDFOf shares. An empty id is rejected: it would prove nothing.
 func PDFOf(id string, known *IDs) Validator {
@@ -132,6 +143,9 @@ func PDFOf(id string, known *IDs) Validator {
 			return &InvalidError{Reason: ErrWrongItem, Detail: fmt.Sprintf("text does not contain %q but %s", id, idList(others)), Others: others}
 		case !named:
 			return &InvalidError{Reason: ErrContentMismatch, Detail: fmt.Sprintf("text does not contain %q; it starts %q", id, textStart(text))}
+		}
+		if w := known.unlisted(text, norm); w != "" {
+			return &InvalidError{Reason: ErrUnlisted, Detail: fmt.Sprintf("text contains %q and %q, which is not listed (yet)", id, w)}
 		}
 		return nil
 	}
