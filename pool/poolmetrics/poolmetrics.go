@@ -144,6 +144,11 @@ type Progress struct {
 	// unknown — no percentage, no ETA, and the run is not finished until
 	// Close.
 	Total int
+	// Growing says Total counts the tasks found so far, and more may come:
+	// the job is still being listed. Then there is no ETA, the run is not
+	// finished until Follow is called without it (or Close), and the job
+	// shows as "at least" its total.
+	Growing bool
 }
 
 // DefaultReason names err by the pool's own errors: "stuck", "timeout",
@@ -293,7 +298,8 @@ func (m *Metrics) SetPhase(phase string) {
 }
 
 // Follow makes the numbers show the progress of a run (see [Progress]).
-// Call it once, as the run starts.
+// Call it as the run starts, and again with the same Meter as its totals
+// change.
 func (m *Metrics) Follow(p Progress) {
 	if m == nil {
 		return

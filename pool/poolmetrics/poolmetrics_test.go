@@ -478,3 +478,50 @@ func TestDefaultReason(t *testing.T) {
 		}
 	}
 }
+
+// TestGrowingTotal: while the job's total is only what was found so far
+// (its items are still being listed), a run that has done all of them is
+// not finished, has no ETA, and its page says the total may grow; once
+// Follow is called with the final total, it is finished.
+func TestGrowingTotal(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		m := newShopMetrics(t, poolmetrics.Config{})
+		f := &pooltest.Factory{}
+		pc := pool.Config[*pooltest.Page]{Factory: f, Workers: 2, Logger: slog.New(slog.DiscardHandler)}
+		poolmetrics.Hook(m, &pc)
+		p, err := pool.New(pc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"a", "b"} {
+			if err := p.Submit(f.Task(k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		meter := &pool.Meter{Stats: p.Stats}
+		meter.Start()
+		defer meter.Stop()
+		m.Follow(poolmetrics.Progress{Meter: meter, Before: 1, Total: 2, Growing: true})
+		ran := make(chan error)
+		go func() { ran <- p.Run(t.Context()) }()
+		time.Sleep(time.Minute)
+		s := m.Snapshot()
+		if s.Done != 2 || s.Phase == "finished" || s.ETASeconds != 0 || !s.Growing || s.JobTotal != 3 {
+			t.Errorf("all found done, more to come: phase %q, %d done of %d, ETA %v s, growing %v; want not finished, no ETA",
+				s.Phase, s.Done, s.JobTotal, s.ETASeconds, s.Growing)
+		}
+		if page := get(t, m.Handler(), "/").Body.String(); !strings.Contains(page, "(still listing)") {
+			t.Error("the page does not say the total may grow")
+		}
+		m.Follow(poolmetrics.Progress{Meter: meter, Before: 1, Total: 2})
+		if s := m.Snapshot(); s.Phase != "finished" || s.Growing {
+			t.Errorf("with the final total: phase %q, growing %v; want finished", s.Phase, s.Growing)
+		}
+		p.CloseQueue()
+		if err := <-ran; err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+	})
+}

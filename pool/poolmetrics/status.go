@@ -21,6 +21,7 @@ type Status struct {
 
 	JobDone  int     `json:"job_done"`  // Progress.Before included
 	JobTotal int     `json:"job_total"` // Progress.Before + Progress.Total
+	Growing  bool    `json:"growing"`   // JobTotal is the job so far: Progress.Growing
 	Percent  float64 `json:"percent"`
 
 	Done     int           `json:"done"` // this run's, like the rest
@@ -83,8 +84,8 @@ func (m *Metrics) Snapshot() Status {
 		return cmp.Or(cmp.Compare(b.Failed, a.Failed), cmp.Compare(b.Retried+b.Requeued, a.Retried+a.Requeued), cmp.Compare(a.Reason, b.Reason))
 	})
 
-	s.JobDone, s.JobTotal = p.Before+s.Done, p.Before+p.Total
-	finished := s.Done+s.Failed+s.Stopped >= p.Total && p.Total > 0
+	s.JobDone, s.JobTotal, s.Growing = p.Before+s.Done, p.Before+p.Total, p.Growing
+	finished := s.Done+s.Failed+s.Stopped >= p.Total && p.Total > 0 && !p.Growing
 	over := followed && (finished || closed)
 	if over {
 		s.Phase = "finished"
@@ -97,7 +98,7 @@ func (m *Metrics) Snapshot() Status {
 		s.WorkersBusy, s.WorkersTarget, s.Queued = ps.Running, ps.Target, ps.Queued+ps.Waiting
 		if p.Meter != nil {
 			s.PerHour = p.Meter.Rate()
-			if !over {
+			if !over && !p.Growing {
 				s.ETASeconds = p.Meter.ETA(p.Total - ps.Done - ps.Failed).Seconds()
 			}
 		}
@@ -151,8 +152,12 @@ func (s Status) text() map[string]string {
 	if s.ETASeconds > 0 {
 		eta = (time.Duration(s.ETASeconds) * time.Second).String()
 	}
+	job := fmt.Sprintf("%d / %d", s.JobDone, s.JobTotal)
+	if s.Growing {
+		job += "+ (still listing)"
+	}
 	t := map[string]string{
-		"phase": s.Phase, "job": fmt.Sprintf("%d / %d", s.JobDone, s.JobTotal), "percent": fmt.Sprintf("%.1f %%", s.Percent),
+		"phase": s.Phase, "job": job, "percent": fmt.Sprintf("%.1f %%", s.Percent),
 		"done": fmt.Sprint(s.Done), "failed": fmt.Sprint(s.Failed), "stopped": fmt.Sprint(s.Stopped),
 		"retried": fmt.Sprint(s.Retried), "requeued": fmt.Sprint(s.Requeued),
 		"attempts": fmt.Sprint(s.Attempts), "mean": fmt.Sprintf("%.2f s", s.MeanSecs),
