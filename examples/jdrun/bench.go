@@ -201,7 +201,7 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 	}
 	defer r.close()
 	if *vehicles == nil {
-		if *vehicles, err = r.list(ctx); err != nil {
+		if *vehicles, err = r.list(ctx, nil); err != nil {
 			return row, err
 		}
 		*vehicles = (*vehicles)[:min(n, len(*vehicles))]
@@ -222,7 +222,8 @@ func benchOnce(ctx context.Context, cfg *config, log *slog.Logger, srv *dealer.S
 	rep := &reporter{r: r}
 	quiet := *cfg
 	quiet.Progress = "off"
-	mon := startMonitor(&quiet, io.Discard, &switchWriter{w: io.Discard}, log, 0, len(todo), r.stats)
+	mon := startMonitor(&quiet, io.Discard, &switchWriter{w: io.Discard}, log, r.stats)
+	mon.setTotal(0, len(todo), true)
 	err = r.download(ctx, todo, rep.record)
 	samples, peak := mon.finish()
 	if err != nil {

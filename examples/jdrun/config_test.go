@@ -328,11 +328,11 @@ func TestFileNameClash(t *testing.T) {
 	r := testRunner(t, "-demo", "-name", "{{.Stock}}.pdf")
 	vs := []*vehicle{{VIN: "1HGCM82633A004352", Stock: "A1"}, {VIN: "JH4KA7561PC008269", Stock: "a1"}}
 	r.know(vs)
-	if _, _, err := r.plan(t.Context(), vs); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "JH4KA7561PC008269") {
+	if _, err := newPlanner(r, nil).plan(t.Context(), vs); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "JH4KA7561PC008269") {
 		t.Errorf("plan with a clash = %v, want errUsage naming both vehicles", err)
 	}
 	vs[1].Stock = "B2"
-	if _, _, err := r.plan(t.Context(), vs); err != nil {
+	if _, err := newPlanner(r, nil).plan(t.Context(), vs); err != nil {
 		t.Errorf("plan without a clash: %v", err)
 	}
 }

@@ -114,7 +114,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 // run's retries, so that one passing fault is not called a problem. It
 // returns the vehicles listed and the sticker's size.
 func doctorSample(ctx context.Context, r *runner, add func(check)) (int, int64) {
-	vehicles, err := r.list(ctx)
+	vehicles, err := r.list(ctx, nil)
 	if err != nil {
 		add(check{name: "inventory", detail: err.Error(), fix: "check the site adapter (-site) against the inventory page"})
 		return 0, 0

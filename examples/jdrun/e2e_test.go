@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -363,7 +368,7 @@ func TestPlan(t *testing.T) {
 		}
 		defer r.close()
 		r.know(vehicles)
-		todo, _, err := r.plan(ctx, vehicles)
+		todo, err := newPlanner(r, nil).plan(ctx, vehicles)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,6 +391,46 @@ func TestPlan(t *testing.T) {
 	}
 	if got := strings.Join(plan(func(c *config) { c.MaxDownloads = 1 }), " "); got != "CHANGED0000000001" {
 		t.Errorf("MAX_DOWNLOADS=1 plan: %s", got)
+	}
+}
+
+// TestDownloadsStartWhileListing: the first stickers are fetched while
+// the inventory is still being listed: here its last page is held back
+// until a sticker has been served, which a run that lists everything
+// first would wait for forever. The run gets every vehicle right, each
+// sticker fetched once.
+func TestDownloadsStartWhileListing(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 60, Seed: 9, Photos: 1, PageSize: 20})
+	target, _ := url.Parse(srv.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	served := make(chan struct{})
+	var once sync.Once
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/inventory" && r.URL.Query().Get("page") == "3" {
+			select {
+			case <-served:
+			case <-time.After(time.Minute):
+				http.Error(w, "no sticker was fetched before the last inventory page", http.StatusGatewayTimeout)
+				return
+			case <-r.Context().Done():
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+		if strings.HasSuffix(r.URL.Path, "/sticker.pdf") {
+			once.Do(func() { close(served) })
+		}
+	}))
+	defer gate.Close()
+	dir := t.TempDir()
+	res := runJD(t, dir, srv, secret, "-url", gate.URL, "-workers", "3", "-adaptive=false", "-retries", "0")
+	if res.err != nil {
+		t.Fatalf("jdrun: %v\n%s", res.err, res.stderr)
+	}
+	checkFiles(t, filepath.Join(dir, "out"), srv.Vehicles())
+	if n := srv.Stats().Stickers; n != 60 {
+		t.Errorf("%d stickers served for 60 vehicles", n)
 	}
 }
 

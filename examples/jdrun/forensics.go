@@ -35,7 +35,7 @@ func (r *runner) traceFailures(ctx context.Context, outcomes []outcome) {
 			continue
 		}
 		traced++
-		v, last := r.vehicles[o.VIN], bundles[len(bundles)-1]
+		v, last := r.vehicle(o.VIN), bundles[len(bundles)-1]
 		dst := r.target(v)
 		dst.Dir = scratch
 		tctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)

@@ -30,11 +30,20 @@ func TestProgressCountsEarlierRuns(t *testing.T) {
 		var logs bytes.Buffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
 		cfg := &config{Progress: "log", ProgressLog: time.Minute}
-		m := startMonitor(cfg, io.Discard, &switchWriter{w: io.Discard}, log, 35, 365, stats)
+		m := startMonitor(cfg, io.Discard, &switchWriter{w: io.Discard}, log, stats)
+		// While the inventory is being listed, the total is what is
+		// planned so far, and the bar says so.
+		m.setTotal(35, 100, false)
+		if c, d := m.counts(stats()), m.describe(stats()); c != "35/135+ (listing) " || !strings.Contains(d, "ETA after listing") {
+			t.Errorf("while listing, the bar says %q %q; want the total so far marked, and no ETA", c, d)
+		}
 		// 5 minutes at 1 vehicle/s, then 5 at 1 every 10 s: 330 done, 35
 		// left. The average since the start is 1980/h (an ETA of ~1 min),
 		// the recent pace 360/h (~6 min).
 		for i := range 10 * 60 {
+			if i == 10 {
+				m.setTotal(35, 365, true)
+			}
 			time.Sleep(time.Second)
 			if i < 300 || i%10 == 0 {
 				mu.Lock()

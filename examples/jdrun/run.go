@@ -109,26 +109,18 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	sess.Store(r.sess)
 	lv.SetPhase("listing the inventory")
 
-	vehicles, err := r.list(ctx)
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return fmt.Errorf("%w while listing the inventory", errInterrupted)
-	case errors.Is(err, session.ErrLoginFailed): // the login went down while listing, past LoginOutage
-		return fmt.Errorf("%w: %w", errLogin, err)
-	case err != nil:
-		return err
-	}
-	todo, plan, err := r.plan(ctx, vehicles)
-	if err != nil {
-		return err
-	}
-	sum.Inventory, sum.Skipped, sum.Queued = len(vehicles), len(plan.Done), len(todo)
-	sum.Selected = sum.Skipped + len(todo)
-	log.Info("plan", "inventory", len(vehicles), "already_done", len(plan.Done), "given_up_before", len(plan.GivenUp), "to_download", len(todo))
-	if err := preflight(r, len(todo)); err != nil {
-		return err
-	}
 	if cfg.DryRun {
+		var todo []*vehicle
+		pl := newPlanner(r, func(_ context.Context, vs []*vehicle) error { todo = append(todo, vs...); return nil })
+		vehicles, err := listPlanned(ctx, r, pl)
+		if err != nil {
+			return err
+		}
+		sum.Inventory, sum.Skipped, sum.Queued = len(vehicles), pl.done, pl.queued
+		logPlan(log, pl)
+		if err := preflight(r, len(todo)); err != nil {
+			return err
+		}
 		for _, v := range todo {
 			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", v.VIN, v.Stock, r.fileName(v), v.URL)
 		}
@@ -136,15 +128,58 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	}
 	removeTemp(r)
 
+	// The downloads start with the first page of the inventory, while the
+	// listing goes on; the totals shown are the vehicles planned so far
+	// until it ends.
 	rep := &reporter{r: r}
-	mon := startMonitor(cfg, stderr, logOut, log, sum.Skipped, len(todo), r.stats)
-	lv.SetPhase("downloading")
-	lv.Follow(poolmetrics.Progress{Meter: mon.meter, Before: sum.Skipped, Total: len(todo)}) // the meter has r.stats
+	mon := startMonitor(cfg, stderr, logOut, log, r.stats)
+	lv.SetPhase("listing the inventory and downloading")
+	dctx, stopDownloads := context.WithCancel(ctx)
+	defer stopDownloads()
+	batches := make(chan []string)
+	var pl *planner
+	pl = newPlanner(r, func(ctx context.Context, vs []*vehicle) error {
+		mon.setTotal(pl.done, pl.queued, false)
+		lv.Follow(poolmetrics.Progress{Meter: mon.meter, Before: pl.done, Total: pl.queued, Growing: true})
+		select {
+		case batches <- vins(vs):
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	var vehicles []*vehicle
+	listed := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		var err error
+		if vehicles, err = listPlanned(dctx, r, pl); err == nil {
+			logPlan(log, pl)
+			mon.setTotal(pl.done, pl.queued, true)
+			lv.SetPhase("downloading")
+			lv.Follow(poolmetrics.Progress{Meter: mon.meter, Before: pl.done, Total: pl.queued})
+			s := r.stats()
+			err = preflight(r, pl.queued-s.Done-s.Failed)
+		}
+		if err != nil {
+			// The downloads stop too: a sticker waiting for the listing to
+			// judge it (download.IDs.Await) would wait in vain.
+			stopDownloads()
+		}
+		listed <- err
+	}()
 	finished := make(chan struct{})
 	defer close(finished)
 	go acknowledge(ctx, r, finished)
-	runErr := r.download(ctx, todo, rep.record)
+	runErr := r.downloadFrom(dctx, batches, rep.record)
+	stopDownloads()
+	listErr := <-listed
+	sum.Inventory, sum.Skipped, sum.Queued = len(vehicles), pl.done, pl.queued
+	sum.Selected = sum.Skipped + sum.Queued
 	samples, peak := mon.finish()
+	if listErr != nil && runErr == nil && sum.Queued == 0 { // nothing was downloaded: as if the listing came first
+		return listErr
+	}
 	removeTemp(r) // and those of processes sharing the store that died meanwhile
 	if cfg.Trace == "failures" && ctx.Err() == nil {
 		r.traceFailures(ctx, rep.outcomes)
@@ -164,10 +199,46 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 		return runErr
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: %d done, %d not finished; run again to resume", errInterrupted, sum.Done, sum.Stopped)
+	case listErr != nil:
+		return listErr
 	case sum.Failed > 0:
 		return fmt.Errorf("%w: %d of %d (see %s)", errFailures, sum.Failed, sum.Queued, filepath.Join(cfg.StateDir, "report.html"))
 	}
 	return nil
+}
+
+// listPlanned lists the inventory and plans it (see planner.add) as it
+// goes. Its errors say what jdrun's exit code needs.
+func listPlanned(ctx context.Context, r *runner, pl *planner) ([]*vehicle, error) {
+	r.ids.Growing(true) // until the listing ends: see download.IDs.Await
+	lctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var planErr error
+	add := func(vs []*vehicle, last bool) {
+		if planErr == nil {
+			if planErr = pl.add(lctx, vs, last); planErr != nil {
+				stop(planErr)
+			}
+		}
+	}
+	vehicles, err := r.list(lctx, func(vs []*vehicle) { add(vs, false) })
+	if err == nil {
+		add(nil, true)
+	}
+	switch {
+	case (err != nil || planErr != nil) && ctx.Err() != nil:
+		return nil, fmt.Errorf("%w while listing the inventory", errInterrupted)
+	case planErr != nil:
+		return nil, planErr
+	case errors.Is(err, session.ErrLoginFailed): // the login went down while listing, past LoginOutage
+		return nil, fmt.Errorf("%w: %w", errLogin, err)
+	}
+	return vehicles, err
+}
+
+// logPlan logs what the run does.
+func logPlan(log *slog.Logger, pl *planner) {
+	log.Info("plan", "inventory", pl.planned, "already_done", pl.done, "given_up_before", pl.givenUp, "to_download", pl.queued)
 }
 
 func startDemo(cfg *config) (*dealer.Server, error) {
@@ -229,7 +300,7 @@ type reporter struct {
 
 func (rep *reporter) record(res pool.Result) {
 	r := rep.r
-	v := r.vehicles[res.Key]
+	v := r.vehicle(res.Key)
 	r.mu.Lock()
 	o := outcome{VIN: v.VIN, ID: v.ID, Stock: v.Stock, Attempts: res.Attempts, Requeues: res.Requeues,
 		Seconds: res.Duration.Seconds(), Downloads: v.downloads, WrongPDF: v.wrongPDF, Worker: res.Worker, Finished: time.Now()}
@@ -258,7 +329,6 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 	s.Finished = time.Now()
 	s.Seconds = s.Finished.Sub(s.Started).Seconds()
 	s.Interrupted = ctx.Err() != nil
-	s.Failures = rep.failures.Groups()
 	if r.bundles != nil {
 		if err := r.bundles.Wait(); err != nil {
 			r.log.Warn("writing the evidence of failures", "err", err)
@@ -273,6 +343,7 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 		s.Elsewhere = r.tr.Stats().Elsewhere
 	}
 	defer func() { s.Stopped = s.Queued - s.Done - s.Failed - s.Elsewhere }() // stopped in flight, or never started
+	s.Failures = rep.failures.Groups()
 	for _, o := range rep.outcomes {
 		switch o.State {
 		case "done":

@@ -154,8 +154,10 @@ func (r *runner) openSession(ctx context.Context) (*session.Session, error) {
 func (r *runner) abs(p string) string { return r.cfg.URL + p }
 
 // list reads the inventory without rendering as long as that finds rows,
-// else in browser tabs.
-func (r *runner) list(ctx context.Context) ([]*vehicle, error) {
+// else in browser tabs. onPage (optional) gets each page's new vehicles,
+// known to the runner by then, as soon as they are read: their downloads
+// can start while the listing goes on.
+func (r *runner) list(ctx context.Context, onPage func([]*vehicle)) ([]*vehicle, error) {
 	first := r.abs(r.site.InventoryPath)
 	read, closeTabs := session.ListReader(r.sess, session.Expect{ErrorPage: r.site.ErrorPage, Ready: r.site.Row, Timeout: r.cfg.ReqTimeout},
 		r.parseInventory)
@@ -164,9 +166,13 @@ func (r *runner) list(ctx context.Context) ([]*vehicle, error) {
 	vs, err := session.List(ctx, session.Listing[*vehicle]{
 		First: first, Read: read, Key: func(v *vehicle) string { return v.VIN },
 		Readers: r.cfg.Workers, MaxPages: r.cfg.MaxPages, Logger: r.log,
-		OnPage: func(n int, u string, vs []*vehicle) { // a sign of life while listing takes its time
-			if listed += len(vs); n%10 == 0 {
+		OnPage: func(n int, u string, vs []*vehicle) {
+			r.know(vs)
+			if listed += len(vs); n%10 == 0 { // a sign of life while listing takes its time
 				r.log.Info("listing the inventory", "pages", n, "vehicles", listed)
+			}
+			if onPage != nil {
+				onPage(vs)
 			}
 		},
 	})
@@ -176,17 +182,26 @@ func (r *runner) list(ctx context.Context) ([]*vehicle, error) {
 	case len(vs) == 0:
 		return nil, fmt.Errorf("the inventory at %s has no rows matching %q: check the site adapter (-site)", first, r.site.Row)
 	}
-	r.know(vs)
 	r.log.Info("inventory listed", "vehicles", len(vs))
+	r.ids.Growing(false)
 	return vs, nil
 }
 
-// know makes vs the vehicles of this run.
+// know makes vs vehicles of this run.
 func (r *runner) know(vs []*vehicle) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, v := range vs {
 		r.vehicles[v.VIN] = v
 		r.ids.Add(v.VIN)
 	}
+}
+
+// vehicle returns the vehicle of vin, nil if it is not listed (yet).
+func (r *runner) vehicle(vin string) *vehicle {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.vehicles[vin]
 }
 
 // parseInventory reads one inventory page's rows and links with the site
@@ -260,7 +275,7 @@ func (r *runner) verify(rec checkpoint.Record) error {
 
 // adopt finds a valid sticker saved by a run that died before recording it.
 func (r *runner) adopt(_ context.Context, vin string) (checkpoint.Record, bool) {
-	v := r.vehicles[vin]
+	v := r.vehicle(vin)
 	if v == nil {
 		return checkpoint.Record{}, false
 	}
@@ -275,40 +290,79 @@ func (r *runner) adopt(_ context.Context, vin string) (checkpoint.Record, bool) 
 }
 
 func (r *runner) meta(vin string) map[string]string {
-	if v := r.vehicles[vin]; v != nil {
+	if v := r.vehicle(vin); v != nil {
 		return map[string]string{"stock": v.Stock, "id": v.ID}
 	}
 	return map[string]string{}
 }
 
-// plan decides what this run downloads: what is not done (and intact) nor
-// given up, in inventory order — with -retry-failed also what was given
-// up, with fresh attempts — at most -max vehicles.
-func (r *runner) plan(ctx context.Context, vs []*vehicle) ([]*vehicle, checkpoint.Plan, error) {
-	named := map[string]string{} // file name, folded as a case-insensitive disk would → VIN
+// planner decides what this run downloads: what is not done (and intact)
+// nor given up, in inventory order — with -retry-failed also what was
+// given up, with fresh attempts — at most -max vehicles. It plans the
+// listed vehicles a batch at a time (see add).
+type planner struct {
+	r       *runner
+	named   map[string]string // file name, folded as a case-insensitive disk would → VIN
+	pending []*vehicle        // listed, not planned yet
+	// Of the vehicles planned: how many, done before (and intact), given
+	// up before, and to download.
+	planned, done, givenUp, queued int
+	todo                           func(ctx context.Context, todo []*vehicle) error // takes each batch's vehicles to download
+}
+
+func newPlanner(r *runner, todo func(ctx context.Context, todo []*vehicle) error) *planner {
+	return &planner{r: r, named: map[string]string{}, todo: todo}
+}
+
+// add plans the vehicles listed so far, vs the latest, and hands what is
+// to download on to p.todo: the first page's at once, and later ones once
+// as many more are listed as were planned before, or the listing ended
+// (last). So the downloads start after the first page of the inventory,
+// and the store is read a few times — once a doubling — not once a page.
+func (p *planner) add(ctx context.Context, vs []*vehicle, last bool) error {
+	p.pending = append(p.pending, vs...)
+	if len(p.pending) == 0 || !last && len(p.pending) < p.planned {
+		return nil
+	}
+	todo, err := p.plan(ctx, p.pending)
+	p.pending = nil
+	if err != nil || len(todo) == 0 {
+		return err
+	}
+	return p.todo(ctx, todo)
+}
+
+// plan plans vs, listed after the vehicles planned before, and returns
+// those to download.
+func (p *planner) plan(ctx context.Context, vs []*vehicle) ([]*vehicle, error) {
+	r := p.r
 	for _, v := range vs {
 		n := strings.ToLower(r.fileName(v))
-		if other, clash := named[n]; clash {
-			return nil, checkpoint.Plan{}, fmt.Errorf("%w: FILE_NAME (-name) gives %s and %s the same file name %q: add {{.VIN}} to it",
+		if other, clash := p.named[n]; clash {
+			return nil, fmt.Errorf("%w: FILE_NAME (-name) gives %s and %s the same file name %q: add {{.VIN}} to it",
 				errUsage, other, v.VIN, r.fileName(v))
 		}
-		named[n] = v.VIN
+		p.named[n] = v.VIN
 	}
 	plan, err := r.tr.Plan(ctx, vins(vs))
 	if err != nil {
-		return nil, plan, fmt.Errorf("reading the checkpoint: %w", err)
+		return nil, fmt.Errorf("reading the checkpoint: %w", err)
 	}
 	var todo []*vehicle
 	for _, t := range plan.Todo {
 		if t.Reason == checkpoint.ReasonFileMissing || t.Reason == checkpoint.ReasonFileChanged {
-			r.log.Warn("downloading again: the recorded file is not intact", "vin", t.Key, "reason", t.Reason)
+			r.log.Warn("downloading again: the recorded file is not intact", "vin", t.Key, "reason", t.Reason, "why", t.Record.Err)
 		}
-		if r.cfg.MaxDownloads > 0 && len(todo) >= r.cfg.MaxDownloads {
+		if r.cfg.MaxDownloads > 0 && p.queued+len(todo) >= r.cfg.MaxDownloads {
 			break
 		}
-		todo = append(todo, r.vehicles[t.Key])
+		todo = append(todo, r.vehicle(t.Key))
 	}
-	return todo, plan, nil
+	p.planned += len(vs)
+	p.done += len(plan.Done)
+	p.givenUp += len(plan.GivenUp)
+	p.queued += len(todo)
+	return todo, nil
 }
 
 func vins(vs []*vehicle) []string {
@@ -322,6 +376,18 @@ func vins(vs []*vehicle) []string {
 // download runs todo through a pool of worker pages, the tracker feeding
 // it and keeping every outcome; onResult sees each vehicle's result.
 func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(pool.Result)) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	batches := make(chan []string, 1)
+	batches <- vins(todo)
+	close(batches)
+	return r.downloadFrom(ctx, batches, onResult)
+}
+
+// downloadFrom is download for vehicles that come in batches while the
+// inventory is being listed, until batches is closed.
+func (r *runner) downloadFrom(ctx context.Context, batches <-chan []string, onResult func(pool.Result)) error {
 	cfg := r.cfg
 	pc := pool.Config[*session.Tab]{
 		Factory: r.sess.Tabs(), Workers: cfg.Workers, AttemptTimeout: cfg.Timeout, StuckAfter: cfg.StuckAfter,
@@ -333,15 +399,15 @@ func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(po
 	}
 	poolmetrics.Hook(r.live, &pc)
 	p, err := download.NewTracked(pc, r.tr)
-	if err != nil || len(todo) == 0 {
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	r.pool, r.guard = p, &download.Interference{SetMaxWorkers: p.SetMaxWorkers, Logger: r.log}
 	r.mu.Unlock()
-	r.log.Info("downloading", "vehicles", len(todo), "workers", cfg.Workers, "adaptive", cfg.Adaptive)
-	err = p.Run(ctx, vins(todo), func(ctx context.Context, tab *session.Tab, vin string) (any, error) {
-		return r.attempt(ctx, tab, r.vehicles[vin])
+	r.log.Info("downloading", "workers", cfg.Workers, "adaptive", cfg.Adaptive)
+	err = p.RunFrom(ctx, batches, func(ctx context.Context, tab *session.Tab, vin string) (any, error) {
+		return r.attempt(ctx, tab, r.vehicle(vin))
 	})
 	if errors.Is(err, context.Canceled) {
 		return nil // the caller reports the interruption
@@ -356,6 +422,9 @@ func (r *runner) download(ctx context.Context, todo []*vehicle, onResult func(po
 // the vehicle's VIN and no other. A failure leaves evidence (see keep).
 func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any, error) {
 	dst := r.target(v)
+	// While the inventory is being listed, a sticker that names what may
+	// be a VIN not listed yet waits for the listing before it is judged.
+	dst.Validate = []download.Validator{r.ids.Await(ctx, dst.Validate[0])}
 	direct := r.directFor(ctx)
 	if direct {
 		r.counted(func() { v.downloads++ })
