@@ -44,7 +44,7 @@
 // server handing out another item's file, even one that mentions the right
 // ID in a footer ([ErrWrongItem]; [InvalidError].Others names the IDs
 // found). The set may grow while files download — the items still being
-// listed ([IDs.Growing]); a file that may name an item not listed yet then
+// listed ([IDs.SetGrowing]); a file that may name an item not listed yet then
 // waits for the listing ([IDs.Await]), and [Tracked.RunFrom] takes the items
 // as they are listed. Failures are
 // [*InvalidError] values whose Reason is one of the sentinel errors, for

@@ -55,7 +55,7 @@ func FuzzPDFValidators(f *testing.F) {
 
 	ids := download.NewIDs(vinA, vinB)
 	listing := download.NewIDs(vinA)
-	listing.Growing(true)
+	listing.SetGrowing(true)
 	pdf, contains, of, early := download.PDF(), download.PDFContains(vinA), download.PDFOf(vinA, ids), download.PDFOf(vinA, listing)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, n := bytes.NewReader(data), int64(len(data))

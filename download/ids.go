@@ -3,6 +3,7 @@ package download
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -17,7 +18,7 @@ import (
 //
 // IDs is safe for concurrent use, and may grow while validators use it (an
 // inventory is often still being listed while the first files download):
-// mark it [IDs.Growing] meanwhile. The zero IDs is an empty set, complete,
+// mark it [IDs.SetGrowing] meanwhile. The zero IDs is an empty set, complete,
 // ready to use.
 type IDs struct {
 	mu      sync.RWMutex
@@ -27,12 +28,14 @@ type IDs struct {
 	growing chan struct{} // while the set grows; closed once it is complete
 }
 
-// Growing says whether IDs are still being added (true), or the set is
+// SetGrowing says whether IDs are still being added (true), or the set is
 // complete (false, as a new set is). While it grows, [PDFOf] can't tell
-// whether a file naming an ID not listed yet is another item's: it
-// returns an error wrapping [ErrUnlisted] for a file whose text has a word
-// shaped like an ID of the set that the set does not have (yet).
-func (s *IDs) Growing(growing bool) {
+// whether a file naming an ID not listed yet is another item's. It returns
+// an error wrapping [ErrUnlisted] for a file whose text has a word shaped
+// like an ID that the set does not have (yet) — a heuristic that catches
+// the plain cases early, not all: a file judged while the set grows should
+// be judged again once it is complete.
+func (s *IDs) SetGrowing(growing bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -44,7 +47,14 @@ func (s *IDs) Growing(growing bool) {
 	}
 }
 
-// Wait waits until the set is complete (see Growing), or ctx ends.
+// Growing reports whether the set is still growing (see SetGrowing).
+func (s *IDs) Growing() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.growing != nil
+}
+
+// Wait waits until the set is complete (see SetGrowing), or ctx ends.
 func (s *IDs) Wait(ctx context.Context) error {
 	s.mu.RLock()
 	growing := s.growing
@@ -62,16 +72,20 @@ func (s *IDs) Wait(ctx context.Context) error {
 
 // Await returns v made patient: when v fails with [ErrUnlisted], it waits
 // for the set to be complete (Wait) and validates again. A wait that ctx
-// ends — use the attempt's — leaves v's error. Use it where the file can
+// ends — use the attempt's — returns v's error wrapped with ctx's, so that
+// a run's shutdown is not taken for a bad file. Use it where the file can
 // wait, as in a [Target] (its temporary file waits, unnamed), not where
 // the listing itself would wait for it.
 func (s *IDs) Await(ctx context.Context, v Validator) Validator {
 	return func(r io.ReaderAt, size int64) error {
 		err := v(r, size)
-		if errors.Is(err, ErrUnlisted) && s.Wait(ctx) == nil {
-			err = v(r, size)
+		if !errors.Is(err, ErrUnlisted) {
+			return err
 		}
-		return err
+		if werr := s.Wait(ctx); werr != nil {
+			return fmt.Errorf("%w (%w while waiting for the listing)", err, werr)
+		}
+		return v(r, size)
 	}
 }
 
@@ -122,7 +136,7 @@ func (s *IDs) Contains(id string) bool {
 	return ok
 }
 
-// unlisted returns a word of text shaped like an ID of s, or like want
+// unlisted (s.mu held) returns a word of text shaped like an ID of s, or like want
 // (normalised), that is neither want nor in s, while s is growing: maybe
 // the ID of an item not listed yet. A word is a run of letters and digits
 // (format characters such as zero-width spaces left out); it is shaped
@@ -131,8 +145,6 @@ func (s *IDs) Contains(id string) bool {
 // words is not seen: a file naming an item listed later that way passes
 // while the set grows.
 func (s *IDs) unlisted(text, want string) string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if s.growing == nil {
 		return ""
 	}
@@ -153,13 +165,22 @@ func (s *IDs) unlisted(text, want string) string {
 	return ""
 }
 
-// scan finds in the normalised text the IDs of s and want, which is
-// normalised too. An occurrence inside an occurrence of a longer ID does
-// not count: in the text of "ABC12", "ABC1" is not named. It reports
-// whether want is named, and the other IDs named, sorted.
-func (s *IDs) scan(text, want string) (named bool, others []string) {
+// scan finds in the text raw the IDs of s and want, which is normalised.
+// An occurrence inside an occurrence of a longer ID does not count: in the
+// text of "ABC12", "ABC1" is not named. It reports whether want is named,
+// the other IDs named, sorted, and — while s grows, if want alone is named
+// — a word that may be an ID not listed yet (see unlisted).
+func (s *IDs) scan(raw, want string) (named bool, others []string, unlisted string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if named, others = s.scanLocked(normalizeID(raw), want); named && len(others) == 0 {
+		unlisted = s.unlisted(raw, want) // under the same lock: the set is as scanned
+	}
+	return named, others, unlisted
+}
+
+// scanLocked is scan's search, in the normalised text, with s.mu held.
+func (s *IDs) scanLocked(text, want string) (named bool, others []string) {
 	lens := s.lens
 	if s.nLen[len(want)] == 0 {
 		i, _ := slices.BinarySearchFunc(lens, len(want), func(a, b int) int { return b - a })

@@ -228,7 +228,7 @@ func TestIDsGrow(t *testing.T) {
 func TestIDsWhileListing(t *testing.T) {
 	t.Parallel()
 	ids := download.NewIDs(vinA)
-	ids.Growing(true)
+	ids.SetGrowing(true)
 	v := download.PDFOf(vinA, ids)
 	own := onePage("VIN: "+vinA, "INTERNATIONALIZED", "Part 12345678")
 	check(t, v, own, nil, "")
@@ -240,24 +240,27 @@ func TestIDsWhileListing(t *testing.T) {
 	// The listing ends without vinB: an ID of no item of the job.
 	ctx := t.Context()
 	quiet := download.NewIDs(vinA)
-	quiet.Growing(true)
-	go quiet.Growing(false)
+	quiet.SetGrowing(true)
+	go quiet.SetGrowing(false)
 	check(t, quiet.Await(ctx, download.PDFOf(vinA, quiet)), mention, nil, "")
 
 	// The listing finds vinB: another item's file.
 	go func() {
 		ids.Add(vinB)
-		ids.Growing(false)
+		ids.SetGrowing(false)
 	}()
 	check(t, ids.Await(ctx, v), mention, download.ErrWrongItem, vinB)
 	check(t, v, own, nil, "")
 
 	// An attempt that ends first keeps ErrUnlisted.
 	slow := download.NewIDs(vinA)
-	slow.Growing(true)
+	slow.SetGrowing(true)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	check(t, slow.Await(cctx, download.PDFOf(vinA, slow)), mention, download.ErrUnlisted, vinB)
+	if err := slow.Await(cctx, download.PDFOf(vinA, slow))(bytes.NewReader(mention), int64(len(mention))); !errors.Is(err, context.Canceled) {
+		t.Errorf("a wait cut short: %v; want it to say so (context.Canceled): a shutdown is no bad file", err)
+	}
 }
 
 func a85(s string) []byte {

@@ -58,7 +58,7 @@ func PDF() Validator {
 var ErrWrongItem error = &wrapError{"download: file of another item", ErrContentMismatch}
 
 // ErrUnlisted is the Reason of an [*InvalidError] from [PDFOf] while its
-// IDs are [IDs.Growing]: the file names its item, and also a word shaped
+// IDs are [IDs.SetGrowing]: the file names its item, and also a word shaped
 // like an ID that the set does not have yet — maybe an item listed later,
 // whose file this is. Whose file it is can be told once the set is
 // complete: see [IDs.Await].
@@ -113,7 +113,7 @@ func PDFContains(want string) Validator {
 // also turn up across the boundary of two words.
 //
 // known may grow while the validator is in use; nil is an empty set. While
-// it is [IDs.Growing], a file that names id and a word shaped like an ID
+// it is [IDs.SetGrowing], a file that names id and a word shaped like an ID
 // not in known is [ErrUnlisted]: it may be the file of an item listed
 // later (see [IDs.Await]). The
 // text is extracted once per call, as by [PDFContains], whose other
@@ -135,7 +135,7 @@ func PDFOf(id string, known *IDs) Validator {
 		if err != nil {
 			return err
 		}
-		named, others := known.scan(normalizeID(text), norm)
+		named, others, unlisted := known.scan(text, norm)
 		switch {
 		case len(others) > 0 && named:
 			return &InvalidError{Reason: ErrWrongItem, Detail: fmt.Sprintf("text contains %q but also %s", id, idList(others)), Others: others}
@@ -144,8 +144,8 @@ func PDFOf(id string, known *IDs) Validator {
 		case !named:
 			return &InvalidError{Reason: ErrContentMismatch, Detail: fmt.Sprintf("text does not contain %q; it starts %q", id, textStart(text))}
 		}
-		if w := known.unlisted(text, norm); w != "" {
-			return &InvalidError{Reason: ErrUnlisted, Detail: fmt.Sprintf("text contains %q and %q, which is not listed (yet)", id, w)}
+		if unlisted != "" {
+			return &InvalidError{Reason: ErrUnlisted, Detail: fmt.Sprintf("text contains %q and %q, which is not listed (yet)", id, unlisted)}
 		}
 		return nil
 	}
