@@ -394,6 +394,100 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+// TestFilesJudgedWhileListing: a sticker judged while the inventory is
+// still being listed was checked against the VINs listed by then. Once the
+// listing ends it is judged again: one that names a vehicle listed later
+// is that vehicle's — removed, its vehicle recorded to fetch again and
+// counted failed; a good one's record loses its mark and stays done. One
+// whose second judgement never came (the run died first) is fetched again
+// by the next run. Here the files are a dead run's, adopted while listing.
+func TestFilesJudgedWhileListing(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	c, err := loadConfig([]string{"-demo", "-out", "out"}, func(string) string { return "" }, nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const good, wrong, later = "1HGCM82633A004352", "JH4KA7561PC008269", "WVWZZZ1JZXW000001"
+	save := func() {
+		os.MkdirAll("out", 0o755)
+		os.WriteFile(filepath.Join("out", good+".pdf"), sessiontest.PDF("WINDOW STICKER", "VIN "+good), 0o644)
+		// A later page's sticker that mentions this vehicle, its VIN glued
+		// to the text before it: no word shaped like a VIN.
+		os.WriteFile(filepath.Join("out", wrong+".pdf"), sessiontest.PDF("WINDOW STICKER", "VIN"+later+" replaces "+wrong), 0o644)
+	}
+	ctx := context.Background()
+	var store checkpoint.Store
+	run := func(finish bool) *runner {
+		r, err := newRunner(c, defaultSite(), sessiontest.Logger(t), store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.close()
+		r.ids.SetGrowing(true)
+		r.listing = true
+		pl := newPlanner(r, func(context.Context, []*vehicle) error { return nil })
+		page1, page2 := []*vehicle{{VIN: good}, {VIN: wrong}}, []*vehicle{{VIN: later}}
+		r.know(page1)
+		if err := pl.add(ctx, page1, false); err != nil { // adopts the files
+			t.Fatal(err)
+		}
+		if finish {
+			r.know(page2)
+			r.inventoryListed(ctx)
+			if err := pl.add(ctx, page2, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r
+	}
+	state := func(vin string) checkpoint.Record {
+		rec, err := store.Get(ctx, vin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+
+	// The listing ends: the files are judged again.
+	save()
+	store = checkpoint.NewMemory()
+	r := run(true)
+	if rec := state(wrong); rec.State != checkpoint.Pending || !strings.Contains(rec.Err, later) {
+		t.Errorf("the wrong file's record: %+v; want Pending, naming the other VIN", rec)
+	}
+	if _, err := os.Stat(filepath.Join("out", wrong+".pdf")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the other vehicle's sticker is still saved under %s's name (%v)", wrong, err)
+	}
+	if rec := state(good); rec.State != checkpoint.Done || rec.Meta[partialMark] != "" {
+		t.Errorf("the good file's record: %+v; want Done, the mark cleared", rec)
+	}
+	rep, sum := &reporter{r: r}, summary{Skipped: 2}
+	rep.rejected(&sum)
+	if len(rep.outcomes) != 1 || rep.outcomes[0].State != "failed" || rep.outcomes[0].WrongPDF != 1 || sum.Skipped != 1 || sum.Queued != 1 {
+		t.Errorf("report: %+v, %d skipped, %d queued; want the wrong file a failure, not done before", rep.outcomes, sum.Skipped, sum.Queued)
+	}
+
+	// The run dies before the listing ends: both files keep their mark,
+	// and the next run fetches both again.
+	save()
+	store = checkpoint.NewMemory()
+	run(false)
+	if rec := state(good); rec.State != checkpoint.Done || rec.Meta[partialMark] == "" {
+		t.Fatalf("a file adopted while listing: %+v; want Done, marked", rec)
+	}
+	r2, err := newRunner(c, defaultSite(), sessiontest.Logger(t), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.close()
+	all := []*vehicle{{VIN: good}, {VIN: wrong}, {VIN: later}}
+	r2.know(all)
+	if todo, err := newPlanner(r2, nil).plan(ctx, all); err != nil || len(todo) != 3 {
+		t.Errorf("after a run that died while listing: %d to download (%v); want 3", len(todo), err)
+	}
+}
+
 // TestDownloadsStartWhileListing: the first stickers are fetched while
 // the inventory is still being listed: here its last page is held back
 // until a sticker has been served, which a run that lists everything

@@ -197,13 +197,15 @@ func TestLoginOutageEndsTheRun(t *testing.T) {
 
 // TestLoginOutageWhileListing: the session expires while the inventory is
 // being listed and the login page stays down: past -login-outage the run
-// ends with exit 3, a login problem, as it does while downloading.
+// ends with exit 3, a login problem, as it does while downloading. A dry
+// run lists alone; a run's downloads, alongside the listing, meet the same
+// outage, and either may say so first (TestLoginOutageEndsTheRun).
 func TestLoginOutageWhileListing(t *testing.T) {
 	sessiontest.RequireBrowser(t)
 	srv := startPortal(t, dealer.Config{Vehicles: 2000, Seed: 5, Photos: 1, Latency: 100 * time.Millisecond,
 		SessionTTL: time.Second, LoginDownAfter: 1, LoginDownFor: time.Hour})
 	dir := t.TempDir()
-	r := runJD(t, dir, srv, secret, "-download", "direct", "-workers", "2", "-adaptive=false", "-timeout", "20s", "-login-outage", "3s")
+	r := runJD(t, dir, srv, secret, "-dry-run", "-workers", "2", "-login-outage", "3s")
 	if !errors.Is(r.err, errLogin) || exitCodeOf(r.err) != 3 {
 		t.Fatalf("jdrun: %v (exit %d), want exit 3 for a login that stays down while listing\n%s", r.err, exitCodeOf(r.err), r.stderr)
 	}

@@ -112,7 +112,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	if cfg.DryRun {
 		var todo []*vehicle
 		pl := newPlanner(r, func(_ context.Context, vs []*vehicle) error { todo = append(todo, vs...); return nil })
-		vehicles, err := listPlanned(ctx, r, pl)
+		vehicles, err := listPlanned(ctx, r, pl, false)
 		if err != nil {
 			return err
 		}
@@ -153,7 +153,9 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	go func() {
 		defer close(batches)
 		var err error
-		if vehicles, err = listPlanned(dctx, r, pl); err == nil {
+		// In a shared store the listing comes first: other processes
+		// trust this one's records, which must not wait for a judgement.
+		if vehicles, err = listPlanned(dctx, r, pl, !r.shared); err == nil {
 			logPlan(log, pl)
 			mon.setTotal(pl.done, pl.queued, true)
 			lv.SetPhase("downloading")
@@ -174,7 +176,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	runErr := r.downloadFrom(dctx, batches, rep.record)
 	stopDownloads()
 	listErr := <-listed
-	sum.Inventory, sum.Skipped, sum.Queued = len(vehicles), pl.done, pl.queued
+	sum.Inventory, sum.Skipped, sum.Queued = max(len(vehicles), pl.planned), pl.done, pl.queued
 	sum.Selected = sum.Skipped + sum.Queued
 	samples, peak := mon.finish()
 	if listErr != nil && runErr == nil && sum.Queued == 0 { // nothing was downloaded: as if the listing came first
@@ -207,10 +209,10 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	return nil
 }
 
-// listPlanned lists the inventory and plans it (see planner.add) as it
-// goes. Its errors say what jdrun's exit code needs.
-func listPlanned(ctx context.Context, r *runner, pl *planner) ([]*vehicle, error) {
-	r.ids.Growing(true) // until the listing ends: see download.IDs.Await
+// listPlanned lists the inventory and plans it: as it goes with overlap
+// (see planner.add), the downloads starting meanwhile; else once it is
+// listed. Its errors say what jdrun's exit code needs.
+func listPlanned(ctx context.Context, r *runner, pl *planner, overlap bool) ([]*vehicle, error) {
 	lctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var planErr error
@@ -221,9 +223,22 @@ func listPlanned(ctx context.Context, r *runner, pl *planner) ([]*vehicle, error
 			}
 		}
 	}
-	vehicles, err := r.list(lctx, func(vs []*vehicle) { add(vs, false) })
+	var onPage func([]*vehicle)
+	if overlap {
+		r.ids.SetGrowing(true) // see download.IDs.Await and runner.inventoryListed
+		r.mu.Lock()
+		r.listing = true
+		r.mu.Unlock()
+		onPage = func(vs []*vehicle) { add(vs, false) }
+	}
+	vehicles, err := r.list(lctx, onPage)
 	if err == nil {
-		add(nil, true)
+		if overlap {
+			r.inventoryListed(ctx)
+			add(nil, true)
+		} else {
+			add(vehicles, true)
+		}
 	}
 	switch {
 	case (err != nil || planErr != nil) && ctx.Err() != nil:
@@ -343,6 +358,7 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 		s.Elsewhere = r.tr.Stats().Elsewhere
 	}
 	defer func() { s.Stopped = s.Queued - s.Done - s.Failed - s.Elsewhere }() // stopped in flight, or never started
+	rep.rejected(s)
 	s.Failures = rep.failures.Groups()
 	for _, o := range rep.outcomes {
 		switch o.State {
@@ -368,6 +384,34 @@ func (rep *reporter) finish(ctx context.Context, s *summary, samples []pool.Samp
 	ss := r.sess.Stats()
 	s.Relogins, s.Relaunches = int(max(ss.Logins-1, 0)), int(ss.Relaunches)
 	s.PeakMemoryMB = float64(peak) / (1 << 20)
+}
+
+// rejected makes failures of the files found to be other vehicles' once
+// the inventory was listed (runner.confirm): saved by this run, or by a
+// run that died, and adopted while listing (counted done before then).
+func (rep *reporter) rejected(s *summary) {
+	r := rep.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[string]bool{}
+	for i, o := range rep.outcomes {
+		seen[o.VIN] = true
+		if err := r.rejected[o.VIN]; err != nil && o.State == "done" {
+			o.State, o.Error, o.Reason, o.File, o.Size = "failed", err.Error(), download.ClassName(err), "", 0
+			o.WrongPDF = r.vehicles[o.VIN].wrongPDF
+			rep.outcomes[i] = o
+			rep.failures.Add(o.VIN, err, o.Finished)
+		}
+	}
+	for vin, err := range r.rejected {
+		if v := r.vehicles[vin]; !seen[vin] && v != nil {
+			rep.outcomes = append(rep.outcomes, outcome{VIN: vin, ID: v.ID, Stock: v.Stock, State: "failed", Error: err.Error(),
+				Reason: download.ClassName(err), WrongPDF: v.wrongPDF, Finished: time.Now()})
+			rep.failures.Add(vin, err, time.Now())
+			s.Skipped--
+			s.Queued++
+		}
+	}
 }
 
 // readStore reads the checkpoint file into a Memory store, changing

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -31,6 +34,9 @@ type vehicle struct {
 	ID, URL, VIN, Stock, Year, Make, Model, Trim string
 
 	downloads, wrongPDF int // sticker requests made, wrong PDFs caught (under runner.mu)
+	// partial: its file was last judged while the inventory was still
+	// being listed, against the VINs listed by then (under runner.mu).
+	partial bool
 }
 
 // runner is a job's machinery, built once and shared by the run, bench and
@@ -56,12 +62,14 @@ type runner struct {
 	vehicles map[string]*vehicle // by VIN
 	pool     *download.Tracked[*session.Tab]
 	live     *poolmetrics.Metrics // -listen's numbers (live.go); nil: not served
+	listing  bool                 // downloading while the inventory is being listed: not every VIN is known
+	rejected map[string]error     // by VIN: files judged again once listed, and found to be another vehicle's
 }
 
 // newRunner returns a runner over store, with no session yet.
 func newRunner(cfg *config, st site, log *slog.Logger, store checkpoint.Store) (*runner, error) {
 	r := &runner{cfg: cfg, site: st, log: log, store: store, ids: download.NewIDs(), shared: isPostgres(cfg.Store),
-		vehicles: map[string]*vehicle{}, fallback: download.Fallback{Logger: log}}
+		vehicles: map[string]*vehicle{}, rejected: map[string]error{}, fallback: download.Fallback{Logger: log}}
 	if cfg.Bundles > 0 {
 		r.bundles = &download.Bundles{Dir: filepath.Join(cfg.StateDir, "bundles"), Max: cfg.Bundles}
 	}
@@ -183,7 +191,6 @@ func (r *runner) list(ctx context.Context, onPage func([]*vehicle)) ([]*vehicle,
 		return nil, fmt.Errorf("the inventory at %s has no rows matching %q: check the site adapter (-site)", first, r.site.Row)
 	}
 	r.log.Info("inventory listed", "vehicles", len(vs))
-	r.ids.Growing(false)
 	return vs, nil
 }
 
@@ -267,8 +274,11 @@ func (r *runner) target(v *vehicle) download.Target {
 // verify checks a Done record's file. In a shared store the files of other
 // processes are where those keep them: their records are trusted.
 func (r *runner) verify(rec checkpoint.Record) error {
-	if r.shared && rec.Owner != r.cfg.WorkerID {
+	switch {
+	case r.shared && rec.Owner != r.cfg.WorkerID:
 		return nil
+	case rec.Meta[partialMark] != "":
+		return fmt.Errorf("%w: saved while the inventory was still being listed, and the run ended before judging it against every VIN", checkpoint.ErrFileChanged)
 	}
 	return checkpoint.VerifyFile(rec)
 }
@@ -284,16 +294,101 @@ func (r *runner) adopt(_ context.Context, vin string) (checkpoint.Record, bool) 
 		return checkpoint.Record{}, false
 	}
 	r.log.Info("found a valid file from an interrupted run; recorded it", "vin", vin, "file", f.Path)
+	r.counted(func() { v.partial = r.listing })
 	meta := r.meta(vin)
 	meta["adopted"] = "true"
 	return checkpoint.Record{Key: vin, State: checkpoint.Done, Path: f.Path, Size: f.Size, SHA256: f.SHA256, Meta: meta}, true
 }
 
 func (r *runner) meta(vin string) map[string]string {
-	if v := r.vehicle(vin); v != nil {
-		return map[string]string{"stock": v.Stock, "id": v.ID}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v := r.vehicles[vin]; v != nil {
+		m := map[string]string{"stock": v.Stock, "id": v.ID}
+		if v.partial {
+			m[partialMark] = "listing"
+		}
+		return m
 	}
 	return map[string]string{}
+}
+
+// partialMark is the Meta key of the records of a vehicle whose file was
+// judged against part of the inventory (see vehicle.partial). A Done
+// record keeps it until the file is judged again against every VIN
+// (confirm): a rerun takes a file still marked for one not intact.
+const partialMark = "judged_while"
+
+// inventoryListed is called once every VIN is known: the files judged
+// before — their Done records carry the mark — are judged again, against
+// every VIN. Those recorded later are judged as their results come
+// (confirmLate).
+func (r *runner) inventoryListed(ctx context.Context) {
+	r.ids.SetGrowing(false)
+	r.mu.Lock()
+	r.listing = false
+	r.mu.Unlock()
+	for rec, err := range r.store.All(ctx) {
+		if err != nil {
+			r.log.Warn("reading the checkpoint to judge the files saved while listing; a rerun fetches them again", "err", err)
+			return
+		}
+		if rec.State == checkpoint.Done && rec.Meta[partialMark] != "" && rec.Owner == r.cfg.WorkerID {
+			r.confirm(ctx, rec)
+		}
+	}
+}
+
+// confirmLate judges again the file of a result whose attempt began while
+// the inventory was still being listed, if the listing has ended since
+// (else inventoryListed will).
+func (r *runner) confirmLate(ctx context.Context, res pool.Result) {
+	v := r.vehicle(res.Key)
+	r.mu.Lock()
+	late := v != nil && v.partial && !r.listing
+	r.mu.Unlock()
+	if !late {
+		return
+	}
+	if rec, err := r.store.Get(ctx, res.Key); err == nil && rec.State == checkpoint.Done && rec.Meta[partialMark] != "" {
+		r.confirm(ctx, rec)
+	}
+}
+
+// confirm judges rec's file again, against every VIN. A file that names a
+// vehicle listed after it was judged is that vehicle's: it is removed, and
+// its vehicle recorded Pending (a rerun fetches it again) and counted
+// failed. A file that passes loses its record's mark. One that can't be
+// read keeps it: a rerun fetches it again.
+func (r *runner) confirm(ctx context.Context, rec checkpoint.Record) {
+	v := r.vehicle(rec.Key)
+	if v == nil {
+		return
+	}
+	_, bad := download.Check(rec.Path, r.target(v))
+	rec.Meta = maps.Clone(rec.Meta)
+	delete(rec.Meta, partialMark)
+	rec.Updated = time.Time{}
+	switch {
+	case errors.Is(bad, download.ErrWrongItem):
+		bad = session.Redact(bad, r.cfg.secrets()...)
+		if err := os.Remove(rec.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			r.log.Error("removing another vehicle's sticker", "vin", rec.Key, "file", rec.Path, "err", err)
+		}
+		r.log.Error("a sticker saved while the inventory was being listed is another vehicle's: removed it; a rerun fetches it again",
+			"vin", rec.Key, "file", rec.Path, "err", bad)
+		r.mu.Lock()
+		r.rejected[rec.Key] = bad
+		v.wrongPDF++
+		r.mu.Unlock()
+		rec = checkpoint.Record{Key: rec.Key, State: checkpoint.Pending, Attempts: rec.Attempts, Err: bad.Error(), Owner: rec.Owner, Meta: rec.Meta}
+	case bad != nil:
+		r.log.Warn("judging a file saved while listing; a rerun fetches it again", "vin", rec.Key, "file", rec.Path, "err", bad)
+		return
+	}
+	if err := r.store.Put(ctx, rec); err != nil {
+		r.log.Error("recording the judgement of a file saved while listing; a rerun fetches it again", "vin", rec.Key, "err", err)
+	}
 }
 
 // planner decides what this run downloads: what is not done (and intact)
@@ -392,7 +487,13 @@ func (r *runner) downloadFrom(ctx context.Context, batches <-chan []string, onRe
 	pc := pool.Config[*session.Tab]{
 		Factory: r.sess.Tabs(), Workers: cfg.Workers, AttemptTimeout: cfg.Timeout, StuckAfter: cfg.StuckAfter,
 		GracePeriod:  max(cfg.Grace, time.Nanosecond), // 0 is "no grace", not the pool's default
-		RecycleAfter: 250, OnResult: onResult, Logger: r.log,
+		RecycleAfter: 250, Logger: r.log,
+		OnResult: func(res pool.Result) {
+			if res.Err == nil {
+				r.confirmLate(context.WithoutCancel(ctx), res)
+			}
+			onResult(res)
+		},
 	}
 	if cfg.Adaptive {
 		pc.Adaptive = &pool.Adaptive{Min: 1, Max: cfg.Workers, Start: min(cfg.Workers, 4), Overload: session.Overload}
@@ -421,6 +522,7 @@ func (r *runner) downloadFrom(ctx context.Context, batches <-chan []string, onRe
 // button. Either way the file is saved only if it is a whole PDF carrying
 // the vehicle's VIN and no other. A failure leaves evidence (see keep).
 func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any, error) {
+	r.counted(func() { v.partial = r.listing }) // judged against the VINs listed by now: see inventoryListed
 	dst := r.target(v)
 	// While the inventory is being listed, a sticker that names what may
 	// be a VIN not listed yet waits for the listing before it is judged.
