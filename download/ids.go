@@ -47,13 +47,6 @@ func (s *IDs) SetGrowing(growing bool) {
 	}
 }
 
-// Growing reports whether the set is still growing (see SetGrowing).
-func (s *IDs) Growing() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.growing != nil
-}
-
 // Wait waits until the set is complete (see SetGrowing), or ctx ends.
 func (s *IDs) Wait(ctx context.Context) error {
 	s.mu.RLock()
