@@ -153,9 +153,11 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	go func() {
 		defer close(batches)
 		var err error
-		// In a shared store the listing comes first: other processes
-		// trust this one's records, which must not wait for a judgement.
-		if vehicles, err = listPlanned(dctx, r, pl, !r.shared); err == nil {
+		// The listing comes first in a shared store — other processes trust
+		// this one's records, which must not wait for a judgement — and
+		// with the adaptive worker count, whose controller would take the
+		// listing's load on the site for the site's limit, and keep it.
+		if vehicles, err = listPlanned(dctx, r, pl, !r.shared && !cfg.Adaptive); err == nil {
 			logPlan(log, pl)
 			mon.setTotal(pl.done, pl.queued, true)
 			lv.SetPhase("downloading")
