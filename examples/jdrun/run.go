@@ -129,8 +129,8 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	removeTemp(r)
 
 	// The downloads start with the first page of the inventory, while the
-	// listing goes on; the totals shown are the vehicles planned so far
-	// until it ends.
+	// listing goes on (see listPlanned's overlap below); the totals shown
+	// are the vehicles planned so far until it ends.
 	rep := &reporter{r: r}
 	mon := startMonitor(cfg, stderr, logOut, log, r.stats)
 	lv.SetPhase("listing the inventory and downloading")
