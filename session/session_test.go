@@ -198,6 +198,19 @@ func TestReloginRefused(t *testing.T) {
 // pacing and bounds, not the default backoff.
 func quickRetries() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Millisecond) }
 
+// outageSession opens a session with quickRetries on a new test server,
+// with its config changed by set (nil: unchanged).
+func outageSession(t *testing.T, set func(*session.Config)) (*sessiontest.Server, *session.Session) {
+	t.Helper()
+	srv := sessiontest.NewServer(t)
+	cfg := srv.Config()
+	cfg.NewBackOff = quickRetries
+	if set != nil {
+		set(&cfg)
+	}
+	return srv, sessiontest.Open(t, cfg)
+}
+
 // TestLoginOutage takes the login page down (503) while the session is
 // logged out: each re-login gives up at once per try instead of waiting
 // for a form, the task that met the logout is requeued uncharged with a
@@ -284,11 +297,7 @@ func TestLoginOutage(t *testing.T) {
 // that long.
 func TestLoginOutageEndsOnTime(t *testing.T) {
 	t.Parallel()
-	srv := sessiontest.NewServer(t)
-	cfg := srv.Config()
-	cfg.NewBackOff = quickRetries
-	cfg.LoginOutage = 3 * time.Second
-	s := sessiontest.Open(t, cfg)
+	srv, s := outageSession(t, func(c *session.Config) { c.LoginOutage = 3 * time.Second })
 	srv.SetLoginDown(true)
 	srv.SetLoginRetryAfter(time.Hour)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -302,10 +311,7 @@ func TestLoginOutageEndsOnTime(t *testing.T) {
 // its next try (the login page said Retry-After), rather than wait for it.
 func TestCloseEndsALoginWait(t *testing.T) {
 	t.Parallel()
-	srv := sessiontest.NewServer(t)
-	cfg := srv.Config()
-	cfg.NewBackOff = quickRetries
-	s := sessiontest.Open(t, cfg)
+	srv, s := outageSession(t, nil)
 	srv.SetLoginDown(true)
 	srv.SetLoginRetryAfter(time.Minute)
 	hits := srv.LoginRequests()
@@ -342,11 +348,7 @@ func TestRelaunchThatHangsIsNoOutage(t *testing.T) {
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := sessiontest.NewServer(t)
-	cfg := srv.Config()
-	cfg.Install, cfg.Install.Browser, cfg.Timeout = in, wrapper, 10*time.Second
-	cfg.NewBackOff = quickRetries
-	s := sessiontest.Open(t, cfg)
+	srv, s := outageSession(t, func(c *session.Config) { c.Install, c.Install.Browser, c.Timeout = in, wrapper, 10*time.Second })
 	// An outage on record: a re-login failed; the next try is due in 5 s.
 	srv.SetLoginDown(true)
 	if err := s.Relogin(t.Context(), s.Generation()); !errors.As(err, new(*session.LoginDownError)) {
@@ -374,10 +376,7 @@ func TestRelaunchThatHangsIsNoOutage(t *testing.T) {
 // relaunch logs in.
 func TestRelaunchDuringALoginOutage(t *testing.T) {
 	t.Parallel()
-	srv := sessiontest.NewServer(t)
-	cfg := srv.Config()
-	cfg.NewBackOff = quickRetries
-	s := sessiontest.Open(t, cfg)
+	srv, s := outageSession(t, nil)
 	ctx := t.Context()
 	srv.SetLoginDown(true)
 	sessiontest.KillBrowser(t, s)
