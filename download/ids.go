@@ -47,6 +47,14 @@ func (s *IDs) SetGrowing(growing bool) {
 	}
 }
 
+// Growing reports whether the set is still growing (see SetGrowing): a
+// file judged now is judged against part of the IDs.
+func (s *IDs) Growing() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.growing != nil
+}
+
 // Wait waits until the set is complete (see SetGrowing), or ctx ends.
 func (s *IDs) Wait(ctx context.Context) error {
 	s.mu.RLock()
@@ -129,9 +137,9 @@ func (s *IDs) Contains(id string) bool {
 	return ok
 }
 
-// unlisted (s.mu held) returns a word of text shaped like an ID of s, or like want
-// (normalised), that is neither want nor in s, while s is growing: maybe
-// the ID of an item not listed yet. A word is a run of letters and digits
+// unlisted (s.mu held) returns a word of text shaped like an ID of s, or
+// like want (normalised), that is neither want nor in s, while s is
+// growing: maybe the ID of an item not listed yet. A word is a run of letters and digits
 // (format characters such as zero-width spaces left out); it is shaped
 // like an ID if it is as long as one and has a digit, as VINs, stock and
 // order numbers do — words of the language don't. An ID split across two

@@ -115,9 +115,9 @@ func PDFContains(want string) Validator {
 // known may grow while the validator is in use; nil is an empty set. While
 // it is [IDs.SetGrowing], a file that names id and a word shaped like an ID
 // not in known is [ErrUnlisted]: it may be the file of an item listed
-// later (see [IDs.Await]). The
-// text is extracted once per call, as by [PDFContains], whose other
-// errors PDFOf shares. An empty id is rejected: it would prove nothing.
+// later (see [IDs.Await]). The text is extracted once per call, as by
+// [PDFContains], whose other errors PDFOf shares. An empty id is rejected:
+// it would prove nothing.
 func PDFOf(id string, known *IDs) Validator {
 	norm := normalizeID(id)
 	if known == nil {

@@ -425,7 +425,6 @@ func TestFilesJudgedWhileListing(t *testing.T) {
 		}
 		defer r.close()
 		r.ids.SetGrowing(true)
-		r.listing = true
 		pl := newPlanner(r, func(context.Context, []*vehicle) error { return nil })
 		page1, page2 := []*vehicle{{VIN: good}, {VIN: wrong}}, []*vehicle{{VIN: later}}
 		r.know(page1)

@@ -138,9 +138,12 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	defer stopDownloads()
 	batches := make(chan []string)
 	var pl *planner
+	totals := func(final bool) { // the bar's and the live page's
+		mon.setTotal(pl.done, pl.queued, final)
+		lv.Follow(poolmetrics.Progress{Meter: mon.meter, Before: pl.done, Total: pl.queued, Growing: !final})
+	}
 	pl = newPlanner(r, func(ctx context.Context, vs []*vehicle) error {
-		mon.setTotal(pl.done, pl.queued, false)
-		lv.Follow(poolmetrics.Progress{Meter: mon.meter, Before: pl.done, Total: pl.queued, Growing: true})
+		totals(false)
 		select {
 		case batches <- vins(vs):
 			return nil
@@ -159,9 +162,8 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 		// listing's load on the site for the site's limit, and keep it.
 		if vehicles, err = listPlanned(dctx, r, pl, !r.shared && !cfg.Adaptive); err == nil {
 			logPlan(log, pl)
-			mon.setTotal(pl.done, pl.queued, true)
+			totals(true)
 			lv.SetPhase("downloading")
-			lv.Follow(poolmetrics.Progress{Meter: mon.meter, Before: pl.done, Total: pl.queued})
 			s := r.stats()
 			err = preflight(r, pl.queued-s.Done-s.Failed)
 		}
@@ -228,9 +230,6 @@ func listPlanned(ctx context.Context, r *runner, pl *planner, overlap bool) ([]*
 	var onPage func([]*vehicle)
 	if overlap {
 		r.ids.SetGrowing(true) // see download.IDs.Await and runner.inventoryListed
-		r.mu.Lock()
-		r.listing = true
-		r.mu.Unlock()
 		onPage = func(vs []*vehicle) { add(vs, false) }
 	}
 	vehicles, err := r.list(lctx, onPage)

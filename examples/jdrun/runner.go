@@ -62,7 +62,6 @@ type runner struct {
 	vehicles map[string]*vehicle // by VIN
 	pool     *download.Tracked[*session.Tab]
 	live     *poolmetrics.Metrics // -listen's numbers (live.go); nil: not served
-	listing  bool                 // downloading while the inventory is being listed: not every VIN is known
 	rejected map[string]error     // by VIN: files judged again once listed, and found to be another vehicle's
 }
 
@@ -294,7 +293,7 @@ func (r *runner) adopt(_ context.Context, vin string) (checkpoint.Record, bool) 
 		return checkpoint.Record{}, false
 	}
 	r.log.Info("found a valid file from an interrupted run; recorded it", "vin", vin, "file", f.Path)
-	r.counted(func() { v.partial = r.listing })
+	r.counted(func() { v.partial = r.ids.Growing() })
 	meta := r.meta(vin)
 	meta["adopted"] = "true"
 	return checkpoint.Record{Key: vin, State: checkpoint.Done, Path: f.Path, Size: f.Size, SHA256: f.SHA256, Meta: meta}, true
@@ -325,9 +324,6 @@ const partialMark = "judged_while"
 // (confirmLate).
 func (r *runner) inventoryListed(ctx context.Context) {
 	r.ids.SetGrowing(false)
-	r.mu.Lock()
-	r.listing = false
-	r.mu.Unlock()
 	for rec, err := range r.store.All(ctx) {
 		if err != nil {
 			r.log.Warn("reading the checkpoint to judge the files saved while listing; a rerun fetches them again", "err", err)
@@ -345,7 +341,7 @@ func (r *runner) inventoryListed(ctx context.Context) {
 func (r *runner) confirmLate(ctx context.Context, res pool.Result) {
 	v := r.vehicle(res.Key)
 	r.mu.Lock()
-	late := v != nil && v.partial && !r.listing
+	late := v != nil && v.partial && !r.ids.Growing()
 	r.mu.Unlock()
 	if !late {
 		return
@@ -522,7 +518,7 @@ func (r *runner) downloadFrom(ctx context.Context, batches <-chan []string, onRe
 // button. Either way the file is saved only if it is a whole PDF carrying
 // the vehicle's VIN and no other. A failure leaves evidence (see keep).
 func (r *runner) attempt(ctx context.Context, tab *session.Tab, v *vehicle) (any, error) {
-	r.counted(func() { v.partial = r.listing }) // judged against the VINs listed by now: see inventoryListed
+	r.counted(func() { v.partial = r.ids.Growing() }) // judged against the VINs listed by now: see inventoryListed
 	dst := r.target(v)
 	// While the inventory is being listed, a sticker that names what may
 	// be a VIN not listed yet waits for the listing before it is judged.
