@@ -55,6 +55,7 @@ import (
 	"net/http"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -173,15 +174,16 @@ func DefaultReason(err error) string {
 // Metrics counts a pool run's attempts and results and serves them; see
 // the package doc. Make one with [New].
 type Metrics struct {
-	cfg    Config
-	log    *slog.Logger
-	reg    *prometheus.Registry
-	durs   *prometheus.HistogramVec
-	desc   descs
-	served chan struct{} // closed when Serve has returned; nil: not serving
-	srv    *http.Server
-	ownMet *pool.Meter // started by Follow, stopped by Close
-	start  time.Time
+	cfg      Config
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	durs     *prometheus.HistogramVec
+	desc     descs
+	served   chan struct{} // closed when Serve has returned; nil: not serving
+	srv      *http.Server
+	ownMet   *pool.Meter                       // started by Follow, stopped by Close
+	ownStats atomic.Pointer[func() pool.Stats] // what ownMet samples: the latest Follow's
+	start    time.Time
 
 	mu          sync.Mutex
 	phase       string
@@ -310,12 +312,14 @@ func (m *Metrics) Follow(p Progress) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if p.Meter == nil && p.Stats != nil && !m.closed { // after Close, no one would stop it
-		p.Meter = &pool.Meter{Stats: p.Stats}
-		p.Meter.Start()
-		if m.ownMet != nil {
-			m.ownMet.Stop()
+		// One meter for every call, reading the latest Stats: a new one
+		// would start the rate and the ETA over each time the total grows.
+		m.ownStats.Store(&p.Stats)
+		if m.ownMet == nil {
+			m.ownMet = &pool.Meter{Stats: func() pool.Stats { return (*m.ownStats.Load())() }}
+			m.ownMet.Start()
 		}
-		m.ownMet = p.Meter
+		p.Meter = m.ownMet
 	}
 	m.progress, m.followed = p, true
 }

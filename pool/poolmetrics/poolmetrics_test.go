@@ -525,3 +525,24 @@ func TestGrowingTotal(t *testing.T) {
 		m.Close()
 	})
 }
+
+// TestFollowAgainKeepsTheRate: Follow called again as the total grows
+// (Progress.Growing) keeps the pace measured so far — with no Meter given,
+// each call made a meter of its own, and the rate and ETA started over at 0.
+func TestFollowAgainKeepsTheRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newShopMetrics(t, poolmetrics.Config{})
+		defer m.Close()
+		start := time.Now()
+		stats := func() pool.Stats { return pool.Stats{Done: int(time.Since(start) / time.Second)} }
+		m.Follow(poolmetrics.Progress{Stats: stats, Total: 10_000, Growing: true})
+		time.Sleep(time.Minute)
+		before := m.Snapshot().PerHour
+		m.Follow(poolmetrics.Progress{Stats: stats, Total: 20_000}) // the listing ended
+		after := m.Snapshot()
+		if before == 0 || after.PerHour != before || after.ETASeconds == 0 {
+			t.Errorf("rate %v/h while growing; after Follow with the final total: rate %v/h, ETA %v s; want the rate kept, and an ETA",
+				before, after.PerHour, after.ETASeconds)
+		}
+	})
+}
