@@ -63,11 +63,18 @@ func ExampleTracked_RunFrom() {
 	ids := download.NewIDs()
 	ids.SetGrowing(true)
 	keys := make(chan []string)
+	// RunFrom may return before the listing ends (a disk full aborts the
+	// pool): then listed stops the listing, which would wait for it.
+	listed, stop := context.WithCancel(ctx)
 	go func() { // the listing
 		defer close(keys)
 		for i, page := range pages {
 			ids.Add(page...)
-			keys <- page
+			select {
+			case keys <- page:
+			case <-listed.Done():
+				return
+			}
 			if i == len(pages)-1 {
 				ids.SetGrowing(false)
 			}
@@ -78,6 +85,7 @@ func ExampleTracked_RunFrom() {
 			Validate: []download.Validator{ids.Await(ctx, download.PDFOf(vin, ids))}}
 		return download.Save(bytes.NewReader(sticker(vin)), target)
 	})
+	stop()
 	slices.Sort(results)
 	for _, r := range results {
 		fmt.Println(r)

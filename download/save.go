@@ -16,7 +16,8 @@ import (
 )
 
 // Sentinel errors. Validation failures come as an [*InvalidError] whose
-// Reason is one of ErrEmpty … ErrContentMismatch; test with errors.Is.
+// Reason is one of ErrEmpty … ErrContentMismatch, or ErrUnlisted; test
+// with errors.Is.
 var (
 	// ErrEmpty: the file has no bytes.
 	ErrEmpty = errors.New("download: empty file")

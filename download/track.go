@@ -79,8 +79,10 @@ func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx conte
 // keys (see [checkpoint.Tracker.FeedFrom]): the pool starts on the first
 // batch while the caller is still finding the next — the pages of an
 // inventory, say. It returns once keys is closed and every item is
-// finished, or ctx ends; then it reads keys no more, so a sender should
-// also watch ctx.
+// finished, or ctx ends — or sooner, with ctx alive, when the pool aborts,
+// a record can't be written or the tracker refuses a key — and then it
+// reads keys no more: a sender must also watch a context its caller
+// cancels once RunFrom has returned (see the example).
 func (t *Tracked[P]) RunFrom(ctx context.Context, keys <-chan []string, task func(ctx context.Context, page P, key string) (any, error)) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
