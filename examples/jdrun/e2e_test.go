@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -484,6 +487,153 @@ func TestFilesJudgedWhileListing(t *testing.T) {
 	r2.know(all)
 	if todo, err := newPlanner(r2, nil).plan(ctx, all); err != nil || len(todo) != 3 {
 		t.Errorf("after a run that died while listing: %d to download (%v); want 3", len(todo), err)
+	}
+}
+
+// TestJudgingAgainEdges: the second judgement of the files saved while
+// listing (runner.confirm), where it met other runs and its own timing.
+func TestJudgingAgainEdges(t *testing.T) {
+	const good, wrong, later = "1HGCM82633A004352", "JH4KA7561PC008269", "WVWZZZ1JZXW000001"
+	ctx := context.Background()
+	setup := func(t *testing.T, log *slog.Logger) (*runner, checkpoint.Store, checkpoint.Record) {
+		dir := t.TempDir()
+		t.Chdir(dir)
+		c, err := loadConfig([]string{"-demo", "-out", "out", "-retries", "0"}, func(string) string { return "" }, nil, &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll("out", 0o755)
+		path, _ := filepath.Abs(filepath.Join("out", wrong+".pdf"))
+		pdf := sessiontest.PDF("WINDOW STICKER", "VIN"+later+" replaces "+wrong) // names a later page's VIN, glued to the text
+		os.WriteFile(path, pdf, 0o644)
+		sum := sha256.Sum256(pdf)
+		store := checkpoint.NewMemory()
+		r, err := newRunner(c, defaultSite(), log, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.close)
+		r.ids.SetGrowing(true)
+		r.know([]*vehicle{{VIN: good}, {VIN: wrong}})
+		// Saved by its only attempt allowed, judged while listing.
+		rec := checkpoint.Record{Key: wrong, State: checkpoint.Done, Attempts: 1, Path: path, Size: int64(len(pdf)),
+			SHA256: hex.EncodeToString(sum[:]), Owner: c.WorkerID, Meta: map[string]string{partialMark: "listing"}}
+		if err := store.Put(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		return r, store, rec
+	}
+
+	// The wrong file's vehicle is recorded with an attempt left: the
+	// attempt that saved it was the last one allowed, and a rerun gave the
+	// vehicle up unfetched. A second judgement of the record as it was
+	// (inventoryListed and confirmLate may both find it Done) changes
+	// nothing.
+	t.Run("rejected", func(t *testing.T) {
+		r, store, rec := setup(t, sessiontest.Logger(t))
+		v := r.vehicle(wrong)
+		r.counted(func() { v.partial = true }) // its attempt began while listing
+		r.know([]*vehicle{{VIN: later}})
+		r.inventoryListed(ctx)
+		r.confirm(ctx, rec) // the record as the other one read it
+		got, err := store.Get(ctx, wrong)
+		if err != nil || got.State != checkpoint.Pending || got.Attempts >= r.tr.MaxAttempts() {
+			t.Errorf("the wrong file's record: %+v (%v); want Pending with fewer than %d attempts", got, err, r.tr.MaxAttempts())
+		}
+		if n := v.wrongPDF; n != 1 {
+			t.Errorf("%d wrong PDFs counted for one file", n)
+		}
+	})
+
+	// A mark left by an earlier run with the same worker ID is not this
+	// run's to judge: the file stays as it is until planning takes it for
+	// one to fetch again. It was judged, removed and counted failed — and
+	// when its vehicle was then downloaded right, still reported failed.
+	t.Run("earlier run", func(t *testing.T) {
+		r, store, rec := setup(t, sessiontest.Logger(t))
+		r.know([]*vehicle{{VIN: later}})
+		r.inventoryListed(ctx)
+		if got, _ := store.Get(ctx, wrong); got.State != checkpoint.Done || len(r.rejected) != 0 {
+			t.Errorf("an earlier run's marked record: %+v, rejected %v; want it left for planning", got, r.rejected)
+		}
+		if _, err := os.Stat(rec.Path); err != nil {
+			t.Errorf("an earlier run's file was removed: %v", err)
+		}
+		todo, err := newPlanner(r, nil).plan(ctx, []*vehicle{r.vehicle(wrong)})
+		if err != nil || len(todo) != 1 {
+			t.Errorf("planned %d to download (%v); want the marked file fetched again", len(todo), err)
+		}
+	})
+
+	// A file adopted as the listing ends is marked if it was checked while
+	// the listing went on: the mark was taken after the check, from the
+	// listing's state then, and a file judged on part of the VINs went
+	// unmarked — trusted for good.
+	t.Run("adopted as the listing ends", func(t *testing.T) {
+		var r *runner
+		log := slog.New(onMessage{Handler: sessiontest.Logger(t).Handler(), msg: "found a valid file from an interrupted run; recorded it",
+			do: func() { r.ids.SetGrowing(false) }})
+		r, _, _ = setup(t, log)
+		rec, ok := r.adopt(ctx, wrong)
+		if !ok || rec.Meta[partialMark] == "" {
+			t.Errorf("adopted (%v) %+v; want the mark of a file judged while listing", ok, rec)
+		}
+	})
+}
+
+// onMessage is a slog handler that runs do when it sees msg.
+type onMessage struct {
+	slog.Handler
+	msg string
+	do  func()
+}
+
+func (h onMessage) Handle(ctx context.Context, rec slog.Record) error {
+	if rec.Message == h.msg {
+		h.do()
+	}
+	return h.Handler.Handle(ctx, rec)
+}
+
+// TestPreflightBeforeTheFirstDownload: when the plan needs more disk than
+// there is, the run says so before it downloads anything — not after its
+// pool has started on the vehicles (with the listing first, as here with
+// the adaptive worker count, the preflight came once they were handed
+// over). The disk here is too small because the checkpoint says the
+// stickers saved so far take a petabyte each.
+func TestPreflightBeforeTheFirstDownload(t *testing.T) {
+	sessiontest.RequireBrowser(t)
+	srv := startPortal(t, dealer.Config{Vehicles: 20, Seed: 4, Photos: 1})
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "state"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	store, err := checkpoint.Open(filepath.Join(dir, "state", "checkpoint.jsonl"), checkpoint.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := checkpoint.Record{Key: "1FTFW1ET5DFC10312", State: checkpoint.Done, Path: filepath.Join(dir, "out", "elsewhere.pdf"),
+		Size: 1 << 50, SHA256: strings.Repeat("ab", 32), Owner: "an earlier run"}
+	if err := store.Put(t.Context(), huge); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	res := runJD(t, dir, srv, secret)
+	if !errors.Is(res.err, errPreflight) {
+		t.Fatalf("jdrun: %v; want the preflight's error\n%s", res.err, res.stderr)
+	}
+	if n := srv.Stats().Stickers; n != 0 {
+		t.Errorf("%d stickers fetched before the preflight stopped the run", n)
+	}
+	all, err := checkpoint.ReadFile(filepath.Join(dir, "state", "checkpoint.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tally, _ := checkpoint.Count(t.Context(), all, nil); tally.Records != 1 {
+		t.Errorf("the checkpoint has %+v; want only the record it had: no vehicle claimed", tally)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "report.html")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a report of a run that downloaded nothing (%v)", err)
 	}
 }
 

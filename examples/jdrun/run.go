@@ -142,8 +142,21 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 		mon.setTotal(pl.done, pl.queued, final)
 		lv.Follow(poolmetrics.Progress{Meter: mon.meter, Before: pl.done, Total: pl.queued, Growing: !final})
 	}
+	// The listing comes first in a shared store — other processes trust
+	// this one's records, which must not wait for a judgement — and with
+	// the adaptive worker count, whose controller would take the listing's
+	// load on the site for the site's limit, and keep it.
+	overlap := !r.shared && !cfg.Adaptive
 	pl = newPlanner(r, func(ctx context.Context, vs []*vehicle) error {
 		totals(false)
+		if len(vs) == 0 {
+			return nil
+		}
+		if !overlap { // the whole plan at once: the disk is checked before the first download
+			if err := preflight(r, len(vs)); err != nil {
+				return err
+			}
+		}
 		select {
 		case batches <- vins(vs):
 			return nil
@@ -156,17 +169,15 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	go func() {
 		defer close(batches)
 		var err error
-		// The listing comes first in a shared store — other processes trust
-		// this one's records, which must not wait for a judgement — and
-		// with the adaptive worker count, whose controller would take the
-		// listing's load on the site for the site's limit, and keep it.
-		if vehicles, err = listPlanned(dctx, r, pl, !r.shared && !cfg.Adaptive); err == nil {
+		if vehicles, err = listPlanned(dctx, r, pl, overlap); err == nil {
 			logPlan(log, pl)
-			totals(true)
 			lv.SetPhase("downloading")
-			s := r.stats()
-			err = preflight(r, pl.queued-s.Done-s.Failed)
+			if overlap {
+				s := r.stats()
+				err = preflight(r, pl.queued-s.Done-s.Failed)
+			}
 		}
+		totals(true)
 		if err != nil {
 			// The downloads stop too: a sticker waiting for the listing to
 			// judge it (download.IDs.Await) would wait in vain.
@@ -183,7 +194,7 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	sum.Inventory, sum.Skipped, sum.Queued = max(len(vehicles), pl.planned), pl.done, pl.queued
 	sum.Selected = sum.Skipped + sum.Queued
 	samples, peak := mon.finish()
-	if listErr != nil && runErr == nil && sum.Queued == 0 { // nothing was downloaded: as if the listing came first
+	if listErr != nil && runErr == nil && len(rep.outcomes) == 0 { // no vehicle was tried: as if the listing came first
 		return listErr
 	}
 	removeTemp(r) // and those of processes sharing the store that died meanwhile

@@ -288,12 +288,13 @@ func (r *runner) adopt(_ context.Context, vin string) (checkpoint.Record, bool) 
 	if v == nil {
 		return checkpoint.Record{}, false
 	}
+	growing := r.ids.Growing() // before the check: the listing may end during it
 	f, err := download.Check(filepath.Join(r.cfg.OutDir, r.fileName(v)), r.target(v))
 	if err != nil {
 		return checkpoint.Record{}, false
 	}
 	r.log.Info("found a valid file from an interrupted run; recorded it", "vin", vin, "file", f.Path)
-	r.counted(func() { v.partial = r.ids.Growing() })
+	r.counted(func() { v.partial = growing })
 	meta := r.meta(vin)
 	meta["adopted"] = "true"
 	return checkpoint.Record{Key: vin, State: checkpoint.Done, Path: f.Path, Size: f.Size, SHA256: f.SHA256, Meta: meta}, true
@@ -318,10 +319,12 @@ func (r *runner) meta(vin string) map[string]string {
 // (confirm): a rerun takes a file still marked for one not intact.
 const partialMark = "judged_while"
 
-// inventoryListed is called once every VIN is known: the files judged
-// before — their Done records carry the mark — are judged again, against
-// every VIN. Those recorded later are judged as their results come
-// (confirmLate).
+// inventoryListed is called once every VIN is known: the files this run
+// judged before — their Done records carry the mark — are judged again,
+// against every VIN. Those recorded later are judged as their results come
+// (confirmLate). An earlier run's marked records are not this run's to
+// judge (a fixed -worker-id is the same in every run): planning takes
+// them for files to fetch again (verify).
 func (r *runner) inventoryListed(ctx context.Context) {
 	r.ids.SetGrowing(false)
 	for rec, err := range r.store.All(ctx) {
@@ -329,7 +332,7 @@ func (r *runner) inventoryListed(ctx context.Context) {
 			r.log.Warn("reading the checkpoint to judge the files saved while listing; a rerun fetches them again", "err", err)
 			return
 		}
-		if rec.State == checkpoint.Done && rec.Meta[partialMark] != "" && rec.Owner == r.cfg.WorkerID {
+		if rec.State == checkpoint.Done && rec.Meta[partialMark] != "" {
 			r.confirm(ctx, rec)
 		}
 	}
@@ -339,11 +342,7 @@ func (r *runner) inventoryListed(ctx context.Context) {
 // the inventory was still being listed, if the listing has ended since
 // (else inventoryListed will).
 func (r *runner) confirmLate(ctx context.Context, res pool.Result) {
-	v := r.vehicle(res.Key)
-	r.mu.Lock()
-	late := v != nil && v.partial && !r.ids.Growing()
-	r.mu.Unlock()
-	if !late {
+	if r.ids.Growing() {
 		return
 	}
 	if rec, err := r.store.Get(ctx, res.Key); err == nil && rec.State == checkpoint.Done && rec.Meta[partialMark] != "" {
@@ -351,14 +350,23 @@ func (r *runner) confirmLate(ctx context.Context, res pool.Result) {
 	}
 }
 
-// confirm judges rec's file again, against every VIN. A file that names a
-// vehicle listed after it was judged is that vehicle's: it is removed, and
-// its vehicle recorded Pending (a rerun fetches it again) and counted
+// confirm judges rec's file again, against every VIN, if this run judged
+// it while listing and has not judged it again yet (inventoryListed and
+// confirmLate may both find it). A file that names a vehicle listed after
+// it was judged is that vehicle's: it is removed, and its vehicle recorded
+// Pending with an attempt left (a rerun fetches it again) and counted
 // failed. A file that passes loses its record's mark. One that can't be
 // read keeps it: a rerun fetches it again.
 func (r *runner) confirm(ctx context.Context, rec checkpoint.Record) {
 	v := r.vehicle(rec.Key)
 	if v == nil {
+		return
+	}
+	r.mu.Lock()
+	ours := v.partial
+	v.partial = false
+	r.mu.Unlock()
+	if !ours {
 		return
 	}
 	_, bad := download.Check(rec.Path, r.target(v))
@@ -377,7 +385,10 @@ func (r *runner) confirm(ctx context.Context, rec checkpoint.Record) {
 		r.rejected[rec.Key] = bad
 		v.wrongPDF++
 		r.mu.Unlock()
-		rec = checkpoint.Record{Key: rec.Key, State: checkpoint.Pending, Attempts: rec.Attempts, Err: bad.Error(), Owner: rec.Owner, Meta: rec.Meta}
+		// The attempt that saved it may have been the last one allowed: a
+		// rerun would give the vehicle up without a try knowing every VIN.
+		attempts := min(rec.Attempts, r.tr.MaxAttempts()-1)
+		rec = checkpoint.Record{Key: rec.Key, State: checkpoint.Pending, Attempts: attempts, Err: bad.Error(), Owner: rec.Owner, Meta: rec.Meta}
 	case bad != nil:
 		r.log.Warn("judging a file saved while listing; a rerun fetches it again", "vin", rec.Key, "file", rec.Path, "err", bad)
 		return
@@ -398,7 +409,7 @@ type planner struct {
 	// Of the vehicles planned: how many, done before (and intact), given
 	// up before, and to download.
 	planned, done, givenUp, queued int
-	todo                           func(ctx context.Context, todo []*vehicle) error // takes each batch's vehicles to download
+	todo                           func(ctx context.Context, todo []*vehicle) error // takes each batch's vehicles to download, maybe none
 }
 
 func newPlanner(r *runner, todo func(ctx context.Context, todo []*vehicle) error) *planner {
@@ -417,10 +428,10 @@ func (p *planner) add(ctx context.Context, vs []*vehicle, last bool) error {
 	}
 	todo, err := p.plan(ctx, p.pending)
 	p.pending = nil
-	if err != nil || len(todo) == 0 {
+	if err != nil {
 		return err
 	}
-	return p.todo(ctx, todo)
+	return p.todo(ctx, todo) // even none: the totals have changed
 }
 
 // plan plans vs, listed after the vehicles planned before, and returns
