@@ -82,7 +82,9 @@ func (t *Tracked[P]) Run(ctx context.Context, keys []string, task func(ctx conte
 // finished, or ctx ends — or sooner, with ctx alive, when the pool aborts,
 // a record can't be written or the tracker refuses a key — and then it
 // reads keys no more: a sender must also watch a context its caller
-// cancels once RunFrom has returned (see the example).
+// cancels once RunFrom has returned (see the example). Batches sent after
+// the tracker's feed failed are read and dropped until RunFrom returns,
+// so that the sender can go on to what the items under way wait for.
 func (t *Tracked[P]) RunFrom(ctx context.Context, keys <-chan []string, task func(ctx context.Context, page P, key string) (any, error)) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -91,6 +93,21 @@ func (t *Tracked[P]) RunFrom(ctx context.Context, keys <-chan []string, task fun
 	t.mu.Unlock()
 	fed := make(chan error, 1)
 	go func() {
+		defer func() {
+			// A feed that failed reads keys no more; the sender may be
+			// what the items under way wait for (the end of a listing):
+			// its batches are read, and dropped, until RunFrom returns.
+			for {
+				select {
+				case _, ok := <-keys:
+					if ok {
+						continue
+					}
+				case <-ctx.Done():
+				}
+				return
+			}
+		}()
 		defer t.CloseQueue()
 		fed <- t.tr.FeedFrom(ctx, keys, func(c checkpoint.Claim) error {
 			if c.Finished != nil {

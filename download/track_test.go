@@ -523,3 +523,65 @@ func TestTrackedRunFrom(t *testing.T) {
 		t.Errorf("RunFrom past its deadline with keys still to come: %v; want DeadlineExceeded", err)
 	}
 }
+
+// TestRunFromAfterTheFeedFails: once the tracker's feed has failed (here
+// at a key given twice), RunFrom still reads the sender's batches until it
+// returns, and drops them: a sender blocked on a send could not go on to
+// what the items under way wait for — the end of a listing, say
+// (download.IDs.Await) — and they waited out their attempt timeout.
+func TestRunFromAfterTheFeedFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr, err := checkpoint.NewTracker(checkpoint.NewMemory(), checkpoint.TrackerOptions{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close(context.Background())
+		results := make(chan pool.Result, 10)
+		p, err := download.NewTracked(pool.Config[*pooltest.Page]{Factory: &pooltest.Factory{}, Workers: 1, AttemptTimeout: time.Minute,
+			Logger: slog.New(slog.DiscardHandler), OnResult: func(r pool.Result) { results <- r }}, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, started, listed := make(chan []string), make(chan struct{}, 1), make(chan struct{})
+		sending, stop := context.WithCancel(t.Context()) // cancelled once RunFrom returns, as its doc asks
+		go func() {
+			defer close(keys)
+			for i, batch := range [][]string{{"a"}, {"a"}, {"b"}} {
+				select {
+				case keys <- batch:
+				case <-sending.Done():
+					return
+				}
+				if i == 0 {
+					<-started // "a" is under way, waiting for the listing
+				}
+			}
+			close(listed)
+		}()
+		dir := t.TempDir()
+		err = p.RunFrom(t.Context(), keys, func(ctx context.Context, _ *pooltest.Page, key string) (any, error) {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			select {
+			case <-listed:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			path := filepath.Join(dir, key)
+			if err := os.WriteFile(path, []byte(key), 0o644); err != nil {
+				return nil, err
+			}
+			size, sum, err := checkpoint.HashFile(path)
+			return download.File{Path: path, Size: size, SHA256: sum}, err
+		})
+		stop()
+		if err == nil {
+			t.Error("RunFrom: nil; want the feed's error about the key given twice")
+		}
+		if r := <-results; r.Key != "a" || r.Err != nil || r.Attempts != 1 {
+			t.Errorf("%s: %d attempt(s), %v; want it done at its first attempt", r.Key, r.Attempts, r.Err)
+		}
+	})
+}
