@@ -526,16 +526,21 @@ func TestJudgingAgainEdges(t *testing.T) {
 
 	// The wrong file's vehicle is recorded with an attempt left: the
 	// attempt that saved it was the last one allowed, and a rerun gave the
-	// vehicle up unfetched. A second judgement of the record as it was
-	// (inventoryListed and confirmLate may both find it Done) changes
-	// nothing.
+	// vehicle up unfetched. A second judgement of the record and file as
+	// they were (inventoryListed and confirmLate may both find it Done and
+	// check the file before either removes it) counts nothing more.
 	t.Run("rejected", func(t *testing.T) {
 		r, store, rec := setup(t, sessiontest.Logger(t))
+		pdf, err := os.ReadFile(rec.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
 		v := r.vehicle(wrong)
 		r.counted(func() { v.partial = true }) // its attempt began while listing
 		r.know([]*vehicle{{VIN: later}})
 		r.inventoryListed(ctx)
-		r.confirm(ctx, rec) // the record as the other one read it
+		os.WriteFile(rec.Path, pdf, 0o644) // as the other judgement read it, before the first removed it
+		r.confirm(ctx, rec)
 		got, err := store.Get(ctx, wrong)
 		if err != nil || got.State != checkpoint.Pending || got.Attempts >= r.tr.MaxAttempts() {
 			t.Errorf("the wrong file's record: %+v (%v); want Pending with fewer than %d attempts", got, err, r.tr.MaxAttempts())

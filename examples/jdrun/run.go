@@ -194,7 +194,10 @@ func runJob(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err err
 	sum.Inventory, sum.Skipped, sum.Queued = max(len(vehicles), pl.planned), pl.done, pl.queued
 	sum.Selected = sum.Skipped + sum.Queued
 	samples, peak := mon.finish()
-	if listErr != nil && runErr == nil && len(rep.outcomes) == 0 { // no vehicle was tried: as if the listing came first
+	r.mu.Lock()
+	tried := len(rep.outcomes) > 0 || len(r.rejected) > 0
+	r.mu.Unlock()
+	if listErr != nil && runErr == nil && !tried { // as if the listing came first
 		return listErr
 	}
 	removeTemp(r) // and those of processes sharing the store that died meanwhile

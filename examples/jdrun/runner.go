@@ -342,7 +342,11 @@ func (r *runner) inventoryListed(ctx context.Context) {
 // the inventory was still being listed, if the listing has ended since
 // (else inventoryListed will).
 func (r *runner) confirmLate(ctx context.Context, res pool.Result) {
-	if r.ids.Growing() {
+	v := r.vehicle(res.Key)
+	r.mu.Lock()
+	late := v != nil && v.partial && !r.ids.Growing() // else no store read: confirm checks again
+	r.mu.Unlock()
+	if !late {
 		return
 	}
 	if rec, err := r.store.Get(ctx, res.Key); err == nil && rec.State == checkpoint.Done && rec.Meta[partialMark] != "" {
