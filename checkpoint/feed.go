@@ -383,6 +383,12 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 	}
 	rec, found := l.Record()
 	it := &item{key: l.Key(), lease: l}
+	var tookOver bool
+	if tl, ok := l.(TakeoverLease); ok {
+		var known bool
+		tookOver, known = tl.TookOver()
+		it.quick = known && t.opts.QuickStart
+	}
 	if found {
 		it.attempts, it.crashes, it.first, it.lastErr, it.meta = rec.Attempts, rec.Crashes, rec.Started, rec.Err, rec.Meta
 	} else {
@@ -465,7 +471,8 @@ func (f *feed) take(ctx context.Context, l Lease) error {
 	}
 	f.mine[it.key] = it
 	t.count(func(s *TrackerStats) { s.Claimed++ })
-	if err := f.submit(Claim{Key: it.key, Attempts: it.attempts, Crashes: it.crashes, Record: rec}); err != nil {
+	suspect := tookOver && !crashed // a Start's record may not have been stored: see Tracker.Start
+	if err := f.submit(Claim{Key: it.key, Attempts: it.attempts, Crashes: it.crashes, Record: rec, Suspect: suspect}); err != nil {
 		it.mu.Lock()
 		attempts := it.attempts
 		if it.running {

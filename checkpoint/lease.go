@@ -71,6 +71,18 @@ type Leaser interface {
 	ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]Lease, error)
 }
 
+// TakeoverLease is a [Lease] that knows whether its claim took the key from
+// a lease that ran out — its holder died, or stalled past its TTL — rather
+// than finding it free (new, released or abandoned). [Tracker.Start] counts
+// on it; checkpoint/postgres's batch claims give such leases. Check for it
+// with a type assertion.
+type TakeoverLease interface {
+	Lease
+	// TookOver reports whether the claim took the key from a lease that
+	// ran out (taken), and whether the lease knows it (known).
+	TookOver() (taken, known bool)
+}
+
 // LeaseBatcher is implemented by Leasers that renew and write many leases
 // together faster than one by one: in one statement and one transaction for
 // a shared store, with one fsync for [File]. [Tracker] renews its leases and

@@ -15,9 +15,10 @@ import (
 // Tracked is a [pool.PagePool] fed and recorded by a checkpoint tracker:
 // the tracker claims the items ([checkpoint.Tracker.Feed]) and the pool
 // works on them, and every attempt and outcome goes into the tracker's
-// store — Running before an attempt starts (so a crash is on record),
-// Pending before a retry, Done with the [File] the task returned, Failed,
-// or unfinished when the pool stops. Attempts add up across runs (a claim's
+// store — Running as an attempt starts (so a crash is on record; see
+// [checkpoint.Tracker.Start] for when the attempt waits for it), Pending
+// before a retry, Done with the [File] the task returned, Failed, or
+// unfinished when the pool stops. Attempts add up across runs (a claim's
 // attempts are the task's Prior), and an item the process died on before
 // runs alone (pool.Task.Exclusive), so that a crash during it is its own.
 //
@@ -36,13 +37,13 @@ type Tracked[P any] struct {
 
 	mu       sync.Mutex
 	stop     context.CancelCauseFunc // of the running Run
-	suspects map[string]bool         // keys submitted Exclusive
+	suspects map[string]bool         // keys whose attempts Begin records before they start; true: submitted Exclusive
 }
 
 // NewTracked returns a pool made from cfg whose tasks tr feeds and
 // records. The functions cfg has (OnStart, OnAttempt, OnResult) are still
 // called after the tracker's: OnStart once the attempt's Running record is
-// written, OnAttempt and OnResult once the outcome is — in the order the
+// written (or on its way: Tracker.Start), OnAttempt and OnResult once the outcome is — in the order the
 // pool reported them, one call at a time, as the pool promises.
 // OnResult also hears of the items the tracker finished at their claim,
 // with no attempt here (Worker 0): a file a dead run saved (Value: its
@@ -114,9 +115,9 @@ func (t *Tracked[P]) RunFrom(ctx context.Context, keys <-chan []string, task fun
 				t.settled(c)
 				return nil
 			}
-			if c.Crashes > 0 {
+			if c.Crashes > 0 || c.Suspect {
 				t.mu.Lock()
-				t.suspects[c.Key] = true
+				t.suspects[c.Key] = c.Crashes > 0
 				t.mu.Unlock()
 			}
 			return t.Submit(pool.Task[P]{Key: c.Key, Prior: c.Attempts, Exclusive: c.Crashes > 0,
@@ -176,16 +177,22 @@ func (t *Tracked[P]) hook(cfg *pool.Config[P]) {
 	t.onResult = onResult
 	cfg.OnStart = func(ctx context.Context, a pool.Attempt) error {
 		t.mu.Lock()
-		suspect := t.suspects[a.Key]
+		alone, suspect := t.suspects[a.Key]
 		t.mu.Unlock()
-		if suspect {
+		if alone {
 			// It runs alone, so that a crash during it is its own: the
 			// outcomes of the others must be on record before it starts.
 			if err := t.rec.drain(ctx); err != nil {
 				return err
 			}
 		}
-		if err := tr.Begin(ctx, a.Key, a.Number, a.Started); err != nil {
+		// A suspect's attempt starts once its record is stored, so that a
+		// crash during it is counted; others as soon as it is on its way.
+		begin := tr.Start
+		if suspect {
+			begin = tr.Begin
+		}
+		if err := begin(ctx, a.Key, a.Number, a.Started); err != nil {
 			switch {
 			case errors.Is(err, checkpoint.ErrLeaseLost):
 				return backoff.Permanent(err)

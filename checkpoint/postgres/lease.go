@@ -32,7 +32,7 @@ func (s *Store) Claim(ctx context.Context, key, owner string, ttl time.Duration)
 	// A claim that finds the key taken reads why; if by then the key is
 	// free again (its lease ended in between), it tries once more.
 	for range 2 {
-		l, err := s.scanLease(s.pool.QueryRow(ctx, s.sql.claim, key, owner, micros(ttl)), owner)
+		l, err := s.scanLease(s.pool.QueryRow(ctx, s.sql.claim, key, owner, micros(ttl)), owner, nil)
 		if !errors.Is(err, pgx.ErrNoRows) {
 			if err != nil {
 				return nil, s.errorf(err, "claim %.80q", key)
@@ -99,8 +99,9 @@ func (s *Store) ClaimBatch(ctx context.Context, keys []string, owner string, n i
 		return nil, s.errorf(err, "claim %d key(s)", len(keys))
 	}
 	var ls []checkpoint.Lease
+	taken := new(bool) // a lease that ran out held the key: see lease.TookOver
 	for rows.Next() {
-		l, err := s.scanLease(rows, owner)
+		l, err := s.scanLease(rows, owner, taken)
 		if err != nil {
 			return nil, s.errorf(err, "claim %d key(s)", len(keys))
 		}
@@ -206,14 +207,26 @@ func checkClaim(keys []string, owner string, n int, ttl time.Duration) error {
 	return nil
 }
 
-func (s *Store) scanLease(sc scanner, owner string) (*lease, error) {
+// scanLease reads a claimed row; taken (nil: the statement has no such
+// column) whether the claim took the key from a lease that ran out.
+func (s *Store) scanLease(sc scanner, owner string, taken *bool) (*lease, error) {
 	l := &lease{s: s, owner: owner}
 	var expires time.Time
-	rec, found, err := scan(sc, &l.gen, &expires)
+	extra := []any{&l.gen, &expires}
+	if taken != nil {
+		extra = append(extra, taken)
+	}
+	rec, found, err := scan(sc, extra...)
 	if err != nil {
 		return nil, err
 	}
 	l.key, l.found, l.expires = rec.Key, found, expires.UTC()
+	if taken != nil {
+		l.takeover = takeoverKnown
+		if *taken {
+			l.takeover = tookOver
+		}
+	}
 	if found {
 		l.rec = rec
 	}
@@ -226,15 +239,32 @@ func (s *Store) scanLease(sc scanner, owner string) (*lease, error) {
 // of the lease is conditional on both, so a lease that another claim took
 // over, or that ended, changes nothing.
 type lease struct {
-	s     *Store
-	key   string
-	owner string
-	gen   int64
-	rec   checkpoint.Record
-	found bool
+	s        *Store
+	key      string
+	owner    string
+	gen      int64
+	rec      checkpoint.Record
+	found    bool
+	takeover takeover
 
 	mu      sync.Mutex
 	expires time.Time
+}
+
+// takeover is what a claim knows of the lease before it.
+type takeover int8
+
+const (
+	takeoverUnknown takeover = iota // a single Claim: its statement can't tell
+	takeoverKnown                   // the key was free: new, released or abandoned
+	tookOver                        // a lease that ran out held it: its holder died or stalled
+)
+
+// TookOver reports whether the claim took its key from a lease that ran
+// out, and whether it knows: leases of ClaimBatch do, those of Claim
+// don't. See [checkpoint.TakeoverLease].
+func (l *lease) TookOver() (taken, known bool) {
+	return l.takeover == tookOver, l.takeover != takeoverUnknown
 }
 
 func (l *lease) Key() string   { return l.key }

@@ -244,8 +244,8 @@ func newStatements(t string) statements {
 			ORDER BY k COLLATE "C"
 			ON CONFLICT (key) DO NOTHING`,
 		claimBatch: `WITH c AS (
-				SELECT f.key FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i),
-					LATERAL (SELECT r.key FROM ` + t + ` r
+				SELECT f.key, f.taken FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i),
+					LATERAL (SELECT r.key, r.lease_expires IS NOT NULL AS taken FROM ` + t + ` r
 						WHERE r.key = u.k AND r.` + strings.ReplaceAll(free, "lease_", "r.lease_") + `
 						FOR UPDATE SKIP LOCKED) f
 				ORDER BY u.i
@@ -254,7 +254,7 @@ func newStatements(t string) statements {
 			UPDATE ` + t + ` r SET lease_owner = $3, lease_gen = r.lease_gen + 1,
 				lease_expires = now() + $4::bigint * interval '1 microsecond'
 			FROM c WHERE r.key = c.key
-			RETURNING r.` + strings.ReplaceAll(columns, ", ", ", r.") + ", r.lease_gen, r.lease_expires",
+			RETURNING r.` + strings.ReplaceAll(columns, ", ", ", r.") + ", r.lease_gen, r.lease_expires, c.taken",
 		renew:   "UPDATE " + t + " SET lease_expires = now() + $3::bigint * interval '1 microsecond' WHERE " + held + " RETURNING lease_expires",
 		abandon: "UPDATE " + t + " SET lease_expires = NULL WHERE " + held,
 		holder:  "SELECT lease_owner, lease_gen FROM " + t + " WHERE key = $1",

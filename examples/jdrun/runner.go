@@ -74,7 +74,7 @@ func newRunner(cfg *config, st site, log *slog.Logger, store checkpoint.Store) (
 	}
 	var err error
 	r.tr, err = checkpoint.NewTracker(store, checkpoint.TrackerOptions{
-		Owner: cfg.WorkerID, LeaseTTL: cfg.LeaseTTL, Hold: 2 * cfg.Workers, Spread: r.shared, MaxAttempts: cfg.Retries + 1,
+		Owner: cfg.WorkerID, LeaseTTL: cfg.LeaseTTL, Hold: 2 * cfg.Workers, Spread: r.shared, QuickStart: r.shared, MaxAttempts: cfg.Retries + 1,
 		RetryFailed: cfg.RetryFailed, Verify: r.verify, Adopt: r.adopt, Meta: r.meta, Class: download.ClassName, Logger: log,
 	})
 	return r, err
