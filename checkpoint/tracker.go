@@ -372,7 +372,16 @@ func (t *Tracker) Start(ctx context.Context, key string, attempt int, started ti
 	if it.ended.Load() != 0 {
 		return notHeld(it.key)
 	}
-	it.pending = t.commits.queue1(LeaseWrite{Lease: it.lease, Record: r}, func(err error) {
+	w := LeaseWrite{Lease: it.lease, Record: r}
+	it.pending = t.commits.queue1(w, func(err error) {
+		if errors.Is(err, ErrForeignLease) {
+			// A wrapper's lease: as committer.write does, through the
+			// lease itself — before the key's next write, which waits.
+			t.commits.off.Store(true)
+			ctx, cancel := context.WithTimeout(context.Background(), t.opts.LeaseTTL)
+			err = direct(ctx, w)
+			cancel()
+		}
 		switch {
 		case errors.Is(err, ErrLeaseLost):
 			t.lost(it, err)

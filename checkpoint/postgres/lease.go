@@ -352,7 +352,14 @@ func (l *lease) Abandon(ctx context.Context) error {
 	if err := l.s.start(ctx); err != nil {
 		return err
 	}
-	tag, err := l.s.pool.Exec(ctx, l.s.sql.abandon, l.key, l.gen)
+	sql := l.s.sql.abandon
+	if l.takeover == tookOver {
+		// No attempt since the holder that died: the next claim must see
+		// that too (see TookOver), or a death early in an attempt whose
+		// start was not stored yet (checkpoint.Tracker.Start) goes uncounted.
+		sql = l.s.sql.abandonTaken
+	}
+	tag, err := l.s.pool.Exec(ctx, sql, l.key, l.gen)
 	switch {
 	case err != nil:
 		return l.s.errorf(err, "abandon %.80q", l.key)

@@ -188,7 +188,7 @@ func (s *Store) errorf(err error, format string, args ...any) error {
 type statements struct {
 	get, page, put, leasePut, leaseRelease    string
 	claim, claimState, insertKeys, claimBatch string
-	renew, abandon, holder                    string
+	renew, abandon, abandonTaken, holder      string
 	renewBatch, writeBatch, holders, left     string
 }
 
@@ -257,7 +257,11 @@ func newStatements(t string) statements {
 			RETURNING r.` + strings.ReplaceAll(columns, ", ", ", r.") + ", r.lease_gen, r.lease_expires, c.taken",
 		renew:   "UPDATE " + t + " SET lease_expires = now() + $3::bigint * interval '1 microsecond' WHERE " + held + " RETURNING lease_expires",
 		abandon: "UPDATE " + t + " SET lease_expires = NULL WHERE " + held,
-		holder:  "SELECT lease_owner, lease_gen FROM " + t + " WHERE key = $1",
+		// A lease that took its key over from one that ran out leaves it
+		// run out too (free at once; its generation moved on, so it holds
+		// nothing): the next claim takes it over in turn, a suspect still.
+		abandonTaken: "UPDATE " + t + " SET lease_expires = now(), lease_gen = lease_gen + 1 WHERE " + held,
+		holder:       "SELECT lease_owner, lease_gen FROM " + t + " WHERE key = $1",
 		// The batch statements of leases lock the rows whose lease still
 		// holds them, one index lookup per key in the arrays' order (key
 		// order: a LATERAL subquery with FOR UPDATE keeps that plan, so

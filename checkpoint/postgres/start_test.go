@@ -142,3 +142,91 @@ func TestSuspectClaims(t *testing.T) {
 		}
 	}
 }
+
+// claimAndStop feeds key to a new tracker, returns the claim, and closes
+// the tracker before any attempt: a shutdown, a fleet scaling down.
+func claimAndStop(t *testing.T, s checkpoint.Store, owner, key string) checkpoint.Claim {
+	t.Helper()
+	tr, err := checkpoint.NewTracker(s, checkpoint.TrackerOptions{Owner: owner, QuickStart: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var got checkpoint.Claim
+	tr.Feed(fctx, []string{key}, func(c checkpoint.Claim) error { got = c; cancel(); return nil })
+	if err := tr.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestSuspectStaysSuspect: a suspect claim stopped before any attempt
+// leaves the key a suspect for the next claim: its abandon cleared the
+// lease, and with it the sign of the holder that died, so each such stop
+// let one more run die at the item uncounted.
+func TestSuspectStaysSuspect(t *testing.T) {
+	t.Parallel()
+	s := open(t, postgres.Options{})
+	if _, err := s.ClaimBatch(ctx, []string{"k"}, "dead", 1, time.Microsecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // past the lease, by the server's clock too
+	if c := claimAndStop(t, s, "second", "k"); !c.Suspect {
+		t.Fatalf("the claim after the holder died: %+v; want a suspect", c)
+	}
+	if c := claimAndStop(t, s, "third", "k"); !c.Suspect {
+		t.Errorf("the claim after a suspect claim stopped: %+v; want a suspect still", c)
+	}
+}
+
+// wrapStore is a wrapper of a store whose leases are its own (a wrapper's
+// LeaseBatcher methods then refuse them: ErrForeignLease), and pass
+// TookOver through.
+type wrapStore struct{ *postgres.Store }
+
+type wrapLease struct{ checkpoint.Lease }
+
+func (l wrapLease) TookOver() (bool, bool) { return l.Lease.(checkpoint.TakeoverLease).TookOver() }
+
+func (w wrapStore) ClaimBatch(ctx context.Context, keys []string, owner string, n int, ttl time.Duration) ([]checkpoint.Lease, error) {
+	ls, err := w.Store.ClaimBatch(ctx, keys, owner, n, ttl)
+	for i := range ls {
+		ls[i] = wrapLease{ls[i]}
+	}
+	return ls, err
+}
+
+// TestStartThroughAWrappersLease: a Start whose batch write the store
+// refuses as a foreign lease's is made through the lease itself, as other
+// writes are: the Running record was dropped, for the whole attempt.
+func TestStartThroughAWrappersLease(t *testing.T) {
+	t.Parallel()
+	s := open(t, postgres.Options{})
+	tr, err := checkpoint.NewTracker(wrapStore{s}, checkpoint.TrackerOptions{Owner: "me", QuickStart: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close(context.Background())
+	claims := make(chan checkpoint.Claim, 1)
+	go tr.Feed(ctx, []string{"k"}, func(c checkpoint.Claim) error { claims <- c; return nil })
+	<-claims
+	if err := tr.Start(ctx, "k", 1, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The record is Running before the key's next write (Done here).
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rec, err := s.Get(ctx, "k")
+		if err == nil && rec.State == checkpoint.Running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Start: record %+v, %v; want Running", rec, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tr.Done(ctx, "k", 1, checkpoint.SavedFile{Path: "/stickers/k.pdf", Size: 1, SHA256: strings.Repeat("ab", 32)}); err != nil {
+		t.Fatal(err)
+	}
+}
