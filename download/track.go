@@ -43,8 +43,9 @@ type Tracked[P any] struct {
 // NewTracked returns a pool made from cfg whose tasks tr feeds and
 // records. The functions cfg has (OnStart, OnAttempt, OnResult) are still
 // called after the tracker's: OnStart once the attempt's Running record is
-// written (or on its way: Tracker.Start), OnAttempt and OnResult once the outcome is — in the order the
-// pool reported them, one call at a time, as the pool promises.
+// written (or on its way: Tracker.Start), OnAttempt and OnResult once the
+// outcome is — in the order the pool reported them, one call at a time, as
+// the pool promises.
 // OnResult also hears of the items the tracker finished at their claim,
 // with no attempt here (Worker 0): a file a dead run saved (Value: its
 // File; see checkpoint.TrackerOptions.Adopt), or an item given up (Err
