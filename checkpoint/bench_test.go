@@ -93,3 +93,42 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPlan measures Plan of 100k keys: a first run (no records) and a
+// rerun of a finished job (every key Done; Verify trusts the files). Each
+// process of a fleet plans the whole list before its first claim.
+func BenchmarkPlan(b *testing.B) {
+	keys := make([]string, 100_000)
+	for i := range keys {
+		keys[i] = vehicle(i).Key
+	}
+	for _, bc := range []struct {
+		name string
+		done bool
+	}{{"new", false}, {"done", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			store := checkpoint.NewMemory()
+			if bc.done {
+				for i := range keys {
+					if err := store.Put(ctx, vehicle(i)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{Logger: quiet, Verify: func(checkpoint.Record) error { return nil }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := tr.Plan(ctx, keys)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got := len(p.Todo) + len(p.Done); got != len(keys) {
+					b.Fatalf("planned %d keys of %d", got, len(keys))
+				}
+			}
+		})
+	}
+}

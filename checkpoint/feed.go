@@ -121,6 +121,9 @@ func (f *feed) add(keys []string) error {
 	if f.t.opts.Spread && len(keys) > 0 {
 		keys = spread(keys, f.t.opts.Owner)
 	}
+	if len(f.order) == 0 {
+		f.order = make(map[string]int, len(keys)) // a long list's map built once, not grown
+	}
 	for _, k := range keys {
 		if _, dup := f.order[k]; dup {
 			return fmt.Errorf("checkpoint: Feed: key %.80q is given twice", k)

@@ -84,34 +84,48 @@ func (t *Tracker) Plan(ctx context.Context, keys []string) (Plan, error) {
 		}
 		index[k] = i
 	}
-	recs := make([]Record, len(keys))
+	var (
+		recs records
+		done int
+	)
 	for r, err := range t.store.All(ctx) {
 		if err != nil {
 			return Plan{}, fmt.Errorf("checkpoint: plan: read the records: %w", err)
 		}
 		if i, ok := index[r.Key]; ok {
+			if recs == nil {
+				recs = make(records, len(keys))
+			}
 			recs[i] = r
+			if r.State == Done {
+				done++
+			}
 		}
 	}
 	checked, err := t.checkFiles(ctx, keys, recs)
 	if err != nil {
 		return Plan{}, err
 	}
-	for i, c := range checked {
+	for _, c := range checked {
 		if c.err != nil && !errors.Is(c.err, ErrFileMissing) && !errors.Is(c.err, ErrFileChanged) {
-			return Plan{}, fmt.Errorf("checkpoint: plan: the file of %.80q could not be checked (no record changed): %w", keys[i], c.err)
+			return Plan{}, fmt.Errorf("checkpoint: plan: the file of %.80q could not be checked (no record changed): %w", keys[c.i], c.err)
 		}
 	}
 
 	var (
-		p     Plan
+		p     = Plan{Todo: make([]Todo, 0, len(keys)-done)}
 		puts  []Record
 		fresh = map[string]time.Time{}
 		now   = t.opts.Now()
 	)
 	for i, k := range keys {
-		r, found := recs[i], recs[i].Key != ""
-		switch c := checked[i]; {
+		r := recs.at(i)
+		found := r.Key != ""
+		var c fileCheck
+		if len(checked) > 0 && checked[0].i == i {
+			c, checked = checked[0], checked[1:]
+		}
+		switch {
 		case !found && c.adopted:
 			a := c.rec
 			a.Key, a.State, a.Owner = k, Done, cmp.Or(a.Owner, t.opts.Owner)
@@ -163,39 +177,63 @@ func (t *Tracker) Plan(ctx context.Context, keys []string) (Plan, error) {
 	return p, nil
 }
 
-// fileCheck is what Verify or Adopt said of one key.
+// records are the records Plan found, by the keys' index; nil while it
+// found none: a first run of a long list allocates nothing per key but its
+// Todo (a fleet's every process plans the whole list before its first claim).
+type records []Record
+
+// at returns the record of the key of index i; its Key is "" if none.
+func (rs records) at(i int) Record {
+	if rs == nil {
+		return Record{}
+	}
+	return rs[i]
+}
+
+// fileCheck is what Verify or Adopt said of the key of index i.
 type fileCheck struct {
+	i       int
 	err     error  // Verify's, for a Done record
 	rec     Record // Adopt's, for a key without a record
 	adopted bool
 }
 
 // checkFiles runs Verify on the Done records and Adopt on the keys without
-// one, planWorkers at a time.
-func (t *Tracker) checkFiles(ctx context.Context, keys []string, recs []Record) ([]fileCheck, error) {
-	out := make([]fileCheck, len(keys))
-	var todo []int
-	for i, r := range recs {
-		if r.State == Done || r.Key == "" && t.opts.Adopt != nil {
-			todo = append(todo, i)
+// one, planWorkers at a time. It returns what
+// they said, in the keys' order.
+func (t *Tracker) checkFiles(ctx context.Context, keys []string, recs records) ([]fileCheck, error) {
+	check := func(i int) bool {
+		r := recs.at(i)
+		return r.State == Done || r.Key == "" && t.opts.Adopt != nil
+	}
+	n := 0
+	for i := range keys {
+		if check(i) {
+			n++
+		}
+	}
+	out := make([]fileCheck, 0, n)
+	for i := range keys {
+		if check(i) {
+			out = append(out, fileCheck{i: i})
 		}
 	}
 	var (
 		next atomic.Int64
 		wg   sync.WaitGroup
 	)
-	for range min(planWorkers, len(todo)) {
+	for range min(planWorkers, len(out)) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				n := int(next.Add(1)) - 1
-				if n >= len(todo) {
+				if n >= len(out) {
 					return
 				}
-				i := todo[n]
-				if recs[i].Key != "" {
-					out[i].err = t.opts.Verify(recs[i])
+				c := &out[n]
+				if r := recs.at(c.i); r.Key != "" {
+					c.err = t.opts.Verify(r)
 				} else {
-					out[i].rec, out[i].adopted = t.opts.Adopt(ctx, keys[i])
+					c.rec, c.adopted = t.opts.Adopt(ctx, keys[c.i])
 				}
 			}
 		})
@@ -211,12 +249,12 @@ func (t *Tracker) checkFiles(ctx context.Context, keys []string, recs []Record) 
 const putBatch = 1000
 
 // unchanged keeps the puts whose key's record is still the one Plan read
-// (recs, by index; none: Key ""). Checking every file takes a while, and another
+// (none: Key ""). Checking every file takes a while, and another
 // process may have fetched and recorded a key meanwhile: its fresh Done
 // must not be overwritten with a Pending (and fetched again), nor an
 // adopted file's record put over its own. A key skipped here stays in the
 // plan; its claim finds it finished.
-func (t *Tracker) unchanged(ctx context.Context, puts, recs []Record, index map[string]int) ([]Record, error) {
+func (t *Tracker) unchanged(ctx context.Context, puts []Record, recs records, index map[string]int) ([]Record, error) {
 	kept := puts[:0]
 	for _, p := range puts {
 		cur, err := t.store.Get(ctx, p.Key)
@@ -226,7 +264,7 @@ func (t *Tracker) unchanged(ctx context.Context, puts, recs []Record, index map[
 		if err != nil {
 			return nil, err
 		}
-		if was := recs[index[p.Key]]; cur.Key != was.Key || cur.State != was.State || !cur.Updated.Equal(was.Updated) {
+		if was := recs.at(index[p.Key]); cur.Key != was.Key || cur.State != was.State || !cur.Updated.Equal(was.Updated) {
 			t.log.Info("checkpoint: plan: another process recorded this item meanwhile; its record stays", "key", p.Key, "state", cur.State)
 			continue
 		}

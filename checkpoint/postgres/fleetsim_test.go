@@ -1112,6 +1112,37 @@ func (r *fleetRun) report(logf func(format string, args ...any)) map[string]floa
 		m["workers-busy-%"] = 100 * busy.Seconds() / span.Seconds()
 		logf("workers busy %.1f%% of their time (attempts and their Begin)", m["workers-busy-%"])
 	}
+	if r.wall > 0 {
+		// Where the idle time is: the workers' busy share in each tenth
+		// of the run, and when each process's first attempt began (its
+		// Plan and first claim came before).
+		var (
+			tenths [10]time.Duration
+			step   = r.wall / 10
+			first  = make([]time.Duration, r.cfg.Procs)
+		)
+		for i := range first {
+			first[i] = r.wall
+		}
+		for _, ivs := range r.attempts {
+			for _, iv := range ivs {
+				a, b := iv.start.Sub(r.start), iv.end.Sub(r.start)
+				first[iv.proc] = min(first[iv.proc], a)
+				for i := range tenths {
+					if lo, hi := step*time.Duration(i), step*time.Duration(i+1); b > lo && a < hi {
+						tenths[i] += min(b, hi) - max(a, lo)
+					}
+				}
+			}
+		}
+		var s []string
+		for _, d := range tenths {
+			s = append(s, fmt.Sprintf("%.1f", 100*d.Seconds()/(step.Seconds()*workers)))
+		}
+		logf("workers busy by tenth of the run, %%: %s", strings.Join(s, " "))
+		m["first-attempt-s"] = slices.Max(first).Seconds()
+		logf("the processes' first attempts began after %.2fs to %.2fs", slices.Min(first).Seconds(), m["first-attempt-s"])
+	}
 	if samples > 0 {
 		logf("pool starved (a worker idle, no task queued) in %.1f%% of samples; then the tracker held (by eighths of Hold) %v", 100*float64(starved)/float64(samples), starvedHeld)
 	}
