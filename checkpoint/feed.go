@@ -31,8 +31,12 @@ const minWindow = 64
 // walk the same todo list pass over most of each other's keys.
 const pruneAt = 2 * claimWindow
 
-// surveyChunk is the most keys Feed asks a Surveyor about at once.
-const surveyChunk = 10_000
+// surveyChunk is how many keys Feed asks a Surveyor about at once; up to
+// maxSurvey when it skips a long stretch other owners finished.
+const (
+	surveyChunk = 10_000
+	maxSurvey   = 8 * surveyChunk
+)
 
 // Feed claims the keys of todo, in order (from a place of its own with
 // [TrackerOptions].Spread), and calls submit for each claim, from Feed's
@@ -111,7 +115,7 @@ func (t *Tracker) FeedFrom(ctx context.Context, todo <-chan []string, submit fun
 		t.mu.Unlock()
 	}()
 	f := &feed{t: t, submit: submit, in: todo, order: map[string]int{}, parked: map[string]struct{}{}, mine: map[string]*item{},
-		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1, survey: -1,
+		batch: max(1, t.opts.Hold/4), pruneAt: pruneAt, window: minWindow, reach: -1, survey: -1, chunk: surveyChunk,
 		pollIn: t.opts.PollInterval / pollSoon}
 	return f.run(ctx)
 }
@@ -156,6 +160,7 @@ type feed struct {
 	window  int           // keys to offer a claim: minWindow to claimWindow
 	reach   int           // the furthest place in order offered so far
 	survey  int           // the furthest place in order skip asked about
+	chunk   int           // how many keys the next skip asks about
 	pruneAt int           // prune the parked keys when this many gathered
 	failing time.Time     // when the store started failing, zero if it works
 	pollIn  time.Duration // the next poll's wait: see pollSoon
@@ -272,13 +277,28 @@ func (f *feed) claim(ctx context.Context) error {
 		return nil
 	}
 	for len(f.queue) > 0 && need > 0 {
+		if f.t.surveyor != nil && f.chunk > surveyChunk && f.surveyed() == 0 {
+			// In a long stretch others finished: ask about the keys ahead
+			// before claiming through them.
+			if err := f.skip(ctx); err != nil || !f.failing.IsZero() {
+				return err
+			}
+			continue
+		}
 		n := min(len(f.queue), max(f.window, need))
 		long := f.order[f.queue[n-1]] > f.reach
 		if long {
 			n = min(len(f.queue), claimWindow)
-			f.reach = f.order[f.queue[n-1]]
+		}
+		if k := f.surveyed(); k > 0 {
+			// Keys a survey found open are followed by ones it has not
+			// asked about, likely finished too: a claim would pass over
+			// them and park them, to be asked about again; the next skip
+			// drops them in one read.
+			n = min(n, k)
 		}
 		window := f.queue[:n]
+		f.reach = max(f.reach, f.order[window[n-1]])
 		ls, err := f.t.leaser.ClaimBatch(ctx, window, f.t.opts.Owner, need, f.t.opts.LeaseTTL)
 		if err != nil {
 			return f.storeFailed(ctx, fmt.Errorf("checkpoint: Feed: claim: %w", err))
@@ -509,14 +529,14 @@ func (t *Tracker) count(fn func(s *TrackerStats)) {
 }
 
 // skip drops the keys near the head of the queue that other owners
-// finished, asking a Surveyor about up to surveyChunk of them: the first
-// ones it has not asked about. Those it asked about and found open (held
-// by others) stay in the queue, and are not asked about again here when
-// the claims through them come back empty.
+// finished, asking a Surveyor about a chunk of them (surveyChunk keys, up
+// to maxSurvey in a long finished stretch): the first ones it has not
+// asked about. Those it asked about and found open (held by others) stay
+// in the queue, and are not asked about again here when the claims
+// through them come back empty.
 func (f *feed) skip(ctx context.Context) error {
-	// The queue is in Feed's order.
-	from, _ := slices.BinarySearchFunc(f.queue, f.survey+1, func(k string, place int) int { return f.order[k] - place })
-	ahead := f.queue[from:min(len(f.queue), from+surveyChunk)]
+	from := f.surveyed()
+	ahead := f.queue[from:min(len(f.queue), from+f.chunk)]
 	if len(ahead) == 0 {
 		return nil
 	}
@@ -533,9 +553,25 @@ func (f *feed) skip(ctx context.Context) error {
 		}
 	}
 	finished := from + len(ahead) - n
+	// A stretch others finished nearly whole is likely followed by more of
+	// it (with Spread, at the job's end, most of the list): the next survey
+	// asks about twice as many keys, in one round trip.
+	if open := n - from; open*100 <= len(ahead) {
+		f.chunk = min(2*f.chunk, maxSurvey)
+	} else {
+		f.chunk = surveyChunk
+	}
 	f.queue = append(f.queue[:n], f.queue[from+len(ahead):]...)
 	f.t.count(func(s *TrackerStats) { s.Elsewhere += finished })
 	return nil
+}
+
+// surveyed returns how many keys at the head of the queue skip asked
+// about (and found open).
+func (f *feed) surveyed() int {
+	// The queue is in Feed's order.
+	n, _ := slices.BinarySearchFunc(f.queue, f.survey+1, func(k string, place int) int { return f.order[k] - place })
+	return n
 }
 
 // check drops the parked keys other owners finished; the others go back in

@@ -642,3 +642,51 @@ func TestFeedFromTakesKeysAsTheyCome(t *testing.T) {
 		}
 	})
 }
+
+// TestFeedSkipsALongStretchInFewReads: with Spread, at the end of a job,
+// most of a process's list is others' finished work. Feed gets through it
+// with few surveys, each asking about more keys than the one before while
+// they find nothing open, and without claims through keys not surveyed.
+func TestFeedSkipsALongStretchInFewReads(t *testing.T) {
+	t.Parallel()
+	store := newCounted()
+	defer store.Close()
+	keys := keysN(100_000)
+	finished := keys[100:95_100]
+	var done []checkpoint.Record
+	for _, k := range finished {
+		done = append(done, checkpoint.Record{Key: k, State: checkpoint.Done, Owner: "other", Path: "/out/" + k, SHA256: "00"})
+	}
+	if err := store.PutBatch(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 16})
+	err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+		return tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStats(t, tr, checkpoint.TrackerStats{Claimed: 5000, Done: 5000, Elsewhere: len(finished)})
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	isFinished := make(map[string]bool, len(finished))
+	for _, k := range finished {
+		isFinished[k] = true
+	}
+	offered := 0
+	for _, o := range store.offered {
+		for _, k := range o {
+			if isFinished[k] {
+				offered++
+			}
+		}
+	}
+	t.Logf("Left: %d calls %v; claims offered finished keys %d times", len(store.lefts), store.lefts, offered)
+	if len(store.lefts) > 5 {
+		t.Errorf("%d surveys to get past %d finished keys: want the chunks to grow (≤ 5)", len(store.lefts), len(finished))
+	}
+	if offered > 2*1024 { // the first claim's window reaches 1,024 keys ahead
+		t.Errorf("claims offered keys others finished %d times: want them dropped by surveys, not passed over", offered)
+	}
+}
