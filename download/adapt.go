@@ -88,8 +88,8 @@ func NeedsPage(err error) bool {
 // last, not the one asked for. A wrong file ([ErrWrongItem]) that names an
 // item some page views right now, or Repeat wrong files among the last
 // Window page downloads, put the page path on one worker; after Release
-// clean downloads it goes back to all workers, and the next release waits
-// twice as long.
+// clean downloads (files saved right) it goes back to all workers, and the
+// next release waits twice as long.
 //
 // Set SetMaxWorkers; the other fields have defaults. It is safe for
 // concurrent use.
@@ -163,7 +163,10 @@ func (g *Interference) Downloaded(err error) {
 		_ = g.SetMaxWorkers(1) // fails only for n < 0
 	case g.serial && wrong:
 		g.clean = 0
-	case g.serial:
+	case g.serial && err == nil:
+		// Only a file saved right is clean: a download that failed (a
+		// timeout, an error page, a file naming an item not listed yet)
+		// says nothing of whether the portal still mixes items up.
 		if g.clean++; g.clean >= g.release {
 			g.serial, g.recent = false, nil
 			log.Info("no wrong file for a while: back to all workers", "downloads", g.clean)

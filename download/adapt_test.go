@@ -109,3 +109,32 @@ func TestInterference(t *testing.T) {
 	g.Downloaded(wrong("Y")) // Y's page is closed now: not correlated
 	expect(1, 0, 1, 0)
 }
+
+// TestInterferenceCountsOnlySavedFilesClean: while one worker downloads
+// alone, failed downloads — a timeout, an error page, a file naming an item
+// not listed yet (possibly another item's) — do not count towards going back
+// to all workers: only files saved right show the portal stopped mixing
+// items up.
+func TestInterferenceCountsOnlySavedFilesClean(t *testing.T) {
+	t.Parallel()
+	var limits []int
+	g := &download.Interference{SetMaxWorkers: func(n int) error { limits = append(limits, n); return nil }, Release: 2}
+	done := g.View("Y")
+	g.Downloaded(&download.InvalidError{Reason: download.ErrWrongItem, Others: []string{"Y"}})
+	done()
+	for _, err := range []error{
+		context.DeadlineExceeded,
+		&download.InvalidError{Reason: download.ErrUnlisted},
+		fmt.Errorf("click: %w", download.ErrHTMLPage),
+	} {
+		g.Downloaded(err)
+	}
+	if !slices.Equal(limits, []int{1}) {
+		t.Fatalf("SetMaxWorkers calls %v after three failed downloads, want [1]: still one worker", limits)
+	}
+	g.Downloaded(nil)
+	g.Downloaded(nil)
+	if !slices.Equal(limits, []int{1, 0}) {
+		t.Fatalf("SetMaxWorkers calls %v after two files saved right, want [1 0]", limits)
+	}
+}
