@@ -544,6 +544,7 @@ func (f *feed) skip(ctx context.Context) error {
 	if err != nil {
 		return f.storeFailed(ctx, err)
 	}
+	f.failing = time.Time{}
 	f.survey = f.order[ahead[len(ahead)-1]]
 	n := from // the open keys of ahead move up, in place
 	for _, k := range ahead {

@@ -690,3 +690,54 @@ func TestFeedSkipsALongStretchInFewReads(t *testing.T) {
 		t.Errorf("claims offered keys others finished %d times: want them dropped by surveys, not passed over", offered)
 	}
 }
+
+// flakyLeft fails the Left calls whose number (from 1) is in fail.
+type flakyLeft struct {
+	*counted
+	mu    sync.Mutex
+	calls int
+	fail  map[int]bool
+}
+
+func (s *flakyLeft) Left(ctx context.Context, keys []string) ([]checkpoint.Record, error) {
+	s.mu.Lock()
+	s.calls++
+	n := s.calls
+	s.mu.Unlock()
+	if s.fail[n] {
+		return nil, errors.New("flaky: connection reset")
+	}
+	return s.counted.Left(ctx, keys)
+}
+
+// TestFeedSurveysPastAFailure: a survey that fails is retried after a poll;
+// one that succeeds ends the failure. In a long stretch others finished,
+// Feed surveys back to back again (not one survey per PollInterval), and a
+// later single failure is ridden out, not counted from the first one.
+func TestFeedSurveysPastAFailure(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := &flakyLeft{counted: newCounted(), fail: map[int]bool{2: true, 3: true, 5: true, 8: true}}
+		defer store.Close()
+		keys := keysN(100_000)
+		var done []checkpoint.Record
+		for _, k := range keys[:95_000] {
+			done = append(done, checkpoint.Record{Key: k, State: checkpoint.Done, Owner: "other", Path: "/out/" + k, SHA256: "00"})
+		}
+		if err := store.PutBatch(ctx, done); err != nil {
+			t.Fatal(err)
+		}
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 16, PollInterval: time.Second, LeaseTTL: 2 * time.Second})
+		start := time.Now()
+		err := tr.Feed(ctx, keys, func(c checkpoint.Claim) error {
+			return tr.Done(ctx, c.Key, 1, checkpoint.SavedFile{Path: "/out/" + c.Key, SHA256: "00"})
+		})
+		if err != nil {
+			t.Fatalf("Feed: %v; want it to ride out failures the store recovered from", err)
+		}
+		if took := time.Since(start); took > 3500*time.Millisecond {
+			t.Errorf("Feed took %v past 4 failed surveys: the ones that succeeded waited a PollInterval each", took)
+		}
+		wantStats(t, tr, checkpoint.TrackerStats{Claimed: 5000, Done: 5000, Elsewhere: 95_000})
+	})
+}
