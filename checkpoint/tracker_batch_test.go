@@ -157,6 +157,53 @@ func TestTrackerBatchesWrites(t *testing.T) {
 	})
 }
 
+// TestTrackerCommitDelay: with CommitDelay, a batch waits that long after
+// its first write for more: writes that come a millisecond apart go in one
+// batch, not in one each; a write whose context ends meanwhile is taken
+// back.
+func TestTrackerCommitDelay(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := newCounted()
+		defer store.Close()
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 8, CommitDelay: 10 * time.Millisecond})
+		keys := keysN(8)
+		f := startFeed(tr, keys)
+		for range keys {
+			f.claim(t)
+		}
+		var wg sync.WaitGroup
+		start := time.Now()
+		for _, k := range keys[:6] {
+			wg.Go(func() {
+				if err := tr.Done(ctx, k, 1, checkpoint.SavedFile{Path: "/out/" + k, SHA256: "00"}); err != nil {
+					t.Error(err)
+				}
+			})
+			time.Sleep(time.Millisecond)
+		}
+		c, cancel := context.WithTimeout(ctx, 2*time.Millisecond)
+		defer cancel()
+		if err := tr.Done(c, keys[6], 1, checkpoint.SavedFile{Path: "/out/x", SHA256: "00"}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Done whose context ended while its batch waited: %v", err)
+		}
+		wg.Wait()
+		if d := time.Since(start); d != 10*time.Millisecond {
+			t.Errorf("the batch was stored after %v, want CommitDelay (10ms)", d)
+		}
+		store.mu.Lock()
+		if want := []int{6}; !slices.Equal(store.batches, want) {
+			t.Errorf("batches %v, want %v", store.batches, want)
+		}
+		store.mu.Unlock()
+		if _, err := store.Get(ctx, keys[6]); !errors.Is(err, checkpoint.ErrNotFound) {
+			t.Errorf("%s after a Done that gave up: %v; want no record", keys[6], err)
+		}
+		wantStats(t, tr, checkpoint.TrackerStats{Held: 2, Claimed: 8, Done: 6})
+		f.stop(t)
+	})
+}
+
 // TestTrackerRenewsInOneCall: the leases the tracker holds are renewed in
 // one call of a LeaseBatcher, not one each.
 func TestTrackerRenewsInOneCall(t *testing.T) {

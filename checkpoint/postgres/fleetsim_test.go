@@ -67,6 +67,7 @@ var (
 	fleetHold    = flag.Int("fleet.hold", 0, "BenchmarkFleet: the trackers' Hold (0: twice the workers)")
 	fleetSpread  = flag.Bool("fleet.spread", true, "BenchmarkFleet: the trackers' Spread (each process starts at a place of its own in the list), as jdrun's on a shared store")
 	fleetQuick   = flag.Bool("fleet.quickstart", true, "BenchmarkFleet: the trackers' QuickStart (an attempt does not wait for its Running record), as jdrun's on a shared store")
+	fleetDelay   = flag.Duration("fleet.commitdelay", 5*time.Millisecond, "BenchmarkFleet: the trackers' CommitDelay, as jdrun's on a shared store")
 )
 
 const fleetEnv = "PAGEFLEET_FLEET_CHILD" // a child's fleetConfig, as JSON
@@ -91,10 +92,11 @@ type fleetConfig struct {
 	Audit           bool          // the parent audits Done writes with a trigger
 	PollInterval    time.Duration
 	TrackerLogLevel slog.Level
-	CPUProfile      string // a file for this child's CPU profile
-	Hold            int    // the tracker's
-	Spread          bool   // the tracker's
-	QuickStart      bool   // the tracker's
+	CPUProfile      string        // a file for this child's CPU profile
+	Hold            int           // the tracker's
+	Spread          bool          // the tracker's
+	QuickStart      bool          // the tracker's
+	CommitDelay     time.Duration // the tracker's
 }
 
 func fleetKey(i int) string { return fmt.Sprintf("1FTFW1E5%09d", i) }
@@ -242,7 +244,7 @@ func fleetChild(cfg fleetConfig) (res fleetResult) {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.TrackerLogLevel}))
 	tr, err := checkpoint.NewTracker(store, checkpoint.TrackerOptions{
-		Owner: owner, LeaseTTL: cfg.TTL, Hold: cfg.Hold, Spread: cfg.Spread, QuickStart: cfg.QuickStart, PollInterval: cfg.PollInterval,
+		Owner: owner, LeaseTTL: cfg.TTL, Hold: cfg.Hold, Spread: cfg.Spread, QuickStart: cfg.QuickStart, CommitDelay: cfg.CommitDelay, PollInterval: cfg.PollInterval,
 		Verify: func(checkpoint.Record) error { return nil }, Logger: logger,
 	})
 	if err != nil {
@@ -1064,7 +1066,7 @@ func (r *fleetRun) report(logf func(format string, args ...any)) map[string]floa
 		"wall-s":     r.wall.Seconds(),
 		"attempts":   float64(attempt),
 	}
-	logf("%d items, %d processes × %d workers, work %v (±20%%), TTL %v, store %s, hold %d, spread %t, quickstart %t", r.cfg.Items, r.cfg.Procs, r.cfg.Workers, r.cfg.Work, r.cfg.TTL, r.cfg.Store, r.cfg.Hold, r.cfg.Spread, r.cfg.QuickStart)
+	logf("%d items, %d processes × %d workers, work %v (±20%%), TTL %v, store %s, hold %d, spread %t, quickstart %t, commit delay %v", r.cfg.Items, r.cfg.Procs, r.cfg.Workers, r.cfg.Work, r.cfg.TTL, r.cfg.Store, r.cfg.Hold, r.cfg.Spread, r.cfg.QuickStart, r.cfg.CommitDelay)
 	logf("wall %.2fs; ideal (items × work ÷ workers) %.2fs; ideal of the attempts made (%d, %d retried, %d hangs rescued) %.2fs",
 		r.wall.Seconds(), ideal.Seconds(), attempt, retries, rescued, adjusted.Seconds())
 	first, last := time.Duration(math.MaxInt64), time.Duration(0)
@@ -1160,7 +1162,7 @@ func newFleet(t testing.TB, items, procs, workers int) *fleetRun {
 	sch := strings.Trim(strings.Split(s.Table(), ".")[0], `"`)
 	cfg := fleetConfig{
 		DSN: dsn(t), Schema: sch, Store: "postgres", Items: items, Procs: procs, Workers: workers,
-		Work: 50 * time.Millisecond, TTL: 10 * time.Second, Seed: 1, Hold: 2 * workers, Spread: true, QuickStart: true,
+		Work: 50 * time.Millisecond, TTL: 10 * time.Second, Seed: 1, Hold: 2 * workers, Spread: true, QuickStart: true, CommitDelay: 5 * time.Millisecond,
 		ErrRate: 0.01, FailRate: 0.001, HangRate: 0.0001,
 		AttemptTimeout: 300 * time.Millisecond, StuckAfter: 500 * time.Millisecond, Retry: 100 * time.Millisecond,
 		TrackerLogLevel: slog.LevelError,
@@ -1231,7 +1233,7 @@ func BenchmarkFleet(b *testing.B) {
 		if *fleetHold > 0 {
 			r.cfg.Hold = *fleetHold
 		}
-		r.cfg.Spread, r.cfg.QuickStart = *fleetSpread, *fleetQuick
+		r.cfg.Spread, r.cfg.QuickStart, r.cfg.CommitDelay = *fleetSpread, *fleetQuick, *fleetDelay
 		s := open(b, postgres.Options{Schema: r.cfg.Schema})
 		r.run(b)
 		if r.cfg.Store == "postgres" {
