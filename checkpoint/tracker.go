@@ -299,6 +299,7 @@ func NewTracker(store Store, opts TrackerOptions) (*Tracker, error) {
 	t.batcher, _ = store.(LeaseBatcher)
 	t.surveyor, _ = store.(Surveyor)
 	t.commits.b, t.commits.ttl, t.commits.delay = t.batcher, t.opts.LeaseTTL, t.opts.CommitDelay
+	t.commits.hurry = make(chan struct{})
 	t.bg, t.cancel = context.WithCancel(context.Background())
 	return t, nil
 }
@@ -557,6 +558,7 @@ func (t *Tracker) Close(ctx context.Context) error {
 	}
 	t.mu.Unlock()
 	t.cancel()
+	close(t.commits.hurry) // the stops go at once: Close's ctx may be short
 	t.wg.Wait()
 	if ctx.Err() != nil {
 		// Cancelled already (a Ctrl-C's context, say): the stops are still
@@ -769,11 +771,11 @@ func (t *Tracker) renewed(it *item, err error) {
 }
 
 // committer sends the tracker's writes to a LeaseBatcher in batches: a
-// write goes at once if fewer than maxFlushers batches are on their way;
-// otherwise it waits for one of them to end, and goes with every write
-// that came meanwhile — batches grow with the load, and no write waits for
-// a ride. Writes of one key never meet in a batch: each is made under its
-// key's lock, and waits for its outcome.
+// write goes (after the delay, CommitDelay) if fewer than maxFlushers
+// batches are on their way; otherwise it waits for one of them to end, and
+// goes with every write that came meanwhile — batches grow with the load.
+// Writes of one key never meet in a batch: each is made under its key's
+// lock, and waits for its outcome.
 type committer struct {
 	b LeaseBatcher
 	// ttl bounds a batch: a store that stops answering (a network
@@ -781,6 +783,7 @@ type committer struct {
 	// have run out anyway, instead of holding Done and Close for ever.
 	ttl   time.Duration
 	delay time.Duration  // CommitDelay
+	hurry chan struct{}  // closed by Close: the delay is over
 	wg    sync.WaitGroup // the flushers
 	// off is set once the store refused a lease as foreign (a wrapper's):
 	// from then on every write goes through its lease's own methods.
@@ -869,8 +872,16 @@ func (c *committer) flush() {
 	for len(c.queue) > 0 {
 		if c.delay > 0 && len(c.queue) < maxBatch {
 			c.mu.Unlock()
-			time.Sleep(c.delay)
+			wait := time.NewTimer(c.delay)
+			select {
+			case <-wait.C:
+			case <-c.hurry:
+				wait.Stop()
+			}
 			c.mu.Lock()
+			if len(c.queue) == 0 { // taken back meanwhile
+				break
+			}
 		}
 		n := min(len(c.queue), maxBatch)
 		batch := slices.Clone(c.queue[:n])

@@ -204,6 +204,78 @@ func TestTrackerCommitDelay(t *testing.T) {
 	})
 }
 
+// TestTrackerCommitDelaySendsNoEmptyBatch: a batch whose every write was
+// taken back during the delay (their contexts ended) is not sent.
+func TestTrackerCommitDelaySendsNoEmptyBatch(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		store := newCounted()
+		defer store.Close()
+		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 1, CommitDelay: 10 * time.Millisecond})
+		f := startFeed(tr, keysN(1))
+		k := f.claim(t).Key
+		c, cancel := context.WithTimeout(ctx, 2*time.Millisecond)
+		defer cancel()
+		if err := tr.Done(c, k, 1, checkpoint.SavedFile{Path: "/out/x", SHA256: "00"}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Done: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		store.mu.Lock()
+		if len(store.batches) != 0 {
+			t.Errorf("WriteBatch calls %v after the only write was taken back; want none", store.batches)
+		}
+		store.mu.Unlock()
+		f.stop(t)
+	})
+}
+
+// TestTrackerCloseSkipsTheCommitDelay: Close's writes go at once, so that a
+// Close whose context ends within CommitDelay still records its stops (the
+// next run would count a crash for each key), and a Done that waits in a
+// batch's delay as Close begins is sent then, not after it.
+func TestTrackerCloseSkipsTheCommitDelay(t *testing.T) {
+	t.Parallel()
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		synctest.Test(t, func(t *testing.T) {
+			store := newCounted()
+			defer store.Close()
+			tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 3, CommitDelay: time.Hour})
+			keys := keysN(3)
+			f := startFeed(tr, keys)
+			for range keys {
+				f.claim(t)
+			}
+			f.stop(t)
+			for _, k := range keys[:2] {
+				go func() {
+					if err := tr.Begin(ctx, k, 1, time.Now()); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			go tr.Done(ctx, keys[2], 1, checkpoint.SavedFile{Path: "/out/x", SHA256: "00"})
+			synctest.Wait()
+			c, cancel := context.WithTimeout(ctx, time.Millisecond)
+			defer cancel()
+			if err := tr.Close(c); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			for k, want := range map[string]checkpoint.State{keys[0]: checkpoint.Pending, keys[1]: checkpoint.Pending, keys[2]: checkpoint.Done} {
+				if r, err := store.Get(ctx, k); err != nil || r.State != want {
+					t.Errorf("%s after Close: %v %v; want %s", k, r.State, err, want)
+				}
+			}
+		})
+	}()
+	select {
+	case <-finished:
+	case <-time.After(time.Minute): // real time: a stopped fake clock hangs
+		t.Fatal("Close waited for a batch's CommitDelay (an hour of fake time that never passes while a key's lock is contended)")
+	}
+}
+
 // TestTrackerRenewsInOneCall: the leases the tracker holds are renewed in
 // one call of a LeaseBatcher, not one each.
 func TestTrackerRenewsInOneCall(t *testing.T) {
