@@ -67,7 +67,7 @@ var (
 	fleetHold    = flag.Int("fleet.hold", 0, "BenchmarkFleet: the trackers' Hold (0: twice the workers)")
 	fleetSpread  = flag.Bool("fleet.spread", true, "BenchmarkFleet: the trackers' Spread (each process starts at a place of its own in the list), as jdrun's on a shared store")
 	fleetQuick   = flag.Bool("fleet.quickstart", true, "BenchmarkFleet: the trackers' QuickStart (an attempt does not wait for its Running record), as jdrun's on a shared store")
-	fleetDelay   = flag.Duration("fleet.commitdelay", 5*time.Millisecond, "BenchmarkFleet: the trackers' CommitDelay, as jdrun's on a shared store")
+	fleetDelay   = flag.Duration("fleet.commitdelay", 10*time.Millisecond, "BenchmarkFleet: the trackers' CommitDelay, as jdrun's on a shared store")
 )
 
 const fleetEnv = "PAGEFLEET_FLEET_CHILD" // a child's fleetConfig, as JSON
@@ -1162,7 +1162,7 @@ func newFleet(t testing.TB, items, procs, workers int) *fleetRun {
 	sch := strings.Trim(strings.Split(s.Table(), ".")[0], `"`)
 	cfg := fleetConfig{
 		DSN: dsn(t), Schema: sch, Store: "postgres", Items: items, Procs: procs, Workers: workers,
-		Work: 50 * time.Millisecond, TTL: 10 * time.Second, Seed: 1, Hold: 2 * workers, Spread: true, QuickStart: true, CommitDelay: 5 * time.Millisecond,
+		Work: 50 * time.Millisecond, TTL: 10 * time.Second, Seed: 1, Hold: 2 * workers, Spread: true, QuickStart: true, CommitDelay: 10 * time.Millisecond,
 		ErrRate: 0.01, FailRate: 0.001, HangRate: 0.0001,
 		AttemptTimeout: 300 * time.Millisecond, StuckAfter: 500 * time.Millisecond, Retry: 100 * time.Millisecond,
 		TrackerLogLevel: slog.LevelError,

@@ -87,7 +87,7 @@ func newRunner(cfg *config, st site, log *slog.Logger, store checkpoint.Store) (
 // sharedCommitDelay is the tracker's CommitDelay on a shared store: a
 // fleet's records in fewer, larger batches spare the server about half its
 // statements (BenchmarkFleet).
-const sharedCommitDelay = 5 * time.Millisecond
+const sharedCommitDelay = 10 * time.Millisecond
 
 // openRunner returns a runner over store, logged in.
 func openRunner(ctx context.Context, cfg *config, st site, log *slog.Logger, store checkpoint.Store) (*runner, error) {
