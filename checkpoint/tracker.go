@@ -66,11 +66,12 @@ type TrackerOptions struct {
 	// out of first — for that much more latency per record (BenchmarkFleet,
 	// 100k items, 8 processes × 16 workers: statements per item 0.8–1.0;
 	// 5 ms: 0.37–0.46, PostgreSQL's CPU −30 %; 10 ms: 0.34, −45 %; 20 ms:
-	// 0.24, no faster). An attempt waits for it
-	// only where its start is stored before it runs (Begin; Start without
-	// QuickStart); with QuickStart, it widens the window in which a process
-	// that dies leaves no crash on record. Defaults to 0: a batch goes at
-	// once, and the records that come meanwhile make the next one.
+	// 0.24, no faster). An attempt waits for it where its start is stored
+	// before it runs — Begin, and Start without QuickStart or on a store
+	// whose leases can't tell a takeover (File, Memory): set it for a
+	// shared store only. With QuickStart, it widens the window in which a
+	// process that dies leaves no crash on record. Defaults to 0: a batch
+	// goes at once, and the records that come meanwhile make the next one.
 	CommitDelay time.Duration
 	// RetryFailed makes Plan plan the items given up before (Failed) again,
 	// each with a fresh budget of attempts and crashes. Defaults to false: a
