@@ -217,6 +217,9 @@ func finish(f *os.File, dst Target) (_ File, err error) {
 // Temporary files are named tempPrefix + random + tempSuffix.
 const tempPrefix, tempSuffix = ".pagefleet-", ".part"
 
+// errLockBusy: another holds the lock tryLock tried to take.
+var errLockBusy = errors.New("download: the file's lock is held")
+
 // createTemp creates a temporary file in dir, and locks it while it is
 // being written: [RemoveTemp] of any process can then tell it from one a
 // killed process left. Unlike os.CreateTemp (0600) it leaves the mode to
@@ -235,11 +238,14 @@ func createTemp(dir string) (*os.File, error) {
 		// itself and remove it: then take another name. A file system
 		// that takes no locks (NFS without lockd) gets an unlocked file,
 		// as one without locks at all does: RemoveTemp goes by age there.
-		locked := tryLock(f)
+		// A lock another holds is no such file system: an unlocked file
+		// then would be removed under the Save (seen on a loaded machine:
+		// three collisions with a sweeping RemoveTemp in a row).
+		lockErr := tryLock(f)
 		mine, err1 := f.Stat()
 		named, err2 := os.Stat(path)
 		ours := err1 == nil && err2 == nil && os.SameFile(mine, named)
-		if ours && (locked || !haveLocks || try >= 3) {
+		if ours && keepTemp(lockErr, try) {
 			return f, nil
 		}
 		_ = f.Close()
@@ -250,6 +256,12 @@ func createTemp(dir string) (*os.File, error) {
 			return nil, fmt.Errorf("download: no temporary file in %s stays ours: %w", dir, cmp.Or(err1, err2, fs.ErrExist))
 		}
 	}
+}
+
+// keepTemp reports whether createTemp keeps a new file it still holds at
+// its path, after its try-th tryLock returned lockErr.
+func keepTemp(lockErr error, try int) bool {
+	return lockErr == nil || !haveLocks || try >= 3 && !errors.Is(lockErr, errLockBusy)
 }
 
 func syncDir(dir string) {
@@ -282,7 +294,7 @@ func RemoveTemp(dir string) (int, error) {
 		if err != nil {
 			continue // gone meanwhile, or not ours to touch
 		}
-		abandoned := tryLock(f)
+		abandoned := tryLock(f) == nil
 		if renameOpen && abandoned {
 			err = os.Remove(path) // under the lock: no writer can have reused the name
 		}

@@ -13,8 +13,15 @@ const renameOpen = false
 const haveLocks = false
 
 // tryLock: no file locks here; a temporary file is taken as abandoned, and
-// removed, once RemoveTemp finds it untouched for a day.
-func tryLock(f *os.File) bool {
+// removed, once RemoveTemp finds it untouched for a day (errLockBusy
+// before).
+func tryLock(f *os.File) error {
 	fi, err := f.Stat()
-	return err == nil && time.Since(fi.ModTime()) > 24*time.Hour
+	if err != nil {
+		return err
+	}
+	if time.Since(fi.ModTime()) <= 24*time.Hour {
+		return errLockBusy
+	}
+	return nil
 }

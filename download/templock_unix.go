@@ -3,6 +3,7 @@
 package download
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -17,5 +18,11 @@ const haveLocks = true
 
 // tryLock takes the lock that marks f as being written: flock(2), which
 // the kernel drops when the process dies, and which blocks nothing but
-// other locks.
-func tryLock(f *os.File) bool { return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil }
+// other locks. It returns errLockBusy if another holds it.
+func tryLock(f *os.File) error {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return errLockBusy
+	}
+	return err
+}
