@@ -277,7 +277,8 @@ func (f *feed) claim(ctx context.Context) error {
 		return nil
 	}
 	for len(f.queue) > 0 && need > 0 {
-		if f.t.surveyor != nil && f.chunk > surveyChunk && f.surveyed() == 0 {
+		surveyed := f.surveyed()
+		if f.t.surveyor != nil && f.chunk > surveyChunk && surveyed == 0 {
 			// In a long stretch others finished: ask about the keys ahead
 			// before claiming through them.
 			if err := f.skip(ctx); err != nil || !f.failing.IsZero() {
@@ -290,12 +291,12 @@ func (f *feed) claim(ctx context.Context) error {
 		if long {
 			n = min(len(f.queue), claimWindow)
 		}
-		if k := f.surveyed(); k > 0 {
+		if surveyed > 0 {
 			// Keys a survey found open are followed by ones it has not
 			// asked about, likely finished too: a claim would pass over
 			// them and park them, to be asked about again; the next skip
 			// drops them in one read.
-			n = min(n, k)
+			n = min(n, surveyed)
 		}
 		window := f.queue[:n]
 		f.reach = max(f.reach, f.order[window[n-1]])

@@ -199,9 +199,12 @@ type fileCheck struct {
 }
 
 // checkFiles runs Verify on the Done records and Adopt on the keys without
-// one, planWorkers at a time. It returns what
-// they said, in the keys' order.
+// one, planWorkers at a time. It returns what they said, in the keys'
+// order.
 func (t *Tracker) checkFiles(ctx context.Context, keys []string, recs records) ([]fileCheck, error) {
+	if recs == nil && t.opts.Adopt == nil {
+		return nil, ctx.Err() // nothing to check: a first run without Adopt
+	}
 	check := func(i int) bool {
 		r := recs.at(i)
 		return r.State == Done || r.Key == "" && t.opts.Adopt != nil

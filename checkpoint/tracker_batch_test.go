@@ -79,6 +79,18 @@ func keysN(n int) []string {
 	return keys
 }
 
+// claimAll has tr claim n keys through a Feed, and returns them and the
+// Feed.
+func claimAll(t *testing.T, tr *checkpoint.Tracker, n int) ([]string, *feeding) {
+	t.Helper()
+	keys := keysN(n)
+	f := startFeed(tr, keys)
+	for range keys {
+		f.claim(t)
+	}
+	return keys, f
+}
+
 // TestTrackerBatchesWrites: a write goes at once while no batch is on its
 // way; the writes that come while one is go together in the next, and each call returns once its record is stored. A call
 // whose context ends while its write waits stores nothing.
@@ -88,11 +100,7 @@ func TestTrackerBatchesWrites(t *testing.T) {
 		store := newCounted()
 		defer store.Close()
 		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 8})
-		keys := keysN(8)
-		f := startFeed(tr, keys)
-		for range keys {
-			f.claim(t)
-		}
+		keys, f := claimAll(t, tr, 8)
 		gate := func() chan struct{} {
 			store.mu.Lock()
 			defer store.mu.Unlock()
@@ -167,11 +175,7 @@ func TestTrackerCommitDelay(t *testing.T) {
 		store := newCounted()
 		defer store.Close()
 		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 8, CommitDelay: 10 * time.Millisecond})
-		keys := keysN(8)
-		f := startFeed(tr, keys)
-		for range keys {
-			f.claim(t)
-		}
+		keys, f := claimAll(t, tr, 8)
 		var wg sync.WaitGroup
 		start := time.Now()
 		for _, k := range keys[:6] {
@@ -242,11 +246,7 @@ func TestTrackerCloseSkipsTheCommitDelay(t *testing.T) {
 			store := newCounted()
 			defer store.Close()
 			tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 3, CommitDelay: time.Hour})
-			keys := keysN(3)
-			f := startFeed(tr, keys)
-			for range keys {
-				f.claim(t)
-			}
+			keys, f := claimAll(t, tr, 3)
 			f.stop(t)
 			for _, k := range keys[:2] {
 				go func() {
@@ -284,11 +284,7 @@ func TestTrackerRenewsInOneCall(t *testing.T) {
 		store := newCounted()
 		defer store.Close()
 		tr := newTracker(t, store, checkpoint.TrackerOptions{Owner: "a", Hold: 8, LeaseTTL: 30 * time.Second})
-		keys := keysN(8)
-		f := startFeed(tr, keys)
-		for range keys {
-			f.claim(t)
-		}
+		keys, f := claimAll(t, tr, 8)
 		time.Sleep(31 * time.Second) // three renewals
 		store.mu.Lock()
 		if want := []int{8, 8, 8}; !slices.Equal(store.renews, want) {
